@@ -1,0 +1,1 @@
+"""Multi-task models: pure TensorFlow/Keras, independent of the pipeline."""

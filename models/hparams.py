@@ -1,0 +1,60 @@
+"""Training and architecture hyperparameters, passed to the Trainer as JSON in `custom_config`.
+
+Pure Python (no TensorFlow import), so the pipeline definition can build and fingerprint it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelHParams:
+    """What the Trainer needs to build and fit the model.
+
+    Attributes:
+      model: the architecture name (see `models.model.ARCHITECTURES`).
+      weighting: the loss-weighting strategy (see `models.weighting.STRATEGIES`).
+      embedding_scale: multiplies every feature's embedding dimension from `models.features`.
+      bottom_units: widths of the shared dense stack.
+      tower_units: widths of each task tower.
+      dropout: dropout rate in the towers.
+      l2: L2 penalty on the dense kernels.
+      batch_size: training batch size.
+      epochs: full passes over the training split.
+      steps_per_epoch: when set, caps each epoch at this many batches (smoke runs).
+      learning_rate: Adam learning rate.
+      seed: seeds weights, dropout and shuffling, so a run is reproducible.
+      jit_compile: compile the train step with XLA.
+    """
+
+    model: str = "shared_bottom"
+    weighting: str = "static"
+    embedding_scale: float = 1.0
+    bottom_units: tuple[int, ...] = (128, 64)
+    tower_units: tuple[int, ...] = (32,)
+    dropout: float = 0.1
+    l2: float = 1e-5
+    batch_size: int = 512
+    epochs: int = 1
+    steps_per_epoch: int | None = None
+    learning_rate: float = 2e-3
+    seed: int = 42
+    jit_compile: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> ModelHParams:
+        """Builds from a (JSON-decoded) dict; unknown keys are an error, lists become tuples."""
+        values = dict(values or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown model hyperparameters {unknown}; known: {sorted(known)}")
+        for key, value in values.items():
+            if isinstance(value, list):
+                values[key] = tuple(value)
+        return cls(**values)

@@ -1,0 +1,57 @@
+"""Task heads: each task owns its head activation, its masked loss and its training metrics.
+
+A label that is missing (mask 0) contributes exactly nothing: the per-example losses are
+multiplied by the mask and summed, then divided by the number of observed labels in the batch
+(not by the batch size), and a batch with no observed label for a task gives a loss of 0 for it,
+never NaN. This mirrors TensorFlow Recommenders' tasks: the task computes, the model sums.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from models.features import Task
+
+_EPSILON = 1e-7
+
+
+def head_activation(task: Task, logits: tf.Tensor) -> tf.Tensor:
+    """Maps a tower's [batch] logits to the task's prediction in label units."""
+    if task.kind == "binary":
+        return keras.ops.sigmoid(logits)
+    if task.kind == "regression":
+        # Non-negative, in label units: softplus(z) * scale starts near 0.7 * scale.
+        return keras.ops.softplus(logits) * task.scale
+    raise ValueError(f"task {task.name!r}: unknown kind {task.kind!r}")
+
+
+def per_example_loss(task: Task, labels: tf.Tensor, predictions: tf.Tensor) -> tf.Tensor:
+    """Unmasked [batch] loss of one task."""
+    labels = tf.cast(labels, tf.float32)
+    predictions = tf.cast(predictions, tf.float32)
+    if task.kind == "binary":
+        p = tf.clip_by_value(predictions, _EPSILON, 1.0 - _EPSILON)
+        return -(labels * tf.math.log(p) + (1.0 - labels) * tf.math.log(1.0 - p))
+    if task.kind == "regression":
+        return tf.square((predictions - labels) / task.scale)
+    raise ValueError(f"task {task.name!r}: unknown kind {task.kind!r}")
+
+
+def masked_loss(task: Task, labels: tf.Tensor, predictions: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """Mean loss over the observed labels of the batch (0 when none is observed)."""
+    mask = tf.cast(mask, tf.float32)
+    losses = per_example_loss(task, labels, predictions)
+    # Missing labels may hold anything: select rather than multiply so a NaN there cannot leak.
+    losses = tf.where(mask > 0, losses, tf.zeros_like(losses))
+    return tf.math.divide_no_nan(tf.reduce_sum(losses * mask), tf.reduce_sum(mask))
+
+
+def make_metrics(task: Task) -> list[keras.metrics.Metric]:
+    """Training/validation metrics of a task, to be updated with the mask as sample weight."""
+    if task.kind == "binary":
+        return [keras.metrics.AUC(name=f"{task.name}_auc")]
+    return [
+        keras.metrics.RootMeanSquaredError(name=f"{task.name}_rmse"),
+        keras.metrics.MeanAbsoluteError(name=f"{task.name}_mae"),
+    ]

@@ -1,0 +1,88 @@
+"""The TFMA EvalConfig, derived from the task list.
+
+Per task: labels and example weights come from the tf.Transform outputs (`<task>_label`, the
+clipped label, and `<task>_weight`, the observed-label mask: TFMA's AUC rejects a -1 label even
+at weight 0), AUC for binary tasks and RMSE / MAE for regression, example counts (all rows) and
+weighted example counts (observed labels). Each task's gating metric has an absolute bound and
+a change threshold against the baseline on the overall slice; blessing needs every task to pass.
+"""
+
+from __future__ import annotations
+
+import tensorflow_model_analysis as tfma
+
+from models import features
+from models.features import Task
+
+CANDIDATE = "candidate"
+BASELINE = "baseline"
+
+
+def _thresholds(task: Task) -> tfma.MetricThreshold:
+    if task.higher_is_better:
+        value = tfma.GenericValueThreshold(lower_bound={"value": task.threshold})
+        change = tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -task.max_change}
+        )
+    else:
+        value = tfma.GenericValueThreshold(upper_bound={"value": task.threshold})
+        change = tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.LOWER_IS_BETTER, absolute={"value": task.max_change}
+        )
+    return tfma.MetricThreshold(value_threshold=value, change_threshold=change)
+
+
+def _gated(class_name: str, task: Task) -> tfma.MetricConfig:
+    """A metric whose thresholds apply to the overall slice only (slices are reported)."""
+    return tfma.MetricConfig(
+        class_name=class_name,
+        per_slice_thresholds=[
+            tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()],
+                                         threshold=_thresholds(task))
+        ],
+    )
+
+
+def metrics_specs(task: Task) -> list[tfma.MetricsSpec]:
+    """A task's metrics: rows (unweighted count), then observed labels and quality (weighted).
+
+    With example weights configured, TFMA computes metrics weighted by the mask, so
+    `weighted_example_count` is the number of observed labels; the row count needs its own
+    unweighted spec.
+    """
+    rows = tfma.MetricsSpec(
+        output_names=[task.name],
+        metrics=[tfma.MetricConfig(class_name="ExampleCount")],
+        example_weights=tfma.ExampleWeightOptions(unweighted=True, weighted=False),
+    )
+    if task.kind == "binary":
+        quality = [_gated("AUC", task)]
+    else:
+        quality = [
+            _gated("RootMeanSquaredError", task),
+            tfma.MetricConfig(class_name="MeanAbsoluteError"),
+        ]
+    observed = tfma.MetricsSpec(
+        output_names=[task.name],
+        metrics=[tfma.MetricConfig(class_name="WeightedExampleCount")] + quality,
+    )
+    return [rows, observed]
+
+
+def make_eval_config(tasks: tuple[Task, ...] = features.TASKS,
+                     slice_features: tuple[str, ...] = features.SLICE_FEATURES) -> tfma.EvalConfig:
+    # One unnamed spec: TFX's Evaluator names it "candidate" and adds the "baseline" copy when
+    # a blessed baseline exists (and drops the change thresholds on the first run).
+    model_spec = tfma.ModelSpec(
+        signature_name="serving_default",
+        preprocessing_function_names=["transform_features"],
+        model_type=tfma.TF_GENERIC,
+        label_keys={t.name: features.label_name(t) for t in tasks},
+        example_weight_keys={t.name: features.weight_name(t) for t in tasks},
+    )
+    return tfma.EvalConfig(
+        model_specs=[model_spec],
+        slicing_specs=[tfma.SlicingSpec()]
+        + [tfma.SlicingSpec(feature_keys=[key]) for key in slice_features],
+        metrics_specs=[spec for t in tasks for spec in metrics_specs(t)],
+    )

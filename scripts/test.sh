@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# README command (b): install what is missing, lint, and run the whole test suite (e2e included).
+# Extra arguments go to pytest (for example -m "not e2e" for the fast unit tests only).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+.venv/bin/ruff check .
+set +e
+.venv/bin/python -m pytest "$@"
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+  echo "test.sh: pytest collected no tests: failing on purpose" >&2
+  exit 1
+fi
+exit "$rc"
