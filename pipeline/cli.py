@@ -46,7 +46,28 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=42)
     gen.add_argument("--append-span", action="store_true",
                      help="write the next span(s) after the highest existing one")
+    _add_monitoring_parsers(sub)
     return parser
+
+
+def _add_monitoring_parsers(sub) -> None:
+    """`mtl metrics` and `mtl report` (pipeline.monitoring, pipeline.report)."""
+    metrics = sub.add_parser("metrics", help="every task's metrics, one row per run and task")
+    _add_home(metrics)
+    metrics.add_argument("--format", default="table",
+                         choices=("table", "json", "csv", "prometheus"))
+    metrics.add_argument("--check", action="store_true",
+                         help="exit 1 and name the task when the latest run's metric is past its "
+                              "threshold or worse than the previous run by more than --max-drop")
+    report = sub.add_parser("report", help="write a self-contained HTML report with charts")
+    _add_home(report)
+    report.add_argument("--out", default="report.html", help="HTML file (default report.html)")
+    for p in (metrics, report):
+        p.add_argument("--threshold", action="append", default=[], metavar="TASK=VALUE",
+                       help="check against this bound instead of the one the run gated with")
+        p.add_argument("--max-drop", action="append", default=[], metavar="TASK=VALUE",
+                       help="largest tolerated degradation vs. the previous run, in the "
+                            "metric's units (default: the task's max_change)")
 
 
 def _parse_overrides(pairs: list[str], flag: str) -> dict[str, float]:
@@ -117,6 +138,14 @@ def main(argv: list[str] | None = None) -> int:
         print(summary.format())
         # 0: the model was blessed; 3: the run completed but the gate refused the model.
         return 0 if summary.blessed else 3
+    if args.command in ("metrics", "report"):
+        from pipeline import monitoring
+
+        return monitoring.main(args.command, args.root, getattr(args, "format", "table"),
+                               check_alerts=getattr(args, "check", False),
+                               out=getattr(args, "out", None),
+                               thresholds=_parse_overrides(args.threshold, "--threshold"),
+                               max_drops=_parse_overrides(args.max_drop, "--max-drop"))
     raise AssertionError(args.command)
 
 
