@@ -140,6 +140,15 @@ def _open_store(config: PipelineConfig):
     return summary._store(config)
 
 
+def _property(node, name: str):
+    """An MLMD artifact's or execution's property `name` (TFX stores most as custom ones)."""
+    if name in node.properties:
+        return node.properties[name]
+    if name in node.custom_properties:
+        return node.custom_properties[name]
+    return None
+
+
 def _run_artifacts(store, run_context) -> list[tuple[str, object]]:
     """(artifact type name, artifact) for every output of every execution of a run."""
     types = {t.id: t.name for t in store.get_artifact_types()}
@@ -161,7 +170,7 @@ def _gate_bounds(store, run_context) -> dict[str, float]:
     for execution in store.get_executions_by_context(run_context.id):
         if types.get(execution.type_id, "").split(".")[-1] != "Evaluator":
             continue
-        prop = execution.properties.get("eval_config")
+        prop = _property(execution, "eval_config")
         if prop is None or not prop.string_value:
             continue
         eval_config = json_format.Parse(prop.string_value, config_pb2.EvalConfig(),
@@ -198,8 +207,9 @@ def collect(config: PipelineConfig) -> list[TaskRow]:
         spans: set[int] = set()
         model_run_uri = None
         for type_name, artifact in _run_artifacts(store, run):
-            if type_name == "Examples" and "span" in artifact.properties:
-                spans.add(int(artifact.properties["span"].int_value))
+            span = _property(artifact, "span")
+            if type_name == "Examples" and span is not None:
+                spans.add(int(span.int_value))
             elif type_name == "ModelRun":
                 model_run_uri = artifact.uri
         bounds = _gate_bounds(store, run)

@@ -5,6 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 .venv/bin/ruff check .
+# The report's browser test (tests/pipeline/test_report.py, tests/test_e2e_monitoring.py)
+# loads the HTML in headless Chromium.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "test.sh: installing chromium for the report's browser tests"
+  apt-get update && apt-get install -y chromium
+fi
 set +e
 .venv/bin/python -m pytest "$@"
 rc=$?
