@@ -456,10 +456,13 @@ def main(command: str, root: str, fmt: str = "table", check_alerts: bool = False
     is not an error: the message goes to stderr and stdout carries an empty table (JSON `[]`,
     a CSV header, no Prometheus samples), so a scraper sees "no data" rather than a failure.
     """
+    import logging
     import sys
 
     from models.features import TASKS, task_by_name
 
+    # Reading metadata imports TFMA and Beam, whose INFO chatter would bury the answer.
+    logging.getLogger().setLevel(logging.WARNING)
     prog = f"mtl {command}"
     for flag, overrides in (("--threshold", thresholds), ("--max-drop", max_drops)):
         for name in overrides or {}:

@@ -129,14 +129,16 @@ def curves_chart(row: TaskRow, history: dict[str, list[float]]) -> str | None:
         ax_loss.plot(range(1, len(history[weight_key]) + 1), history[weight_key], "s:",
                      color="#7f8c8d", label=f"{weight_key}")
     ax_loss.set_xlabel("epoch")
-    ax_loss.set_title(f"{name}: loss (run {row.run_id})", fontsize=9)
+    ax_loss.set_title(f"{name}: loss by epoch (run {row.run_id})", fontsize=9)
     ax_loss.legend(fontsize=7)
     ax_loss.grid(alpha=0.3)
     for key in sorted(metric_keys):
         ax_metric.plot(range(1, len(history[key]) + 1), history[key], "o-", label=key)
     ax_metric.set_xlabel("epoch")
+    epochs = max(len(v) for v in history.values())
     for ax in (ax_loss, ax_metric):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlim(0.5, epochs + 0.5)
     ax_metric.set_title(f"{name}: training metrics", fontsize=9)
     if metric_keys:
         ax_metric.legend(fontsize=7)
