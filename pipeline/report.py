@@ -14,12 +14,14 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 import os
 import tempfile
 from collections.abc import Sequence
 
 from pipeline.monitoring import METRIC_NAMES, Alert, TaskRow, format_table, read_history
 
+COVERAGE_RUNS = 6
 _GOOD, _BAD, _BASE, _BOUND = "#1b7f3b", "#c0392b", "#7f8c8d", "#d35400"
 
 
@@ -72,12 +74,13 @@ def trend_chart(task_rows: Sequence[TaskRow]) -> str:
         ax.scatter([b[0] for b in base], [b[1] for b in base], marker="_", s=300, color=_BASE,
                    zorder=2, label="baseline (last blessed)")
     ax.step([x - 0.5 for x in xs] + [xs[-1] + 0.5],
-            [task_rows[0].threshold] + [r.threshold for r in task_rows],
+            [r.threshold for r in task_rows] + [task_rows[-1].threshold],
             where="post", linestyle="--", color=_BOUND,
             label=f"threshold ({'min' if task.higher_is_better else 'max'})")
     ax.scatter([], [], color=_GOOD, edgecolor="black", label="blessed")
     ax.scatter([], [], color=_BAD, edgecolor="black", label="not blessed")
-    ax.set_xticks(xs, [_run_label(r) for r in task_rows], fontsize=7)
+    every = max(1, math.ceil(len(xs) / 12))  # at most ~12 labels on a home with many runs
+    ax.set_xticks(xs[::every], [_run_label(r) for r in task_rows][::every], fontsize=7)
     ax.set_xlim(-0.6, len(xs) - 0.4)
     ax.set_ylabel(metric)
     ax.set_title(f"{task.name}: {metric} per run ({'higher' if task.higher_is_better else 'lower'}"
@@ -147,9 +150,11 @@ def curves_chart(row: TaskRow, history: dict[str, list[float]]) -> str | None:
 
 
 def coverage_chart(rows: Sequence[TaskRow]) -> str | None:
-    """Fraction of evaluated rows with an observed label, per task, one bar per run."""
+    """Fraction of evaluated rows with an observed label, per task, one bar per run (the
+    last `COVERAGE_RUNS` runs)."""
     tasks = list(dict.fromkeys(r.task.name for r in rows))
-    runs = list(dict.fromkeys(r.run_id for r in rows))
+    runs = list(dict.fromkeys(r.run_id for r in rows))[-COVERAGE_RUNS:]
+    rows = [r for r in rows if r.run_id in runs]
     cov = {(r.task.name, r.run_id): r.coverage for r in rows}
     if all(v is None for v in cov.values()):
         return None
@@ -157,14 +162,14 @@ def coverage_chart(rows: Sequence[TaskRow]) -> str | None:
     width = 0.8 / len(runs)
     for i, run in enumerate(runs):
         xs = [t + i * width - 0.4 + width / 2 for t in range(len(tasks))]
+        spans = ",".join(str(s) for s in next(r.spans for r in rows if r.run_id == run))
         ax.bar(xs, [cov.get((task, run)) or 0.0 for task in tasks], width,
-               label=f"run {i + 1}")
+               label=f"{run[:16]} (span {spans or '?'})")
     ax.set_xticks(range(len(tasks)), tasks)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("observed / rows")
     ax.set_title("Label coverage per task (eval split)", fontsize=10)
-    if len(runs) <= 12:
-        ax.legend(fontsize=7, ncol=min(len(runs), 6))
+    ax.legend(fontsize=6, ncol=min(len(runs), 3), loc="upper right")
     return _png(fig)
 
 

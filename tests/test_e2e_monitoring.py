@@ -75,9 +75,12 @@ def test_metrics_has_three_runs_per_task_on_three_spans(home, capsys):
             assert r["coverage"] == pytest.approx(r["observed"] / r["examples"])
             assert r["threshold"] == THRESHOLDS[task.name]  # the bound each run gated with
             assert {"device=android", "device=ios", "device=web"} <= set(r["by_slice"])
-        # Run 1 had no baseline; runs 2 and 3 were compared with run 1's and run 2's models.
-        assert mine[0]["baseline"] is None
-        assert mine[2]["baseline"] == pytest.approx(mine[1]["candidate"])
+        # Run 1 had no baseline; runs 2 and 3 were compared with run 1's and run 2's models
+        # (evaluated on the new span's eval split, hence not the earlier rows' values).
+        expected = [next(tm for tm in s.tasks if tm.task.name == task.name) for s in summaries]
+        assert [r["baseline"] for r in mine] == [None] + [tm.baseline[task.metric]
+                                                          for tm in expected[1:]]
+        assert [r["candidate"] for r in mine] == [tm.candidate[task.metric] for tm in expected]
         assert [r["blessed"] for r in mine] == [s.blessed for s in summaries]
         # Pushed versions are the TF Serving folders, one per pushed run.
         versions = [s.pushed_path.rsplit("/", 1)[-1] if s.pushed_path else None

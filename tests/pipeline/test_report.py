@@ -70,3 +70,15 @@ def test_report_renders_in_headless_chromium(tmp_path):
         assert chromium.colour_pixels(image, box, THRESHOLD_RGB) > 20, t.name
     # The method can fail: the page's blank margin is not painted.
     assert chromium.painted_fraction(image, {"x": 0, "y": 0, "width": 10, "height": 10}) == 0.0
+
+
+def test_report_for_a_home_with_many_runs(tmp_path):
+    # 30 daily runs: the latest click run lost 0.03 AUC against the one before.
+    rows = [_row(1 + i % 28, "click", 0.70 + (0.0 if i < 29 else -0.03)) for i in range(30)]
+    for i, row in enumerate(rows):
+        row.run_id = f"run-{i:02d}"
+    alerts = monitoring.check(rows)
+    assert [(a.task, a.run_id) for a in alerts] == [("click", "run-29")]
+    text = report.render_html(rows, alerts, "/home/x")
+    assert text.count("run-") >= 30 and 'id="trend-click"' in text
+    assert len(monitoring.format_table(rows).splitlines()) == 31
