@@ -82,3 +82,18 @@ def test_report_for_a_home_with_many_runs(tmp_path):
     text = report.render_html(rows, alerts, "/home/x")
     assert text.count("run-") >= 30 and 'id="trend-click"' in text
     assert len(monitoring.format_table(rows).splitlines()) == 31
+
+
+def test_chromium_helper_reports_console_errors_and_broken_images(tmp_path):
+    # The browser check can fail: a script error, console.error and a missing image are caught.
+    page_path = tmp_path / "broken.html"
+    page_path.write_text('<!DOCTYPE html><html><head><title>t</title></head><body>'
+                         '<img id="gone" src="missing.png" width="50" height="50">'
+                         '<script>console.error("boom"); undefinedFunction();</script>'
+                         "</body></html>")
+    page = chromium.load_page(str(page_path))
+    text = "\n".join(page.errors)
+    assert "console: boom" in text
+    assert "undefinedFunction is not defined" in text
+    assert "missing.png" in text or "network: net::ERR_FILE_NOT_FOUND" in text
+    assert page.boxes["gone"]["loaded"] is False
