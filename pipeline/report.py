@@ -140,7 +140,10 @@ def curves_chart(row: TaskRow, history: dict[str, list[float]]) -> str | None:
     ax_metric.set_xlabel("epoch")
     epochs = max(len(v) for v in history.values())
     for ax in (ax_loss, ax_metric):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if epochs <= 20:
+            ax.set_xticks(range(1, epochs + 1))
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlim(0.5, epochs + 0.5)
     ax_metric.set_title(f"{name}: training metrics", fontsize=9)
     if metric_keys:
