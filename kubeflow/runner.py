@@ -1,7 +1,7 @@
 """Compiles `pipeline.pipeline.create_pipeline` with `KubeflowV2DagRunner` to a KFP v2 spec.
 
   python -m kubeflow.runner --output mtl_pipeline.json --image REGISTRY/mtl-pipeline:0.1.0 \\
-      -- --root /mnt/mtl --epochs 3          # `mtl run` flags after --
+      --pvc mtl-home -- --root /mnt/mtl --epochs 3     # `mtl run` flags after --
   mtl kfp compile ...                        # the same
 
 Packaging: the module code is installed in the pipeline image (kubeflow/Dockerfile installs the
@@ -17,7 +17,6 @@ at the same path in every step and in the TF Serving Deployment, e.g. /mnt/mtl o
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
@@ -26,21 +25,39 @@ from pipeline.config import PipelineConfig
 
 DEFAULT_IMAGE = "mtl-pipeline:0.1.0"
 DEFAULT_HOME = "/mnt/mtl"
+# The PersistentVolumeClaim holding the home, as in kubeflow/serving/tf-serving.yaml.
+DEFAULT_PVC = "mtl-home"
 
 
-def compile_pipeline(config: PipelineConfig, output_path: str, image: str = DEFAULT_IMAGE) -> dict:
-    """Compiles `create_pipeline(config)` and writes its KFP v2 `PipelineSpec` to `output_path`
-    (.json, or .yaml/.yml), atomically; returns TFX's whole PipelineJob dict.
+def platform_spec(spec: dict, pvc: str, mount_path: str) -> dict:
+    """The KFP Kubernetes platform document mounting PersistentVolumeClaim `pvc` at
+    `mount_path` in every container step (the format kfp-kubernetes writes as the package's
+    second YAML document: platforms.kubernetes.deploymentSpec.executors.<executor>.pvcMount)."""
+    executors = {
+        name: {"pvcMount": [{"constant": pvc, "mountPath": mount_path}]}
+        for name, executor in sorted(spec["deploymentSpec"]["executors"].items())
+        if "container" in executor
+    }
+    return {"platforms": {"kubernetes": {"deploymentSpec": {"executors": executors}}}}
 
-    The file holds the PipelineSpec alone, the package format that the KFP UI, `kfp.Client`
-    and `kfp.compiler` use; the job's runtimeConfig (the pipeline root) is given when a run is
-    created (`mtl kfp submit` passes `config.pipeline_root`).
+
+def compile_pipeline(config: PipelineConfig, output_path: str, image: str = DEFAULT_IMAGE,
+                     pvc: str | None = DEFAULT_PVC) -> dict:
+    """Compiles `create_pipeline(config)` and writes the KFP package to `output_path` (.yaml),
+    atomically; returns TFX's whole PipelineJob dict.
+
+    The package holds the `PipelineSpec` (the format `kfp.Client` and the KFP UI upload) and,
+    with `pvc`, a second document that mounts that PersistentVolumeClaim at the home
+    (`config.home`) in every step. The job's pipeline root is given when a run is created
+    (`mtl kfp submit` sends `config.pipeline_root`).
     """
     import yaml
     from tfx import v1 as tfx
 
     from pipeline.pipeline import create_pipeline
 
+    if not output_path.endswith((".yaml", ".yml")):
+        raise ValueError(f"--output {output_path}: expected a .yaml file (the kfp package format)")
     if config.train_spans > 1:
         raise ValueError(
             f"train_spans={config.train_spans}: the Kubeflow v2 compiler only supports the "
@@ -57,12 +74,10 @@ def compile_pipeline(config: PipelineConfig, output_path: str, image: str = DEFA
         )
         job = runner.run(create_pipeline(config), write_out=True)
         spec = job["pipelineSpec"]
-        tmp_out = os.path.join(tmp, "spec")
+        docs = [spec] + ([platform_spec(spec, pvc, str(config.home))] if pvc else [])
+        tmp_out = os.path.join(tmp, "package.yaml")
         with open(tmp_out, "w") as f:
-            if output_path.endswith((".yaml", ".yml")):
-                yaml.safe_dump(spec, f, sort_keys=True)
-            else:
-                json.dump(spec, f, indent=2, sort_keys=True)
+            yaml.safe_dump_all(docs, f, sort_keys=True)
         os.replace(tmp_out, output_path)
     return job
 

@@ -19,7 +19,7 @@ import sys
 
 def add_parser(sub) -> None:
     """Registers `mtl kfp ...` on the top-level subparsers of `pipeline.cli`."""
-    from kubeflow.runner import DEFAULT_IMAGE
+    from kubeflow.runner import DEFAULT_IMAGE, DEFAULT_PVC
 
     kfp = sub.add_parser("kfp", help="Kubeflow Pipelines: compile, submit, schedule")
     kfp_sub = kfp.add_subparsers(dest="kfp_command", required=True)
@@ -29,8 +29,10 @@ def add_parser(sub) -> None:
         p = kfp_sub.add_parser(name, help=text,
                                usage=f"mtl kfp {name} [options] [-- RUN FLAGS (as for mtl run)]")
         p.add_argument("--output", default="mtl_pipeline.yaml",
-                       help="pipeline spec file to write, .yaml (the kfp client's package format) "
-                            "or .json (default mtl_pipeline.yaml)")
+                       help="package file to write, .yaml (default mtl_pipeline.yaml)")
+        p.add_argument("--pvc", default=DEFAULT_PVC,
+                       help=f"PersistentVolumeClaim mounted at the home (--root) in every step "
+                            f"(default {DEFAULT_PVC}; '' for none, e.g. with a FUSE-mounted bucket)")
         p.add_argument("--image", default=DEFAULT_IMAGE,
                        help=f"pipeline image built from kubeflow/Dockerfile (default {DEFAULT_IMAGE})")
         if name != "compile":
@@ -109,9 +111,7 @@ def main(args: argparse.Namespace) -> int:
         if args.kfp_command == "schedule":
             to_kfp_cron(args.cron)
         if package is None:
-            if args.kfp_command != "compile" and not args.output.endswith((".yaml", ".yml")):
-                raise ValueError(f"--output {args.output}: the kfp client sends .yaml packages")
-            compile_pipeline(config, args.output, args.image)
+            compile_pipeline(config, args.output, args.image, args.pvc or None)
             package = os.path.abspath(args.output)
             print(f"compiled {package} (image {args.image}, home {config.root})")
         elif not os.path.isfile(package) or not package.endswith((".yaml", ".yml")):

@@ -78,6 +78,7 @@ def create_pipeline(
         custom_config={
             "hparams": json.loads(json.dumps(hparams)),
             "code_fingerprint": fingerprint.trainer_fingerprint(),
+            "distribution_strategy": config.distribution_strategy,
         },
     )
     model_resolver = tfx.dsl.Resolver(

@@ -27,8 +27,10 @@ def compiled(tmp_path_factory):
     from pipeline import cli
 
     out = tmp_path_factory.mktemp("kfp") / "mtl.yaml"
-    assert cli.main(["kfp", "compile", "--output", str(out), "--image", IMAGE, *RUN_FLAGS]) == 0
-    return out, yaml.safe_load(out.read_text())
+    assert cli.main(["kfp", "compile", "--output", str(out), "--image", IMAGE, "--pvc", "home-pvc",
+                     *RUN_FLAGS]) == 0
+    spec, platform = yaml.safe_load_all(out.read_text())
+    return out, spec, platform
 
 
 def _param(task: dict, name: str) -> str:
@@ -40,7 +42,7 @@ def test_spec_parses_strictly_with_the_kfp_sdk(compiled):
     from kfp.client.client import _extract_pipeline_yaml
     from kfp.pipeline_spec import pipeline_spec_pb2
 
-    path, spec = compiled
+    path, spec, _ = compiled
     parsed = json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec(),
                                    ignore_unknown_fields=False)
     assert parsed.pipeline_info.name == "mtl"
@@ -48,10 +50,11 @@ def test_spec_parses_strictly_with_the_kfp_sdk(compiled):
     doc = _extract_pipeline_yaml(str(path))
     assert set(doc.pipeline_spec.root.dag.tasks) == TASKS
     assert set(doc.pipeline_spec.components) == TASKS
+    assert set(doc.platform_spec.platforms) == {"kubernetes"}
 
 
 def test_spec_has_every_component_with_the_image_and_parameters(compiled):
-    _, spec = compiled
+    _, spec, platform = compiled
     tasks = spec["root"]["dag"]["tasks"]
     assert set(tasks) == TASKS
     executors = spec["deploymentSpec"]["executors"]
@@ -62,6 +65,11 @@ def test_spec_has_every_component_with_the_image_and_parameters(compiled):
         "latest_blessed_model_resolver-model-blessing-resolver"}
     assert {c["image"] for c in containers.values()} == {IMAGE}
     assert "--runner=FnApiRunner" in containers["Transform_executor"]["args"]
+    # The home volume is mounted at --root in every container step.
+    mounts = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert set(mounts) == set(containers)
+    assert all(m == {"pvcMount": [{"constant": "home-pvc", "mountPath": "/mnt/test_home"}]}
+               for m in mounts.values())
 
     trainer = tasks["Trainer"]
     assert _param(trainer, "run_fn") == "models.trainer.run_fn"
@@ -81,11 +89,14 @@ def test_spec_has_every_component_with_the_image_and_parameters(compiled):
 def test_compile_refuses_the_span_window_the_v2_compiler_cannot_express(tmp_path, capsys):
     from pipeline import cli
 
-    code = cli.main(["kfp", "compile", "--output", str(tmp_path / "x.json"), "--",
+    assert cli.main(["kfp", "compile", "--output", str(tmp_path / "x.json")]) == 2
+    assert "expected a .yaml file" in capsys.readouterr().err
+
+    code = cli.main(["kfp", "compile", "--output", str(tmp_path / "x.yaml"), "--",
                      "--root", "/mnt/x", "--train-spans", "3"])
     assert code == 2
     assert "train_spans=3" in capsys.readouterr().err
-    assert not (tmp_path / "x.json").exists()
+    assert list(tmp_path.iterdir()) == []
 
 
 class _FakeKfp(BaseHTTPRequestHandler):
@@ -163,8 +174,7 @@ def test_submit_creates_the_experiment_and_a_run_of_the_compiled_spec(fake_kfp, 
     run = runs[0]
     assert run["experiment_id"] == "exp-7" and run["display_name"] == "mtl-run"
     assert run["runtime_config"]["pipeline_root"] == "/mnt/test_home/pipeline_root"
-    assert set(run["pipeline_spec"]["root"]["dag"]["tasks"]) == TASKS
-    assert run["pipeline_spec"] == compiled[1]
+    assert run["pipeline_spec"] == {"pipeline_spec": compiled[1], "platform_spec": compiled[2]}
     assert _posts(requests, "/apis/v2beta1/recurringruns") == []
 
 
@@ -185,7 +195,7 @@ def test_schedule_creates_a_cron_recurring_run_that_never_overlaps(fake_kfp, com
     assert int(job["max_concurrency"]) == 1 and job["no_catchup"] is True
     assert job["mode"] == "ENABLE"
     assert job["runtime_config"]["pipeline_root"] == "/mnt/test_home/pipeline_root"
-    assert job["pipeline_spec"] == compiled[1]
+    assert job["pipeline_spec"] == {"pipeline_spec": compiled[1], "platform_spec": compiled[2]}
 
 
 def test_cron_is_converted_to_the_six_field_kfp_format():
