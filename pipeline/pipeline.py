@@ -47,7 +47,7 @@ def create_pipeline(
     span_window = None
     if config.train_spans > 1:
         span_window = tfx.dsl.Resolver(
-            strategy_class=tfx.dsl.experimental.SpanRangeStrategy,
+            strategy_class=spans.LatestVersionSpanRangeStrategy,
             config={"range_config": spans.rolling_range(config.train_spans)},
             examples=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Examples,
                                      producer_component_id=example_gen.id, output_key="examples"),

@@ -16,7 +16,38 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tfx.dsl.input_resolution.strategies.span_range_strategy import SpanRangeStrategy
+
 WINDOW_RESOLVER_ID = "span_window_resolver"
+
+
+def _version_key(artifact) -> tuple[int, int, int]:
+    version = artifact.version if artifact.has_property("version") else 0
+    return (int(version or 0), artifact.mlmd_artifact.create_time_since_epoch, artifact.id)
+
+
+class LatestVersionSpanRangeStrategy(SpanRangeStrategy):
+    """`SpanRangeStrategy`, keeping only the latest artifact of each span.
+
+    A span is ingested again when it is re-run without cache or its files change; TFX's
+    SpanRangeStrategy would then hand Transform and the Trainer every copy (duplicated
+    training data). Here the latest version wins, then the newest artifact (create time, id),
+    the span-version semantics of TFX's canned `rolling_range` resolver function. Spans come
+    newest first, as with SpanRangeStrategy.
+    """
+
+    def _resolve(self, input_dict):
+        from tfx.dsl.input_resolution.strategies import span_range_strategy as base
+
+        result = {}
+        for key, artifacts in super()._resolve(input_dict).items():
+            latest: dict[int, object] = {}
+            for artifact in artifacts:
+                span = base._get_span_custom_property(artifact)
+                if span not in latest or _version_key(artifact) > _version_key(latest[span]):
+                    latest[span] = artifact
+            result[key] = [latest[span] for span in sorted(latest, reverse=True)]
+        return result
 
 
 def rolling_range(num_spans: int):
