@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     sched.add_argument("--every", default="24h", help="interval, e.g. 24h, 30m, 10s (default 24h)")
     sched.add_argument("--max-runs", type=int, default=None,
                        help="stop after this many runs (default: run forever)")
+    sched.add_argument("--always", action="store_true",
+                       help="run even when no span arrived since the last completed run")
     sched.add_argument("run_args", nargs=argparse.REMAINDER,
                        help="after --: the flags of `mtl run` (--root, --train-spans, ...)")
 
@@ -165,10 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as e:
             print(f"mtl schedule: {e}", file=sys.stderr)
             return 2
-        records = schedule.run_schedule(config, every, args.max_runs)
+        records = schedule.run_schedule(config, every, args.max_runs, always=args.always)
         for record in records:
             print(json.dumps(record, sort_keys=True))
-        return 0 if all(r["outcome"] in ("pushed", "refused") for r in records) else 3
+        return 0 if all(r["outcome"] != "failed" for r in records) else 3
     if args.command == "kfp":
         from pipeline import kfp_client
 

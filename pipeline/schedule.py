@@ -5,12 +5,18 @@ the next one at once) the loop takes the home's lock (`pipeline.lock`), runs the
 on the spans present under `<home>/data` and appends one JSON line to `<home>/schedule.jsonl`:
 
   {"run": 1, "started": "...Z", "finished": "...Z", "seconds": 61.2,
-   "outcome": "pushed" | "refused" | "skipped_locked" | "failed",
-   "run_id": ..., "blessed": ..., "pushed_path": ..., "failures": [...], "error": ...}
+   "outcome": "pushed" | "refused" | "skipped_locked" | "skipped_no_new_span" | "failed",
+   "newest_span": 3, "run_id": ..., "blessed": ..., "pushed_path": ..., "failures": [...],
+   "error": ...}
 
 "refused" means the run completed but the Evaluator did not bless the candidate (nothing was
 pushed); "skipped_locked" means another process (a manual `mtl run`, a cron-started run) held
 the home. A failed run is logged and the loop goes on: the next span may fix it.
+
+Retraining is on NEW data: when the newest span is the one the last completed run (pushed or
+refused) already saw, the run is skipped ("skipped_no_new_span"; `always=True` runs anyway).
+Otherwise every component would come from the cache except the Evaluator, which would compare
+the model with itself, bless it and push the same model again as a new version.
 """
 
 from __future__ import annotations
@@ -67,16 +73,38 @@ def read_log(home: str | os.PathLike) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def run_once(config: PipelineConfig, run_fn: Callable | None = None, number: int = 1) -> dict:
+def _newest_span(config: PipelineConfig) -> int | None:
+    from pipeline.data import existing_spans
+
+    spans = existing_spans(config.data_dir)
+    return spans[-1] if spans else None
+
+
+def last_completed_span(home: str | os.PathLike) -> int | None:
+    """The newest span of the last logged run that completed (pushed or refused)."""
+    for record in reversed(read_log(home)):
+        if record.get("outcome") in ("pushed", "refused"):
+            return record.get("newest_span")
+    return None
+
+
+def run_once(config: PipelineConfig, run_fn: Callable | None = None, number: int = 1,
+             always: bool = False) -> dict:
     """One scheduled retraining under the home's lock; returns (and logs) its record.
 
     `run_fn(config)` runs the pipeline with the lock already held and returns a
-    `summary.RunSummary` (default: `local_runner.run_unlocked`).
+    `summary.RunSummary` (default: `local_runner.run_unlocked`). Without `always`, the run is
+    skipped when no span arrived since the last completed run.
     """
     if run_fn is None:
         from pipeline.local_runner import run_unlocked as run_fn
     record: dict = {"run": number, "started": _now(), "home": str(config.home)}
     start = time.monotonic()
+    newest = _newest_span(config)
+    if not always and newest is not None and newest == last_completed_span(config.home):
+        record.update(outcome="skipped_no_new_span",
+                      error=f"span {newest} was already used by the last completed run")
+        return _finish(config, record, start)
     try:
         with home_lock(config.home):
             summary = run_fn(config)
@@ -93,11 +121,16 @@ def run_once(config: PipelineConfig, run_fn: Callable | None = None, number: int
         logging.exception("scheduled run %d failed", number)
         record.update(outcome="failed", error=f"{type(e).__name__}: {e}",
                       traceback=traceback.format_exc(limit=5))
+    return _finish(config, record, start)
+
+
+def _finish(config: PipelineConfig, record: dict, start: float) -> dict:
+    record["newest_span"] = _newest_span(config)
     record["finished"] = _now()
     record["seconds"] = round(time.monotonic() - start, 3)
     config.home.mkdir(parents=True, exist_ok=True)
     append_log(config.home / LOG_NAME, record)
-    logging.info("scheduled run %d: %s", number, record["outcome"])
+    logging.info("scheduled run %d: %s", record["run"], record["outcome"])
     return record
 
 
@@ -107,6 +140,7 @@ def run_schedule(
     max_runs: int | None = None,
     run_fn: Callable | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    always: bool = False,
 ) -> list[dict]:
     """Runs `run_once` every `every` seconds, `max_runs` times (None: forever); returns the
     records of this loop's runs."""
@@ -119,7 +153,7 @@ def run_schedule(
     while max_runs is None or number < max_runs:
         number += 1
         started = time.monotonic()
-        records.append(run_once(config, run_fn, number))
+        records.append(run_once(config, run_fn, number, always=always))
         if max_runs is not None and number >= max_runs:
             break
         sleep(max(0.0, every - (time.monotonic() - started)))

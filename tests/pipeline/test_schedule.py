@@ -100,3 +100,25 @@ def test_cli_schedule_and_tfx_runner_share_the_mtl_run_configuration(tmp_path, c
     assert "interval '10x'" in capsys.readouterr().err
     assert cli.main(["schedule", "--every", "1s", "--", "--train-spans", "0"]) == 2
     assert "train_spans must be at least 1" in capsys.readouterr().err
+
+
+def test_runs_only_when_a_new_span_arrived_since_the_last_completed_run(tmp_path):
+    config = PipelineConfig(root=str(tmp_path / "home"))
+    (config.data_dir / "span-1").mkdir(parents=True)
+    calls = []
+
+    def run_fn(cfg):
+        calls.append(cfg)
+        return _summary(f"r{len(calls)}", False, failures=["like: auc change -0.05"])
+
+    outcomes = [schedule.run_once(config, run_fn, 1)["outcome"]]  # refused: still completed
+    outcomes.append(schedule.run_once(config, run_fn, 2)["outcome"])  # span 1 again: skipped
+    outcomes.append(schedule.run_once(config, run_fn, 3, always=True)["outcome"])
+    (config.data_dir / "span-2").mkdir()
+    outcomes.append(schedule.run_once(config, run_fn, 4)["outcome"])
+    assert outcomes == ["refused", "skipped_no_new_span", "refused", "refused"]
+    assert len(calls) == 3
+    log = schedule.read_log(config.home)
+    assert [r["newest_span"] for r in log] == [1, 1, 1, 2]
+    assert log[1]["error"] == "span 1 was already used by the last completed run"
+    assert schedule.last_completed_span(config.home) == 2
