@@ -9,7 +9,8 @@ bash scripts/bootstrap.sh
 # loads the HTML in headless Chromium.
 if ! command -v chromium >/dev/null 2>&1; then
   echo "test.sh: installing chromium for the report's browser tests"
-  apt-get update && apt-get install -y chromium
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update && $sudo apt-get install -y chromium
 fi
 set +e
 .venv/bin/python -m pytest "$@"
