@@ -51,6 +51,10 @@ class PipelineConfig:
     max_changes: dict[str, float] = dataclasses.field(default_factory=dict)
     beam_pipeline_args: tuple[str, ...] = DEFAULT_BEAM_ARGS
     enable_cache: bool = True
+    # The curated schema to validate spans against (None: config/schema.pbtxt if it exists,
+    # else SchemaGen infers one); `allow_anomalies` lets a run go on despite anomalies.
+    schema_path: str | None = None
+    allow_anomalies: bool = False
 
     def __post_init__(self):
         known = {t.name for t in features.TASKS}

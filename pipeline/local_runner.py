@@ -34,9 +34,11 @@ def run(config: PipelineConfig, wait_for_lock: bool = False):
     from pipeline import summary as summary_lib
     from pipeline.lock import home_lock
     from pipeline.pipeline import create_pipeline
+    from pipeline.preflight import check_latest_span
 
     with home_lock(config.home, wait=wait_for_lock):
         ensure_data(config)
+        check_latest_span(config.data_dir)
         config.pipeline_root.mkdir(parents=True, exist_ok=True)
         tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
         return summary_lib.summarize_latest_run(config)
