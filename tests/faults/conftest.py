@@ -1,11 +1,12 @@
-"""The fault suite's baseline: ONE healthy home with a pushed model, copied for every case.
+"""The fault suite's baseline: ONE healthy home with a pushed model, restored for every case.
 
 `baseline_home` runs the pipeline once (2,000 examples, 1 epoch) with the committed curated
-schema. Each case copies the whole home (`shutil.copytree`) and appends its own bad span. The
-copy works although metadata.db records absolute artifact URIs: they point into the baseline
-home, which stays in place for the session, so cached executions and the latest blessed model
-resolve there, while the copy's new artifacts, data and pushes land in the copy (its paths come
-from the config). The baseline home itself is never modified.
+schema, then snapshots the whole home (`shutil.copytree`). Each case gets the home restored
+from the snapshot AT THE SAME PATH and appends its own bad span. The same path matters:
+metadata.db records absolute artifact URIs, and ImportExampleGen's fingerprint holds the span
+files' absolute paths, so a copy under another path works (the URIs still point at the
+baseline) but re-runs the data components even for unchanged data; restored in place, every
+cached execution and the latest blessed model resolve exactly as in the baseline.
 """
 
 from __future__ import annotations
@@ -59,22 +60,25 @@ def tree_digest(folder: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def baseline_home(tmp_path_factory):
-    """(config, summary, serving digest) of the healthy baseline run; never modify it."""
+    """(config, summary, serving digest, snapshot folder) of the healthy baseline run."""
     from pipeline import local_runner
 
-    config = fault_config(tmp_path_factory.mktemp("fault_baseline"))
+    root = tmp_path_factory.mktemp("faults")
+    config = fault_config(root / "home")
     summary = local_runner.run(config)
     assert summary.blessed and summary.pushed, summary.format()
-    return config, summary, tree_digest(config.home / "serving")
+    snapshot = root / "pristine"
+    shutil.copytree(config.home, snapshot, ignore=shutil.ignore_patterns(".mtl.lock"))
+    return config, summary, tree_digest(config.home / "serving"), snapshot
 
 
 @pytest.fixture
-def fault_home(baseline_home, tmp_path):
-    """A private copy of the baseline home: (config of the copy, baseline serving digest)."""
-    config, _, digest = baseline_home
-    home = tmp_path / "home"
-    shutil.copytree(config.home, home, ignore=shutil.ignore_patterns(".mtl.lock"))
-    return fault_config(home), digest
+def fault_home(baseline_home):
+    """The baseline home restored from its snapshot: (config, baseline serving digest)."""
+    config, _, digest, snapshot = baseline_home
+    shutil.rmtree(config.home)
+    shutil.copytree(snapshot, config.home)
+    return config, digest
 
 
 def append_span(config, mutate=None, examples: int = BAD_SPAN_EXAMPLES) -> Path:

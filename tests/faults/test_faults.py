@@ -231,24 +231,31 @@ def test_killed_run_resumes_and_concurrent_run_is_refused(fault_home, capsys):
 
     # ML Metadata: the killed Trainer never became COMPLETE, so nothing reused its output.
     store = summary_lib._store(config)
-    trainer_runs = [e for e in store.get_executions_by_type("Trainer")]
+    trainer_type = next(t.name for t in store.get_execution_types()
+                        if t.name.rsplit(".", 1)[-1] == "Trainer")
+    trainer_runs = store.get_executions_by_type(trainer_type)
     states_seen = sorted(metadata_store_pb2.Execution.State.Name(e.last_known_state)
                          for e in trainer_runs)
     assert states_seen.count("RUNNING") == 1, states_seen
     # serving/: the baseline's version untouched, every version complete.
     after = tree_digest(config.home / "serving")
     assert {k: v for k, v in after.items() if k in digest} == digest
-    for version in os.listdir(config.serving_dir):
+    versions = [v for v in os.listdir(config.serving_dir) if v.isdigit()]  # what TF Serving loads
+    for version in versions:
         assert (config.serving_dir / version / "saved_model.pb").exists(), version
-    assert resumed.pushed == bool(resumed.blessed)
+    if resumed.pushed:
+        assert resumed.blessed and os.path.exists(os.path.join(resumed.pushed_path, "saved_model.pb"))
+    else:
+        assert sorted(versions) == sorted({k.split(os.sep)[1] for k in digest})
 
 
 # --- serving -------------------------------------------------------------------------------------
 
-def test_serving_survives_bad_requests(baseline_home):
+def test_serving_survives_bad_requests(baseline_home, fault_home):
     import tensorflow as tf
 
-    config, summary, _ = baseline_home
+    _, summary, _, _ = baseline_home
+    config, _ = fault_home
     serve = tf.saved_model.load(summary.pushed_path).signatures["serving_default"]
     files = sorted(str(p) for p in (config.data_dir / "span-1").glob("*.tfrecord.gz"))
     good = []

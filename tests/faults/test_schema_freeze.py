@@ -10,10 +10,10 @@ import tensorflow_data_validation as tfdv
 pytestmark = pytest.mark.e2e
 
 
-def test_freeze_writes_a_curated_schema_and_its_reference(baseline_home, tmp_path, capsys):
+def test_freeze_writes_a_curated_schema_and_its_reference(fault_home, tmp_path, capsys):
     from pipeline import cli
 
-    config, _, _ = baseline_home
+    config, _ = fault_home
     out = tmp_path / "config" / "schema.pbtxt"
     assert cli.main(["schema", "freeze", "--root", str(config.home), "--out", str(out)]) == 0
     assert sorted(os.listdir(out.parent)) == ["reference_statistics.pbtxt", "schema.pbtxt"]
