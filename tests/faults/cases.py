@@ -61,8 +61,9 @@ CASES: tuple[Case, ...] = (
          "finishes; the killed execution never counts as complete in ML Metadata; serving/ "
          "holds only complete model versions", "test_killed_run_resumes_and_concurrent_run_is_refused"),
     Case("concurrent_runs", "two `mtl run` on one home at the same time",
-         "the second exits at once with code 2 naming the holder's pid (or waits with `--wait`); "
-         "the first is unaffected", "test_killed_run_resumes_and_concurrent_run_is_refused"),
+         "the second exits at once with code 2 naming the holder's pid, the first is unaffected "
+         "(`--wait` waits instead: tests/pipeline/test_lock.py)",
+         "test_killed_run_resumes_and_concurrent_run_is_refused"),
     Case("serving_garbage", "a serving request with garbage bytes, a wrong dtype or missing "
          "features", "garbage bytes or a wrong dtype: an InvalidArgumentError response, and the "
          "model keeps serving; missing features take their defaults (finite scores)",
