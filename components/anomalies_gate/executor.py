@@ -123,7 +123,8 @@ def tfdv_reason_name(value: int) -> str:
 
 
 def format_report(problems: list[str], span: int | None) -> str:
-    where = f"span {span}" if span is not None else "the data"
+    # StatisticsGen leaves the span property at 0 (unknown) in TFX 1.16.
+    where = f"span {span}" if span else "the newest span"
     lines = [f"{where} failed validation against the curated schema: {len(problems)} "
              f"problem(s); the run stops before Transform and Trainer and nothing is pushed:"]
     lines += [f"  - {p}" for p in problems]
