@@ -1,6 +1,7 @@
 """tf.Transform preprocessing: the feature engineering that the serving graph carries along.
 
-- float and int features: z-scored over the training split;
+- float and int features: z-scored over the training split (NaN / infinity take the serving
+  default first, so a bad request never yields a NaN score);
 - categorical ids: vocabularies (top-k by frequency) with OOV buckets;
 - `history_item_ids`: mapped through the `item_id` vocabulary, shifted by one so that 0 is
   padding, and padded / truncated to a fixed length;
@@ -69,6 +70,10 @@ def preprocessing_fn(inputs: dict) -> dict:
         )
     for key in features.FLOAT_FEATURES + features.INT_FEATURES:
         value = tf.cast(_to_dense(inputs[key], 0), tf.float32)
+        # NaN or infinity (in a serving request; the schema refuses them in training data)
+        # would make every score NaN: they take the feature's serving default instead.
+        default = float(features.SERVING_DEFAULTS.get(key, 0.0))
+        value = tf.where(tf.math.is_finite(value), value, default)
         outputs[features.transformed_name(key)] = tft.scale_to_z_score(value)
     outputs[features.transformed_name(features.HISTORY_FEATURE)] = _history_to_dense(
         inputs[features.HISTORY_FEATURE], vocab_files[features.HISTORY_VOCAB_OF]

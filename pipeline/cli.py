@@ -37,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="wait for another run on the same home to finish instead of exiting")
     run.add_argument("--threshold", action="append", default=[], metavar="TASK=VALUE",
                      help="override a task's absolute bound (AUC lower / RMSE upper)")
+    run.add_argument("--allow-anomalies", action="store_true",
+                     help="go on (with warnings) when the data fails validation against the "
+                          "curated schema: for people who know what they are doing")
+    run.add_argument("--schema", default=None,
+                     help="curated schema file (default config/schema.pbtxt when it exists)")
     run.add_argument("--beam-arg", action="append", default=None, metavar="FLAG",
                      help="a Beam pipeline flag (repeatable); replaces the DirectRunner default")
     run.add_argument("--train-spans", type=int, default=1, metavar="K",
@@ -68,6 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--append-span", action="store_true",
                      help="write the next span(s) after the highest existing one")
     _add_monitoring_parsers(sub)
+    schema = sub.add_parser("schema", help="the curated schema")
+    schema_sub = schema.add_subparsers(dest="schema_command", required=True)
+    freeze = schema_sub.add_parser(
+        "freeze", help="infer the schema from a home's newest statistics, curate it (domains, "
+                       "ranges, presence, drift comparators) and write it for review")
+    _add_home(freeze)
+    freeze.add_argument("--out", default=None,
+                        help="schema file to write (default: the repository's config/schema.pbtxt)")
     return parser
 
 
@@ -125,6 +138,8 @@ def config_from_args(args: argparse.Namespace):
         enable_cache=not args.no_cache,
         train_spans=args.train_spans,
         distribution_strategy=args.strategy,
+        schema_path=args.schema,
+        allow_anomalies=args.allow_anomalies,
     )
 
 
@@ -168,13 +183,19 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as e:
             print(f"mtl run: {e}", file=sys.stderr)
             return 2
+        from components.anomalies_gate.executor import AnomaliesFoundError
         from pipeline.lock import HomeLockedError
+        from pipeline.preflight import BadSpanError
 
         try:
             summary = local_runner.run(config, wait_for_lock=args.wait)
         except HomeLockedError as e:
             print(f"mtl run: {e}", file=sys.stderr)
             return 2
+        except (AnomaliesFoundError, BadSpanError, FileNotFoundError) as e:
+            # 4: the data was refused before training; nothing was pushed.
+            print(f"mtl run: {e}", file=sys.stderr)
+            return 4
         print(summary.format())
         # 0: the model was blessed; 3: the run completed but the gate refused the model.
         return 0 if summary.blessed else 3
@@ -204,6 +225,17 @@ def main(argv: list[str] | None = None) -> int:
         from pipeline import kfp_client
 
         return kfp_client.main(args)
+    if args.command == "schema":
+        from pipeline import schema as schema_lib
+
+        try:
+            written = schema_lib.freeze(args.root, args.out)
+        except (FileNotFoundError, LookupError, KeyError) as e:
+            print(f"mtl schema freeze: {e}", file=sys.stderr)
+            return 2
+        for path in written:
+            print(f"wrote {path}")
+        return 0
     raise AssertionError(args.command)
 
 

@@ -57,6 +57,10 @@ class PipelineConfig:
     train_spans: int = 1
     # Trainer's tf.distribute strategy: "default", "mirrored" or "multi_worker_mirrored".
     distribution_strategy: str = "default"
+    # The curated schema to validate spans against (None: config/schema.pbtxt if it exists,
+    # else SchemaGen infers one); `allow_anomalies` lets a run go on despite anomalies.
+    schema_path: str | None = None
+    allow_anomalies: bool = False
 
     def __post_init__(self):
         known = {t.name for t in features.TASKS}

@@ -78,11 +78,13 @@ def main() -> None:
     from pipeline.cli import config_from_environment
     from pipeline.lock import home_lock
     from pipeline.pipeline import create_pipeline
+    from pipeline.preflight import check_latest_span
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     config = config_from_environment()
     with home_lock(config.home):
         ensure_data(config)
+        check_latest_span(config.data_dir)
         config.pipeline_root.mkdir(parents=True, exist_ok=True)
         tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
 

@@ -1,7 +1,7 @@
 """`create_pipeline`: the one place where the TFX components are wired.
 
-  ImportExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator
-                   -> Transform -> Trainer -> Evaluator (vs. latest blessed) -> Pusher
+  ImportExampleGen -> StatisticsGen -> ImportSchemaGen (curated) or SchemaGen -> ExampleValidator
+                   -> AnomaliesGate -> Transform -> Trainer -> Evaluator (vs. latest blessed) -> Pusher
 
 User code is referenced by dotted path, so building or compiling the pipeline imports no model
 code; `pipeline.fingerprint` makes caching follow that code all the same.
@@ -14,8 +14,12 @@ import json
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
+from components.anomalies_gate import AnomaliesGate
+from components.curated_schema import CuratedImportSchemaGen
+from models import features
 from pipeline import eval_config as eval_config_lib
 from pipeline import fingerprint, spans
+from pipeline import schema as schema_lib
 from pipeline.config import PipelineConfig
 
 PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
@@ -55,15 +59,34 @@ def create_pipeline(
         span_window.add_upstream_node(example_gen)
     train_examples = span_window.outputs["examples"] if span_window else example_gen.outputs["examples"]
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
-    schema_gen = tfx.components.SchemaGen(
-        statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True
-    )
+    # The curated schema (config/schema.pbtxt, `mtl schema freeze`) when there is one: every
+    # span is validated against it instead of a schema re-inferred from the span itself.
+    curated = schema_lib.resolve_schema_path(config.schema_path)
+    if curated is not None:
+        schema_gen = CuratedImportSchemaGen(
+            schema_file=str(curated), fingerprint=schema_lib.file_fingerprint(curated)
+        ).with_id("ImportSchemaGen")
+    else:
+        schema_gen = tfx.components.SchemaGen(
+            statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True
+        )
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
+    # Anomalies stop the run here: Transform and Trainer read the gate's validated schema.
+    reference = schema_lib.reference_stats_path(curated) if curated is not None else None
+    anomalies_gate = AnomaliesGate(
+        statistics=statistics_gen.outputs["statistics"],
+        schema=schema_gen.outputs["schema"],
+        anomalies=example_validator.outputs["anomalies"],
+        allow_anomalies=config.allow_anomalies,
+        reference_statistics=reference.read_text() if reference and reference.exists() else "",
+        label_keys=features.LABEL_KEYS,
+    )
+    validated_schema = anomalies_gate.outputs["validated_schema"]
     transform = tfx.components.Transform(
         examples=train_examples,
-        schema=schema_gen.outputs["schema"],
+        schema=validated_schema,
         preprocessing_fn=PREPROCESSING_FN,
         custom_config={"code_fingerprint": fingerprint.transform_fingerprint()},
     )
@@ -72,7 +95,7 @@ def create_pipeline(
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
-        schema=schema_gen.outputs["schema"],
+        schema=validated_schema,
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"], num_steps=config.eval_steps or None),
         custom_config={
@@ -113,6 +136,7 @@ def create_pipeline(
             statistics_gen,
             schema_gen,
             example_validator,
+            anomalies_gate,
             transform,
             trainer,
             model_resolver,

@@ -13,7 +13,8 @@ from models import features
 pytestmark = pytest.mark.e2e
 
 COMPONENTS = {
-    "ImportExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Transform",
+    "ImportExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate",
+    "Transform",
     "Trainer", "latest_blessed_model_resolver", "Evaluator", "Pusher",
 }
 
@@ -118,6 +119,6 @@ def test_rerun_with_unchanged_data_and_code_reuses_the_cache(tmp_path):
     second = local_runner.run(config)
     assert second.run_id != first.run_id
     states = {c.node_id: c.state for c in second.components}
-    for node in ("ImportExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator",
-                 "Transform", "Trainer"):
+    for node in ("ImportExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
+                 "AnomaliesGate", "Transform", "Trainer"):
         assert states[node] == "CACHED", states

@@ -115,3 +115,21 @@ def test_a_missing_label_column_names_the_task():
                 inputs[key] = tf.zeros([1], value.dtype)
         with pytest.raises(ValueError, match="task 'like'.*'like'"):
             preprocessing_fn(inputs)
+
+
+def test_non_finite_numerics_take_the_default_before_z_scoring():
+    """NaN / inf (a bad serving request) become the default 0, then z-score like any 0."""
+    rows = [dict(ROWS[0], price=p) for p in (2.0, 4.0)]
+    rows += [dict(ROWS[0], price=float("nan")), dict(ROWS[0], price=float("inf"))]
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(RAW_SPEC))
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as temp, tft_beam.Context(temp_dir=temp,
+                                                                   force_tf_compat_v1=False):
+        (data, _), _ = (rows, metadata) | tft_beam.AnalyzeAndTransformDataset(
+            preprocessing_fn, output_record_batches=False
+        )
+    # Values seen by the analyzer: 2, 4, 0, 0 -> mean 1.5, population std sqrt(2.75).
+    mean, std = 1.5, math.sqrt(2.75)
+    got = [row["price_xf"] for row in data]
+    np.testing.assert_allclose(got, [(v - mean) / std for v in (2, 4, 0, 0)], rtol=1e-5)
