@@ -50,6 +50,10 @@ class PipelineConfig:
     thresholds: dict[str, float] = dataclasses.field(default_factory=dict)
     max_changes: dict[str, float] = dataclasses.field(default_factory=dict)
     beam_pipeline_args: tuple[str, ...] = DEFAULT_BEAM_ARGS
+    # Latency gate of the Pusher: serving_default p99 at batch 1, in-process, on this many
+    # evaluation examples, must stay under the budget or the model is not pushed.
+    latency_budget_ms: float = 50.0
+    latency_samples: int = 200
     enable_cache: bool = True
 
     def __post_init__(self):

@@ -1,7 +1,7 @@
 """`create_pipeline`: the one place where the TFX components are wired.
 
   ImportExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator
-                   -> Transform -> Trainer -> Evaluator (vs. latest blessed) -> Pusher
+                   -> Transform -> Trainer -> Evaluator (vs. latest blessed) -> Pusher (GatedPusher)
 
 User code is referenced by dotted path, so building or compiling the pipeline imports no model
 code; `pipeline.fingerprint` makes caching follow that code all the same.
@@ -14,6 +14,7 @@ import json
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
+from components.gated_pusher import GatedPusher
 from pipeline import eval_config as eval_config_lib
 from pipeline import fingerprint
 from pipeline.config import PipelineConfig
@@ -79,15 +80,20 @@ def create_pipeline(
         baseline_model=model_resolver.outputs["model"],
         eval_config=eval_config_lib.make_eval_config(config.tasks()),
     )
-    pusher = tfx.components.Pusher(
+    # Not tfx.components.Pusher: GatedPusher pushes atomically, skips a model that is already
+    # the served one, and refuses a model over the latency budget (components/gated_pusher).
+    pusher = GatedPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(
-                base_directory=str(config.serving_dir)
-            )
+        examples=example_gen.outputs["examples"],
+        serving_dir=str(config.serving_dir),
+        latency_budget_ms=config.latency_budget_ms,
+        latency_samples=config.latency_samples,
+        code_fingerprint=fingerprint.files_fingerprint(
+            sorted(fingerprint.package_dir("components").rglob("*.py")),
+            fingerprint.package_dir("components"),
         ),
-    )
+    ).with_id("Pusher")
     if metadata_connection_config is None:
         metadata_connection_config = tfx.orchestration.metadata.sqlite_metadata_connection_config(
             str(config.metadata_path)
