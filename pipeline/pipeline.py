@@ -67,6 +67,7 @@ def create_pipeline(
         custom_config={
             "hparams": json.loads(json.dumps(hparams)),
             "code_fingerprint": fingerprint.trainer_fingerprint(),
+            "fusion_weights": dict(config.fusion_weights),
         },
     )
     model_resolver = tfx.dsl.Resolver(
@@ -78,7 +79,8 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=model_resolver.outputs["model"],
-        eval_config=eval_config_lib.make_eval_config(config.tasks()),
+        eval_config=eval_config_lib.make_eval_config(config.tasks(),
+                                                     gate_overrides=config.gates),
     )
     # Not tfx.components.Pusher: GatedPusher pushes atomically, skips a model that is already
     # the served one, and refuses a model over the latency budget (components/gated_pusher).
