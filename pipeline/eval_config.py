@@ -10,6 +10,8 @@ overall slice, and its observed-label count a lower bound; blessing needs every 
 
 from __future__ import annotations
 
+import json
+
 import tensorflow_model_analysis as tfma
 
 from models import features
@@ -50,7 +52,25 @@ def _gated(class_name: str, task: Task | TaskGate) -> tfma.MetricConfig:
     return _overall(class_name, _thresholds(gate))
 
 
-def metrics_specs(task: Task, gate: TaskGate | None = None) -> list[tfma.MetricsSpec]:
+def slice_gate(gate: TaskGate, slice_features: tuple[str, ...]) -> tfma.MetricConfig:
+    """The per-slice bound as a `pipeline.slice_gate.SliceGate` metric: its margin over the
+    bound must be >= 0 on every slice of `slice_features` (+inf on slices too small to judge)."""
+    config = {"metric": "auc" if gate.higher_is_better else "rmse",
+              "bound": gate.slice_bound, "min_examples": gate.min_slice_examples}
+    return tfma.MetricConfig(
+        class_name="SliceGate",
+        module="pipeline.slice_gate",
+        config=json.dumps(config, sort_keys=True),
+        per_slice_thresholds=[tfma.PerSliceMetricThreshold(
+            slicing_specs=[tfma.SlicingSpec(feature_keys=[key]) for key in slice_features],
+            threshold=tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
+                lower_bound={"value": 0.0})))],
+    )
+
+
+def metrics_specs(task: Task, gate: TaskGate | None = None,
+                  slice_features: tuple[str, ...] = features.SLICE_FEATURES
+                  ) -> list[tfma.MetricsSpec]:
     """A task's metrics: rows (unweighted count), then observed labels and quality (weighted).
 
     With example weights configured, TFMA computes metrics weighted by the mask, so
@@ -71,6 +91,8 @@ def metrics_specs(task: Task, gate: TaskGate | None = None) -> list[tfma.Metrics
             _gated("RootMeanSquaredError", gate),
             tfma.MetricConfig(class_name="MeanAbsoluteError"),
         ]
+    if gate.slice_bound is not None and slice_features:
+        quality.append(slice_gate(gate, slice_features))
     observed = tfma.MetricsSpec(
         output_names=[task.name],
         metrics=[
@@ -100,5 +122,5 @@ def make_eval_config(tasks: tuple[Task, ...] = features.TASKS,
         model_specs=[model_spec],
         slicing_specs=[tfma.SlicingSpec()]
         + [tfma.SlicingSpec(feature_keys=[key]) for key in slice_features],
-        metrics_specs=[spec for t in tasks for spec in metrics_specs(t, gates[t.name])],
+        metrics_specs=[spec for t in tasks for spec in metrics_specs(t, gates[t.name], slice_features)],
     )

@@ -15,6 +15,9 @@ overridden by `PipelineConfig.thresholds` / `max_changes`, then by `PipelineConf
   at most that much.
 - `min_labels`: observed labels the task needs in the evaluation split; fewer fails the gate
   with a message naming the task and the count, instead of blessing a model on nothing.
+- `slice_bound` / `min_slice_examples` (optional): the same kind of bound on every slice of
+  `models.features.SLICE_FEATURES` (device), applied only to slices with at least that many
+  observed labels, so a tiny slice cannot veto a release by noise (`pipeline.slice_gate`).
 
 Pure Python: the CLI and the run summary use it without importing TensorFlow.
 """
@@ -28,6 +31,7 @@ from models.features import Task
 
 ChangeMode = Literal["absolute", "relative"]
 DEFAULT_MIN_LABELS = 50
+DEFAULT_MIN_SLICE_EXAMPLES = 200
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +43,8 @@ class TaskGate:
     max_change: float
     change_mode: ChangeMode = "absolute"
     min_labels: int = DEFAULT_MIN_LABELS
+    slice_bound: float | None = None
+    min_slice_examples: int = DEFAULT_MIN_SLICE_EXAMPLES
 
     def __post_init__(self):
         if self.change_mode not in ("absolute", "relative"):
@@ -98,7 +104,8 @@ class TaskGate:
         return reasons
 
 
-_FIELDS = ("bound", "max_change", "change_mode", "min_labels")
+_FIELDS = ("bound", "max_change", "change_mode", "min_labels", "slice_bound",
+           "min_slice_examples")
 
 
 def resolve(tasks: tuple[Task, ...], overrides: dict[str, dict] | None = None
@@ -121,5 +128,9 @@ def resolve(tasks: tuple[Task, ...], overrides: dict[str, dict] | None = None
             max_change=float(values.get("max_change", task.max_change)),
             change_mode=values.get("change_mode", "absolute"),
             min_labels=int(values.get("min_labels", DEFAULT_MIN_LABELS)),
+            slice_bound=(None if values.get("slice_bound") is None
+                         else float(values["slice_bound"])),
+            min_slice_examples=int(values.get("min_slice_examples",
+                                              DEFAULT_MIN_SLICE_EXAMPLES)),
         )
     return gates

@@ -206,6 +206,12 @@ def read_failures(evaluation_uri: str) -> list[str]:
             key = failure.metric_key
             kind = "change vs baseline" if key.is_diff else "value"
             reason = failure.message.strip() or "threshold"
+            if key.name == "slice_gate" and not key.is_diff:
+                failures.append(
+                    f"task {key.output_name!r} on slice {slice_name} misses its per-slice "
+                    f"bound by {abs(failure.metric_value.double_value.value):.4f} (the slice "
+                    f"has enough observed labels to be judged)")
+                continue
             if key.name == "weighted_example_count" and not key.is_diff:
                 bound = failure.metric_threshold.value_threshold.lower_bound.value
                 failures.append(

@@ -77,3 +77,21 @@ def test_good_model_pushed_once_and_regressed_model_never(tmp_path):
     click = next(tm for tm in bad.tasks if tm.task.name == "click")
     assert click.baseline["auc"] == pytest.approx(
         next(tm for tm in good.tasks if tm.task.name == "click").candidate["auc"])
+
+    # The good model again, now with an unreachable per-slice bound on click: the Trainer is
+    # cached, the Evaluator judges every device slice with enough observed labels, and no
+    # slice smaller than `min_slice_examples` is judged.
+    min_slice = 60
+    strict = config.replace(gates={"click": {"slice_bound": 0.99,
+                                             "min_slice_examples": min_slice}})
+    sliced = local_runner.run(strict)
+    assert {c.node_id: c.state for c in sliced.components}["Trainer"] == "CACHED"
+    assert sliced.blessed is False and not sliced.pushed
+    click = next(tm for tm in sliced.tasks if tm.task.name == "click")
+    judged = {name for name, values in click.by_slice.items()
+              if values["weighted_example_count"] >= min_slice}
+    small = set(click.by_slice) - judged
+    failed = {f.split("on slice ")[1].split(" ")[0] for f in sliced.failures if "slice" in f}
+    assert failed == judged, sliced.failures
+    assert not small & failed
+    assert push.versions(config.serving_dir) == [version]

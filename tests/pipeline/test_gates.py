@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import tensorflow_model_analysis as tfma
 
@@ -74,3 +76,51 @@ def test_verdicts_are_direction_aware():
     (few,) = rel.check(30.0, None, 12)
     assert few == ("task 'watch_time' has 12 observed labels in the evaluation split, "
                    "fewer than the 50 required")
+
+
+def test_slice_margin_is_hand_computed_and_small_slices_pass():
+    import math
+
+    from pipeline.slice_gate import margin
+
+    assert margin(0.62, 0.6, True, count=300, min_examples=200) == pytest.approx(0.02)
+    assert margin(0.55, 0.6, True, count=300, min_examples=200) == pytest.approx(-0.05)
+    assert margin(40.0, 45.0, False, count=300, min_examples=200) == pytest.approx(5.0)
+    assert margin(0.10, 0.6, True, count=199, min_examples=200) == math.inf  # too small
+
+
+def test_slice_gate_metric_derives_from_auc_and_observed_labels():
+    import tensorflow_model_analysis as tfma
+    from tensorflow_model_analysis.metrics import metric_types
+
+    from pipeline.slice_gate import SliceGate
+
+    config = tfma.EvalConfig(model_specs=[tfma.ModelSpec(label_key="l")])
+    computations = SliceGate("rmse", bound=50.0, min_examples=100).computations(
+        eval_config=config, model_names=[""], output_names=["watch_time"],
+        example_weighted=True)
+    derived = computations[-1]
+
+    def key(name):
+        return metric_types.MetricKey(name=name, output_name="watch_time", example_weighted=True)
+
+    (gate_key,) = derived.keys
+    assert gate_key == key("slice_gate")
+    # MSE 1600 -> RMSE 40, bound 50: 10 s to spare; 99 labels: too small to judge.
+    got = derived.result({key("mean_squared_error"): 1600.0, key("weighted_example_count"): 150})
+    assert got[gate_key] == pytest.approx(10.0)
+    got = derived.result({key("mean_squared_error"): 3600.0, key("weighted_example_count"): 99})
+    assert got[gate_key] == float("inf")
+
+
+def test_slice_bounds_are_configured_per_slice_feature_only_when_asked():
+    config = make_eval_config(features.TASKS, gate_overrides={
+        "click": {"slice_bound": 0.6, "min_slice_examples": 300}})
+    by_task = _by_task(config)
+    assert "SliceGate" not in by_task["conversion"]
+    gate = by_task["click"]["SliceGate"]
+    assert gate.module == "pipeline.slice_gate"
+    assert json.loads(gate.config) == {"bound": 0.6, "metric": "auc", "min_examples": 300}
+    (per_slice,) = gate.per_slice_thresholds
+    assert [list(s.feature_keys) for s in per_slice.slicing_specs] == [["device"]]
+    assert per_slice.threshold.value_threshold.lower_bound.value == 0.0
