@@ -16,8 +16,9 @@ from models.hparams import ModelHParams
 
 pytestmark = pytest.mark.e2e
 
-# 2,000 examples leave few `like` labels: its bound is lowered so the good model passes it.
-THRESHOLDS = {"click": 0.55, "conversion": 0.55, "watch_time": 80.0, "like": 0.4}
+# 2,000 examples leave few conversion and like labels: their bounds are lowered so the good
+# model passes them (the regressed model fails on click, whose labels are plentiful).
+THRESHOLDS = {"click": 0.55, "conversion": 0.45, "watch_time": 80.0, "like": 0.4}
 # Generous, so a loaded CI machine cannot turn this test into a timing test; the latency gate
 # itself is tested with a tiny budget in tests/components/test_gated_pusher.py.
 BUDGET_MS = 2000.0
