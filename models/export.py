@@ -11,6 +11,9 @@ Signatures:
       ({"instances": [{"user_id": "u1", "price": 9.5, ...}]}). Every input is required (a
       signature has no optional inputs; `mtl predict` fills the documented defaults);
       `history_item_ids` is one whitespace-separated string of item ids ("" for none).
+  serving_transformed(<feature>_xf: tensor[batch] ...) -> {task: float[batch]}
+      the network alone on transformed features (no tf.Transform, no score): the part the
+      optional TFLite export (`models.tflite`) converts.
   transform_features(examples: string[batch]) -> {transformed feature: tensor}
       the tf.Transform graph alone, labels and masks included: TFMA reads labels from it.
 
@@ -61,6 +64,7 @@ def serving_parse_spec(raw_feature_spec: dict, with_labels: bool) -> dict:
 
 SCORE = "score"
 RAW_SIGNATURE = "serving_raw"
+TRANSFORMED_SIGNATURE = "serving_transformed"
 CONTRACT_FILE = os.path.join("assets.extra", "serving_contract.json")
 
 
@@ -91,6 +95,15 @@ def raw_input_specs(raw_feature_spec: dict) -> dict[str, tf.TensorSpec]:
     return specs
 
 
+def transformed_input_specs(network: keras.Model) -> dict[str, tf.TensorSpec]:
+    """The network's inputs (transformed features) as TensorSpecs, batch dimension first."""
+    specs = {}
+    for tensor in network.inputs:
+        name = tensor.name.split(":")[0]
+        specs[name] = tf.TensorSpec(tensor.shape, tf.as_dtype(tensor.dtype), name=name)
+    return specs
+
+
 class ServingModule(tf.Module):
     """What is saved: the network, the tf.Transform layer and the signatures over both."""
 
@@ -110,6 +123,11 @@ class ServingModule(tf.Module):
         inputs = {key: transformed[key] for key in features.model_input_keys()}
         outputs = dict(self.network(inputs, training=False))
         outputs[SCORE] = fused_score(outputs, self.fusion_weights)
+        return {name: tf.identity(value, name=name) for name, value in outputs.items()}
+
+    def serve_transformed(self, **transformed):
+        """The network alone on transformed features (what the TFLite export converts)."""
+        outputs = self.network(transformed, training=False)
         return {name: tf.identity(value, name=name) for name, value in outputs.items()}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
@@ -149,6 +167,12 @@ def contract(module: ServingModule) -> dict:
                 "outputs": outputs,
                 "note": f"{features.HISTORY_FEATURE}: whitespace-separated item ids",
             },
+            TRANSFORMED_SIGNATURE: {
+                "inputs": "the transformed features (<feature>_xf), as transform_features "
+                          "outputs them",
+                "outputs": {k: v for k, v in outputs.items() if k != SCORE},
+                "note": "the network alone, no tf.Transform: what the TFLite export converts",
+            },
             "transform_features": {
                 "inputs": {"examples": "string[batch]: serialized tf.Example with labels"},
                 "outputs": "the tf.Transform features (used by TFMA)",
@@ -164,14 +188,18 @@ def contract(module: ServingModule) -> dict:
 
 def export_serving_model(network: keras.Model, tft_output: tft.TFTransformOutput,
                          export_dir: str, fusion_weights: dict[str, float] | None = None) -> None:
-    """Writes the SavedModel (`serving_default`, `serving_raw`, `transform_features`)."""
+    """Writes the SavedModel (serving_default, serving_raw, serving_transformed,
+    transform_features) and its contract JSON."""
     module = ServingModule(network, tft_output, fusion_weights)
     raw_fn = tf.function(module.serve_raw,
                          input_signature=None).get_concrete_function(
         **raw_input_specs(tft_output.raw_feature_spec()))
+    transformed_fn = tf.function(module.serve_transformed).get_concrete_function(
+        **transformed_input_specs(module.network))
     signatures = {
         "serving_default": module.serve_examples.get_concrete_function(),
         RAW_SIGNATURE: raw_fn,
+        TRANSFORMED_SIGNATURE: transformed_fn,
         "transform_features": module.transform_features.get_concrete_function(),
     }
     tf.saved_model.save(module, export_dir, signatures=signatures)

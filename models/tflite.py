@@ -37,22 +37,60 @@ def convert(network: keras.Model) -> bytes:
     The network's call is frozen first (variables become constants): the converter's own
     variable handling crashes on Keras 3's BatchNormalization variables with this TensorFlow.
     """
-    from tensorflow.python.framework.convert_to_constants import (
-        convert_variables_to_constants_v2,
-    )
 
     @tf.function(input_signature=[input_specs()])
     def serve(inputs):
         return dict(network(inputs, training=False))
 
-    frozen = convert_variables_to_constants_v2(serve.get_concrete_function())
+    return _convert_function(serve.get_concrete_function())
+
+
+def convert_saved_model(model_dir: str) -> bytes:
+    """The TFLite flatbuffer of a pushed SavedModel's `serving_transformed` signature."""
+    from models.export import TRANSFORMED_SIGNATURE
+
+    loaded = tf.saved_model.load(model_dir)
+    if TRANSFORMED_SIGNATURE not in loaded.signatures:
+        raise ValueError(f"{model_dir} has no {TRANSFORMED_SIGNATURE!r} signature (exported "
+                         f"before it existed?); signatures: {sorted(loaded.signatures)}")
+    return _convert_function(loaded.signatures[TRANSFORMED_SIGNATURE])
+
+
+def _convert_function(function) -> bytes:
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    frozen = convert_variables_to_constants_v2(function)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     return converter.convert()
 
 
+def output_names() -> list[str]:
+    """The TFLite outputs' task names, in order: a dict output is flattened in sorted key
+    order, and the converter names the flattened outputs Identity, Identity_1, ..."""
+    return sorted(t.name for t in features.TASKS)
+
+
 def run(flatbuffer: bytes, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Runs the TFLite model on a batch of transformed inputs (resizing to the batch)."""
+    """Runs the TFLite model on a batch of transformed inputs, keyed by task."""
     interpreter = tf.lite.Interpreter(model_content=flatbuffer)
-    runner = interpreter.get_signature_runner()
-    return {k: np.asarray(v) for k, v in runner(**inputs).items()}
+    details = {d["name"]: d for d in interpreter.get_input_details()}
+    missing = sorted(set(details) - set(inputs))
+    if missing:
+        raise ValueError(f"TFLite inputs missing: {missing}; expected {sorted(details)}")
+    for name, detail in details.items():
+        interpreter.resize_tensor_input(detail["index"], np.shape(inputs[name]))
+    interpreter.allocate_tensors()
+    for name, detail in details.items():
+        interpreter.set_tensor(detail["index"], np.asarray(inputs[name], detail["dtype"]))
+    interpreter.invoke()
+
+    def order(detail) -> int:
+        _, _, suffix = detail["name"].partition("_")
+        return int(suffix) if suffix.isdigit() else 0
+
+    outputs = sorted(interpreter.get_output_details(), key=order)
+    return {name: interpreter.get_tensor(d["index"])
+            for name, d in zip(output_names(), outputs)}

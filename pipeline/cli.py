@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_serving_commands(sub) -> None:
-    """describe-model, predict, promote, serve-local (pipeline/serving.py, pipeline/predict.py)."""
+    """describe-model, predict, promote, serve-local, export-tflite (pipeline/serving.py,
+    pipeline/predict.py, models/tflite.py)."""
     describe = sub.add_parser("describe-model", help="print a SavedModel's serving signatures")
     describe.add_argument("dir", help="a SavedModel folder, or a serving folder (newest version)")
 
@@ -76,6 +77,11 @@ def _add_serving_commands(sub) -> None:
                          help="model base path as TF Serving sees it (e.g. /models/mtl_model); "
                               "default the serving folder, or the existing config's")
 
+    lite = sub.add_parser("export-tflite", help="convert a SavedModel's network to TFLite "
+                                                "(transformed features in; tf.Transform stays out)")
+    lite.add_argument("dir", help="a pushed SavedModel folder")
+    lite.add_argument("out", help="the .tflite file to write")
+
     serve = sub.add_parser("serve-local", help="a local stand-in for TF Serving's gRPC and REST "
                                                "Predict APIs over serving/<model>/")
     _add_home(serve)
@@ -92,6 +98,15 @@ def _serving_command(args: argparse.Namespace) -> int:
     try:
         if args.command == "describe-model":
             print(serving.describe_model(args.dir))
+        elif args.command == "export-tflite":
+            from models import tflite
+
+            flatbuffer = tflite.convert_saved_model(args.dir)
+            tmp = f"{args.out}.tmp"
+            with open(tmp, "wb") as f:
+                f.write(flatbuffer)
+            os.replace(tmp, args.out)
+            print(f"wrote {args.out} ({len(flatbuffer)} bytes)")
         elif args.command == "promote":
             serving_dir = os.path.join(os.path.abspath(args.root), "serving", args.model_name)
             path, labels = serving.promote(serving_dir, args.model_name, args.version,
@@ -168,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         for path in written:
             print(f"wrote {path}")
         return 0
-    if args.command in ("describe-model", "predict", "promote", "serve-local"):
+    if args.command in ("describe-model", "predict", "promote", "serve-local", "export-tflite"):
         return _serving_command(args)
     if args.command == "run":
         from pipeline import local_runner

@@ -198,3 +198,30 @@ def test_real_tensorflow_model_server(small_run, rows):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_tflite_agrees_with_the_saved_model_on_the_same_transformed_inputs(small_run, tmp_path):
+    import glob
+
+    import tensorflow as tf
+
+    from models import tflite
+    from pipeline.cli import main
+
+    config, summary = small_run
+    out = tmp_path / "model.tflite"
+    assert main(["export-tflite", summary.pushed_path, str(out)]) == 0
+    flatbuffer = out.read_bytes()
+    model = tf.saved_model.load(summary.pushed_path)
+    files = glob.glob(str(config.data_dir / "span-*" / "*.tfrecord.gz"))
+    examples = tf.constant([r.numpy() for r in tf.data.TFRecordDataset(
+        files, compression_type="GZIP").take(64)])
+    transformed = model.signatures["transform_features"](examples=examples)
+    inputs = {k: transformed[k].numpy() for k in tflite.input_specs()}
+    lite = tflite.run(flatbuffer, inputs)
+    saved = model.signatures["serving_default"](examples=examples)
+    assert set(lite) == {t.name for t in features.TASKS}
+    for name, values in lite.items():
+        assert values.shape == (64,)
+        np.testing.assert_allclose(values, saved[name].numpy(), atol=1e-4, rtol=0,
+                                   err_msg=name)
