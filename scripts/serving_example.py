@@ -48,8 +48,9 @@ def main() -> None:
             f"<serialized tf.Example of row {i}>" for i in range(len(rows))]
         print("# gRPC PredictionService.Predict request (examples elided)")
         print(json.dumps(shown, indent=2))
-        print("# gRPC response")
-        outputs = {k: tf.make_ndarray(v).round(4).tolist() for k, v in response.outputs.items()}
+        print("# gRPC response (values rounded to 4 places)")
+        outputs = {k: [round(float(x), 4) for x in tf.make_ndarray(v)]
+                   for k, v in sorted(response.outputs.items())}
         print(json.dumps({"model_spec": json_format.MessageToDict(response.model_spec),
                           "outputs": outputs}, indent=2))
         body = predict.rest_body(rows)
@@ -59,7 +60,7 @@ def main() -> None:
         reply = requests.post(
             f"http://127.0.0.1:{rest_port}/v1/models/{config.model_name}:predict", json=body,
             timeout=30).json()
-        print("# REST response")
+        print("# REST response (values rounded to 4 places)")
         print(json.dumps({"predictions": [{k: round(v, 4) for k, v in p.items()}
                                           for p in reply["predictions"]]}, indent=2))
     finally:
