@@ -17,6 +17,7 @@ import tensorflow_transform as tft
 from tfx_bsl.public import tfxio
 
 from models import features, preprocessing
+from models.distribute import make_strategy
 from models.export import export_serving_model
 from models.hparams import ModelHParams
 from models.model import build_model
@@ -72,7 +73,9 @@ def run_fn(fn_args) -> None:
     if hp.steps_per_epoch:
         train = train.repeat().take(hp.steps_per_epoch)
     sizes = vocab_sizes(tft_output)
-    model = build_model(hp, sizes)
+    strategy = make_strategy((fn_args.custom_config or {}).get("distribution_strategy", "default"))
+    with strategy.scope():
+        model = build_model(hp, sizes)
     history = model.fit(
         train,
         epochs=hp.epochs,

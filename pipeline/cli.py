@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -38,6 +39,26 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a task's absolute bound (AUC lower / RMSE upper)")
     run.add_argument("--beam-arg", action="append", default=None, metavar="FLAG",
                      help="a Beam pipeline flag (repeatable); replaces the DirectRunner default")
+    run.add_argument("--train-spans", type=int, default=1, metavar="K",
+                     help="train on the latest K spans (rolling window); evaluate on the newest")
+    run.add_argument("--strategy", default="default",
+                     choices=("default", "mirrored", "multi_worker_mirrored"),
+                     help="Trainer's tf.distribute strategy")
+
+    sched = sub.add_parser(
+        "schedule", help="retrain every interval, one run at a time per home; logs each outcome",
+        usage="mtl schedule --every 24h [--max-runs N] [-- RUN FLAGS (as for mtl run)]")
+    sched.add_argument("--every", default="24h", help="interval, e.g. 24h, 30m, 10s (default 24h)")
+    sched.add_argument("--max-runs", type=int, default=None,
+                       help="stop after this many runs (default: run forever)")
+    sched.add_argument("--always", action="store_true",
+                       help="run even when no span arrived since the last completed run")
+    sched.add_argument("run_args", nargs=argparse.REMAINDER,
+                       help="after --: the flags of `mtl run` (--root, --train-spans, ...)")
+
+    from pipeline import kfp_client
+
+    kfp_client.add_parser(sub)
 
     gen = sub.add_parser("generate-data", help="write the embedded synthetic dataset")
     gen.add_argument("--out", required=True, help="data folder (spans go to <out>/span-<N>/)")
@@ -165,7 +186,26 @@ def config_from_args(args: argparse.Namespace):
         thresholds=_parse_overrides(args.threshold, "--threshold"),
         beam_pipeline_args=tuple(args.beam_arg) if args.beam_arg else DEFAULT_BEAM_ARGS,
         enable_cache=not args.no_cache,
+        train_spans=args.train_spans,
+        distribution_strategy=args.strategy,
     )
+
+
+def run_config(run_args: list[str]):
+    """The `PipelineConfig` that `mtl run RUN_ARGS` would use."""
+    return config_from_args(build_parser().parse_args(["run", *run_args]))
+
+
+def config_from_environment(environ=None):
+    """The config of the TFX CLI runner (pipeline/local_runner.py): `$MTL_RUN_ARGS` holds
+    `mtl run` flags (e.g. "--examples 5000 --epochs 3 --train-spans 3"), `$MTL_HOME` the home."""
+    import shlex
+
+    environ = os.environ if environ is None else environ
+    run_args = shlex.split(environ.get("MTL_RUN_ARGS", ""))
+    if "MTL_HOME" in environ and "--root" not in run_args:
+        run_args = ["--root", environ["MTL_HOME"], *run_args]
+    return run_config(run_args)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,6 +243,24 @@ def main(argv: list[str] | None = None) -> int:
         print(summary.format())
         # 0: the model was blessed; 3: the run completed but the gate refused the model.
         return 0 if summary.blessed else 3
+    if args.command == "schedule":
+        from pipeline import schedule
+
+        run_args = args.run_args[1:] if args.run_args[:1] == ["--"] else args.run_args
+        try:
+            every = schedule.parse_interval(args.every)
+            config = run_config(run_args)
+        except ValueError as e:
+            print(f"mtl schedule: {e}", file=sys.stderr)
+            return 2
+        records = schedule.run_schedule(config, every, args.max_runs, always=args.always)
+        for record in records:
+            print(json.dumps(record, sort_keys=True))
+        return 0 if all(r["outcome"] != "failed" for r in records) else 3
+    if args.command == "kfp":
+        from pipeline import kfp_client
+
+        return kfp_client.main(args)
     raise AssertionError(args.command)
 
 

@@ -67,6 +67,12 @@ class PipelineConfig:
     latency_budget_ms: float = 50.0
     latency_samples: int = 200
     enable_cache: bool = True
+    # Rolling training window: Transform and Trainer read the latest `train_spans` spans that
+    # ImportExampleGen ingested (1: only the newest). The Evaluator always gates on the newest
+    # span's held-out (eval) examples. See pipeline/spans.py.
+    train_spans: int = 1
+    # Trainer's tf.distribute strategy: "default", "mirrored" or "multi_worker_mirrored".
+    distribution_strategy: str = "default"
 
     def __post_init__(self):
         known = {t.name for t in features.TASKS}
@@ -74,6 +80,8 @@ class PipelineConfig:
             unknown = sorted(set(getattr(self, field)) - known)
             if unknown:
                 raise ValueError(f"{field}: unknown tasks {unknown}; known tasks: {sorted(known)}")
+        if self.train_spans < 1:
+            raise ValueError(f"train_spans must be at least 1, got {self.train_spans}")
 
     @property
     def home(self) -> Path:

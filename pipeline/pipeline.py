@@ -16,7 +16,7 @@ from tfx.proto import example_gen_pb2
 
 from components.gated_pusher import GatedPusher
 from pipeline import eval_config as eval_config_lib
-from pipeline import fingerprint
+from pipeline import fingerprint, spans
 from pipeline.config import PipelineConfig
 
 PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
@@ -43,6 +43,18 @@ def create_pipeline(
             )
         ),
     )
+    # Rolling window (config.train_spans > 1): the latest K span artifacts that ImportExampleGen
+    # produced, this run's and earlier runs', resolved from ML Metadata by span property.
+    span_window = None
+    if config.train_spans > 1:
+        span_window = tfx.dsl.Resolver(
+            strategy_class=spans.LatestVersionSpanRangeStrategy,
+            config={"range_config": spans.rolling_range(config.train_spans)},
+            examples=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Examples,
+                                     producer_component_id=example_gen.id, output_key="examples"),
+        ).with_id(spans.WINDOW_RESOLVER_ID)
+        span_window.add_upstream_node(example_gen)
+    train_examples = span_window.outputs["examples"] if span_window else example_gen.outputs["examples"]
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.SchemaGen(
         statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True
@@ -51,7 +63,7 @@ def create_pipeline(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
     transform = tfx.components.Transform(
-        examples=example_gen.outputs["examples"],
+        examples=train_examples,
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
         custom_config={"code_fingerprint": fingerprint.transform_fingerprint()},
@@ -68,6 +80,7 @@ def create_pipeline(
             "hparams": json.loads(json.dumps(hparams)),
             "code_fingerprint": fingerprint.trainer_fingerprint(),
             "fusion_weights": dict(config.fusion_weights),
+            "distribution_strategy": config.distribution_strategy,
         },
     )
     model_resolver = tfx.dsl.Resolver(
@@ -113,6 +126,7 @@ def create_pipeline(
             model_resolver,
             evaluator,
             pusher,
+            *([span_window] if span_window else []),
         ],
         enable_cache=config.enable_cache,
         metadata_connection_config=metadata_connection_config,

@@ -53,8 +53,8 @@ def test_tfma_has_metrics_for_every_task(small_run):
             assert 0 < observed < tm.candidate["example_count"]
         assert {"device=android", "device=ios", "device=web"} <= set(tm.by_slice)
     gate = {tm.task.name: tm.gate_value for tm in summary.tasks}
-    # Well above chance even on 5,000 examples.
-    assert gate["click"] > 0.6 and gate["conversion"] > 0.58
+    # Above chance even on 5,000 examples (about 1,000 observed conversion labels).
+    assert gate["click"] > 0.6 and gate["conversion"] > 0.55 and gate["like"] > 0.5
     assert "mean_absolute_error" in summary.tasks[2].candidate
 
 
