@@ -1,17 +1,33 @@
 """The exported SavedModel: the network plus the tf.Transform graph, behind serving signatures.
 
 Signatures:
-  serving_default(examples: string[batch]) -> {task: float[batch]}
+  serving_default(examples: string[batch]) -> {task: float[batch], "score": float[batch]}
       serialized tf.Example in, no labels needed. Features absent from a request take the
       defaults in `models.features.SERVING_DEFAULTS`; ids never seen map to the OOV bucket.
+      `score` is the fused ranking score sum_t w_t * output_t, with the fusion weights given at
+      export (from the pipeline config, through the Trainer's custom_config).
+  serving_raw(<raw feature>: tensor[batch] ...) -> same outputs as serving_default
+      one input per raw feature, by name, so TF Serving's REST API takes plain JSON rows
+      ({"instances": [{"user_id": "u1", "price": 9.5, ...}]}). Every input is required (a
+      signature has no optional inputs; `mtl predict` fills the documented defaults);
+      `history_item_ids` is one whitespace-separated string of item ids ("" for none).
+  serving_transformed(<feature>_xf: tensor[batch] ...) -> {task: float[batch]}
+      the network alone on transformed features (no tf.Transform, no score): the part the
+      optional TFLite export (`models.tflite`) converts.
   transform_features(examples: string[batch]) -> {transformed feature: tensor}
       the tf.Transform graph alone, labels and masks included: TFMA reads labels from it.
 
 Saved with `tf.saved_model.save` from a `tf.Module` that tracks both the Keras 3 network and
 the tf.Transform layer, so the feature engineering travels with the model into TF Serving.
+The contract (inputs, dtypes, defaults, outputs, fusion weights) is also written as JSON to
+`assets.extra/serving_contract.json` (TF Serving ignores that folder's other files); `mtl
+describe-model DIR` prints it with the signatures read from `saved_model.pb`.
 """
 
 from __future__ import annotations
+
+import json
+import os
 
 import keras
 import tensorflow as tf
@@ -46,24 +62,87 @@ def serving_parse_spec(raw_feature_spec: dict, with_labels: bool) -> dict:
     return spec
 
 
+SCORE = "score"
+RAW_SIGNATURE = "serving_raw"
+TRANSFORMED_SIGNATURE = "serving_transformed"
+CONTRACT_FILE = os.path.join("assets.extra", "serving_contract.json")
+
+
+def resolve_fusion_weights(fusion_weights: dict[str, float] | None) -> dict[str, float]:
+    """One weight per task (1.0 where not given); unknown task names are an error."""
+    weights = {t.name: 1.0 for t in features.TASKS}
+    unknown = sorted(set(fusion_weights or {}) - set(weights))
+    if unknown:
+        raise ValueError(f"fusion weights name unknown tasks {unknown}; "
+                         f"known tasks: {sorted(weights)}")
+    weights.update({k: float(v) for k, v in (fusion_weights or {}).items()})
+    return weights
+
+
+def fused_score(outputs: dict, weights: dict[str, float]):
+    """sum_t w_t * output_t, the ranking score (the usual click/conversion/like fusion)."""
+    return tf.add_n([weights[t.name] * tf.cast(outputs[t.name], tf.float32)
+                     for t in features.TASKS])
+
+
+def raw_input_specs(raw_feature_spec: dict) -> dict[str, tf.TensorSpec]:
+    """The `serving_raw` inputs: one [batch] tensor per raw (non-label) feature."""
+    specs = {}
+    for key in features.RAW_FEATURE_KEYS:
+        value = raw_feature_spec[key]
+        dtype = tf.string if key == features.HISTORY_FEATURE else value.dtype
+        specs[key] = tf.TensorSpec([None], dtype, name=key)
+    return specs
+
+
+def transformed_input_specs(network: keras.Model) -> dict[str, tf.TensorSpec]:
+    """The network's inputs (transformed features) as TensorSpecs, batch dimension first."""
+    specs = {}
+    for tensor in network.inputs:
+        name = tensor.name.split(":")[0]
+        specs[name] = tf.TensorSpec(tensor.shape, tf.as_dtype(tensor.dtype), name=name)
+    return specs
+
+
 class ServingModule(tf.Module):
     """What is saved: the network, the tf.Transform layer and the signatures over both."""
 
-    def __init__(self, network: keras.Model, tft_output: tft.TFTransformOutput):
+    def __init__(self, network: keras.Model, tft_output: tft.TFTransformOutput,
+                 fusion_weights: dict[str, float] | None = None):
         super().__init__()
         self.network = network
         self.tft_layer = tft_output.transform_features_layer()
         raw_spec = tft_output.raw_feature_spec()
+        self._raw_spec = raw_spec
         self._serving_spec = serving_parse_spec(raw_spec, with_labels=False)
         self._eval_spec = serving_parse_spec(raw_spec, with_labels=True)
+        self.fusion_weights = resolve_fusion_weights(fusion_weights)
+
+    def _predict(self, parsed: dict) -> dict:
+        transformed = self.tft_layer(parsed)
+        inputs = {key: transformed[key] for key in features.model_input_keys()}
+        outputs = dict(self.network(inputs, training=False))
+        outputs[SCORE] = fused_score(outputs, self.fusion_weights)
+        return {name: tf.identity(value, name=name) for name, value in outputs.items()}
+
+    def serve_transformed(self, **transformed):
+        """The network alone on transformed features (what the TFLite export converts)."""
+        outputs = self.network(transformed, training=False)
+        return {name: tf.identity(value, name=name) for name, value in outputs.items()}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve_examples(self, examples):
-        parsed = tf.io.parse_example(examples, self._serving_spec)
-        transformed = self.tft_layer(parsed)
-        inputs = {key: transformed[key] for key in features.model_input_keys()}
-        outputs = self.network(inputs, training=False)
-        return {name: tf.identity(value, name=name) for name, value in outputs.items()}
+        return self._predict(tf.io.parse_example(examples, self._serving_spec))
+
+    def serve_raw(self, **raw):
+        """Raw tensors by name -> the parsed form `parse_example` would give the Transform."""
+        parsed = {}
+        for key, tensor in raw.items():
+            if key == features.HISTORY_FEATURE:
+                parsed[key] = tf.strings.split(tensor).to_sparse()
+            else:
+                parsed[key] = tf.reshape(tensor, [-1, *self._raw_spec[key].shape])
+        return self._predict(parsed)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def transform_features(self, examples):
@@ -71,12 +150,61 @@ class ServingModule(tf.Module):
         return self.tft_layer(parsed)
 
 
+def contract(module: ServingModule) -> dict:
+    """The serving contract as plain data (written next to the model, printed by the CLI)."""
+    outputs = {t.name: ("probability" if t.kind == "binary" else "predicted value, label units")
+               for t in features.TASKS}
+    outputs[SCORE] = "sum_t w_t * output_t with the fusion weights below"
+    raw = raw_input_specs(module._raw_spec)
+    return {
+        "signatures": {
+            "serving_default": {
+                "inputs": {"examples": "string[batch]: serialized tf.Example, no labels"},
+                "outputs": outputs,
+            },
+            RAW_SIGNATURE: {
+                "inputs": {k: f"{v.dtype.name}[batch]" for k, v in raw.items()},
+                "outputs": outputs,
+                "note": f"{features.HISTORY_FEATURE}: whitespace-separated item ids",
+            },
+            TRANSFORMED_SIGNATURE: {
+                "inputs": "the transformed features (<feature>_xf), as transform_features "
+                          "outputs them",
+                "outputs": {k: v for k, v in outputs.items() if k != SCORE},
+                "note": "the network alone, no tf.Transform: what the TFLite export converts",
+            },
+            "transform_features": {
+                "inputs": {"examples": "string[batch]: serialized tf.Example with labels"},
+                "outputs": "the tf.Transform features (used by TFMA)",
+            },
+        },
+        "defaults": {k: v for k, v in features.SERVING_DEFAULTS.items()}
+        | {features.HISTORY_FEATURE: []},
+        "oov": "ids never seen in training map to the vocabulary's OOV bucket",
+        "fusion_weights": module.fusion_weights,
+        "tasks": {t.name: t.kind for t in features.TASKS},
+    }
+
+
 def export_serving_model(network: keras.Model, tft_output: tft.TFTransformOutput,
-                         export_dir: str) -> None:
-    """Writes the SavedModel with `serving_default` and `transform_features` signatures."""
-    module = ServingModule(network, tft_output)
+                         export_dir: str, fusion_weights: dict[str, float] | None = None) -> None:
+    """Writes the SavedModel (serving_default, serving_raw, serving_transformed,
+    transform_features) and its contract JSON."""
+    module = ServingModule(network, tft_output, fusion_weights)
+    raw_fn = tf.function(module.serve_raw,
+                         input_signature=None).get_concrete_function(
+        **raw_input_specs(tft_output.raw_feature_spec()))
+    transformed_fn = tf.function(module.serve_transformed).get_concrete_function(
+        **transformed_input_specs(module.network))
     signatures = {
         "serving_default": module.serve_examples.get_concrete_function(),
+        RAW_SIGNATURE: raw_fn,
+        TRANSFORMED_SIGNATURE: transformed_fn,
         "transform_features": module.transform_features.get_concrete_function(),
     }
     tf.saved_model.save(module, export_dir, signatures=signatures)
+    path = os.path.join(export_dir, CONTRACT_FILE)
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    with tf.io.gfile.GFile(path + ".tmp", "w") as f:
+        json.dump(contract(module), f, indent=2, sort_keys=True)
+    tf.io.gfile.rename(path + ".tmp", path, overwrite=True)

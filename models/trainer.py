@@ -86,4 +86,5 @@ def run_fn(fn_args) -> None:
     )
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "history.json"), "w") as f:
         json.dump({k: [float(v) for v in values] for k, values in history.history.items()}, f)
-    export_serving_model(model.network, tft_output, fn_args.serving_model_dir)
+    export_serving_model(model.network, tft_output, fn_args.serving_model_dir,
+                         fusion_weights=(fn_args.custom_config or {}).get("fusion_weights"))

@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_home(freeze)
     freeze.add_argument("--out", default=None,
                         help="schema file to write (default: the repository's config/schema.pbtxt)")
+    _add_serving_commands(sub)
     return parser
 
 
@@ -102,6 +103,89 @@ def _add_monitoring_parsers(sub) -> None:
         p.add_argument("--max-drop", action="append", default=[], metavar="TASK=VALUE",
                        help="largest tolerated degradation vs. the previous run, in the "
                             "metric's units (default: the task's max_change)")
+
+
+def _add_serving_commands(sub) -> None:
+    """describe-model, predict, promote, serve-local, export-tflite (pipeline/serving.py,
+    pipeline/predict.py, models/tflite.py)."""
+    describe = sub.add_parser("describe-model", help="print a SavedModel's serving signatures")
+    describe.add_argument("dir", help="a SavedModel folder, or a serving folder (newest version)")
+
+    predict = sub.add_parser("predict", help="score a TFRecord or JSON-lines file")
+    predict.add_argument("input", help="*.tfrecord[.gz] of tf.Examples, or *.jsonl of rows")
+    where = predict.add_mutually_exclusive_group(required=True)
+    where.add_argument("--model-dir", help="score in-process with this SavedModel folder")
+    where.add_argument("--server", help="TF Serving gRPC address, e.g. localhost:8500")
+    where.add_argument("--rest", help="TF Serving REST address, e.g. http://localhost:8501")
+    predict.add_argument("--model-name", default="mtl_model", help="served model name")
+    predict.add_argument("--version", type=int, default=None, help="served version")
+    predict.add_argument("--label", default=None, help="served version label (stable/canary)")
+    predict.add_argument("--batch-size", type=int, default=256)
+    predict.add_argument("--out", default=None, help="write JSON lines here (default stdout)")
+
+    promote = sub.add_parser("promote", help="point a version label of models.config at VERSION")
+    _add_home(promote)
+    promote.add_argument("version", type=int, help="a pushed version under serving/<model>/")
+    promote.add_argument("--label", default="stable", choices=["stable", "canary"])
+    promote.add_argument("--model-name", default="mtl_model")
+    promote.add_argument("--base-path", default=None,
+                         help="model base path as TF Serving sees it (e.g. /models/mtl_model); "
+                              "default the serving folder, or the existing config's")
+
+    lite = sub.add_parser("export-tflite", help="convert a SavedModel's network to TFLite "
+                                                "(transformed features in; tf.Transform stays out)")
+    lite.add_argument("dir", help="a pushed SavedModel folder")
+    lite.add_argument("out", help="the .tflite file to write")
+
+    serve = sub.add_parser("serve-local", help="a local stand-in for TF Serving's gRPC and REST "
+                                               "Predict APIs over serving/<model>/")
+    _add_home(serve)
+    serve.add_argument("--model-name", default="mtl_model")
+    serve.add_argument("--grpc-port", type=int, default=8500)
+    serve.add_argument("--rest-port", type=int, default=8501)
+
+
+def _serving_command(args: argparse.Namespace) -> int:
+    from pipeline import predict, serving
+
+    if args.command == "predict":
+        return predict.main(args)
+    try:
+        if args.command == "describe-model":
+            print(serving.describe_model(args.dir))
+        elif args.command == "export-tflite":
+            from models import tflite
+
+            flatbuffer = tflite.convert_saved_model(args.dir)
+            tmp = f"{args.out}.tmp"
+            with open(tmp, "wb") as f:
+                f.write(flatbuffer)
+            os.replace(tmp, args.out)
+            print(f"wrote {args.out} ({len(flatbuffer)} bytes)")
+        elif args.command == "promote":
+            serving_dir = os.path.join(os.path.abspath(args.root), "serving", args.model_name)
+            path, labels = serving.promote(serving_dir, args.model_name, args.version,
+                                           args.label, args.base_path)
+            print(f"{path}: " + ", ".join(f"{k}={v}" for k, v in sorted(labels.items())))
+        elif args.command == "serve-local":
+            import time
+
+            serving_dir = os.path.join(os.path.abspath(args.root), "serving", args.model_name)
+            server = serving.LocalModelServer(serving_dir, args.model_name)
+            server.version_for()  # fail now if nothing is pushed
+            grpc_port = server.start_grpc(args.grpc_port)
+            rest_port = server.start_rest(args.rest_port)
+            print(f"serving {serving_dir}: gRPC 127.0.0.1:{grpc_port}, "
+                  f"REST http://127.0.0.1:{rest_port}", flush=True)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                server.stop()
+    except (FileNotFoundError, ValueError, LookupError) as e:
+        print(f"mtl {args.command}: {e}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _parse_overrides(pairs: list[str], flag: str) -> dict[str, float]:
@@ -175,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         for path in written:
             print(f"wrote {path}")
         return 0
+    if args.command in ("describe-model", "predict", "promote", "serve-local", "export-tflite"):
+        return _serving_command(args)
     if args.command == "run":
         from pipeline import local_runner
 

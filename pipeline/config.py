@@ -22,6 +22,11 @@ DEFAULT_BEAM_ARGS: tuple[str, ...] = (
     "--direct_num_workers=1",
 )
 
+# The usual click / conversion / like fusion, plus a little watch time (seconds).
+DEFAULT_FUSION_WEIGHTS: dict[str, float] = {
+    "click": 1.0, "conversion": 2.0, "like": 0.5, "watch_time": 0.01,
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig:
@@ -49,7 +54,18 @@ class PipelineConfig:
     # Per-task overrides of `Task.threshold` / `Task.max_change`: {task name: value}.
     thresholds: dict[str, float] = dataclasses.field(default_factory=dict)
     max_changes: dict[str, float] = dataclasses.field(default_factory=dict)
+    # Per-task gate overrides {task: {"bound", "max_change", "change_mode", "min_labels"}},
+    # see pipeline/gates.py; applied after `thresholds` / `max_changes`.
+    gates: dict[str, dict] = dataclasses.field(default_factory=dict)
+    # Weights of the fused ranking score `score` = sum_t w_t * output_t in the serving
+    # signatures (tasks not named weigh 1.0); watch_time is in seconds, hence its small weight.
+    fusion_weights: dict[str, float] = dataclasses.field(
+        default_factory=lambda: dict(DEFAULT_FUSION_WEIGHTS))
     beam_pipeline_args: tuple[str, ...] = DEFAULT_BEAM_ARGS
+    # Latency gate of the Pusher: serving_default p99 at batch 1, in-process, on this many
+    # evaluation examples, must stay under the budget or the model is not pushed.
+    latency_budget_ms: float = 50.0
+    latency_samples: int = 200
     enable_cache: bool = True
     # Rolling training window: Transform and Trainer read the latest `train_spans` spans that
     # ImportExampleGen ingested (1: only the newest). The Evaluator always gates on the newest
@@ -64,7 +80,7 @@ class PipelineConfig:
 
     def __post_init__(self):
         known = {t.name for t in features.TASKS}
-        for field in ("thresholds", "max_changes"):
+        for field in ("thresholds", "max_changes", "gates", "fusion_weights"):
             unknown = sorted(set(getattr(self, field)) - known)
             if unknown:
                 raise ValueError(f"{field}: unknown tasks {unknown}; known tasks: {sorted(known)}")

@@ -4,73 +4,111 @@ Per task: labels and example weights come from the tf.Transform outputs (`<task>
 clipped label, and `<task>_weight`, the observed-label mask: TFMA's AUC rejects a -1 label even
 at weight 0), AUC for binary tasks and RMSE / MAE for regression, example counts (all rows) and
 weighted example counts (observed labels). Each task's gating metric has an absolute bound and
-a change threshold against the baseline on the overall slice; blessing needs every task to pass.
+a change threshold against the baseline (absolute or relative, see `pipeline.gates`) on the
+overall slice, and its observed-label count a lower bound; blessing needs every task to pass.
 """
 
 from __future__ import annotations
+
+import json
 
 import tensorflow_model_analysis as tfma
 
 from models import features
 from models.features import Task
+from pipeline import gates as gates_lib
+from pipeline.gates import TaskGate
 
 CANDIDATE = "candidate"
 BASELINE = "baseline"
 
 
-def _thresholds(task: Task) -> tfma.MetricThreshold:
-    if task.higher_is_better:
-        value = tfma.GenericValueThreshold(lower_bound={"value": task.threshold})
-        change = tfma.GenericChangeThreshold(
-            direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -task.max_change}
-        )
+def _thresholds(gate: TaskGate) -> tfma.MetricThreshold:
+    """The bound and the direction-aware change threshold (absolute or relative)."""
+    if gate.higher_is_better:
+        direction, sign = tfma.MetricDirection.HIGHER_IS_BETTER, -1.0
+        value = tfma.GenericValueThreshold(lower_bound={"value": gate.bound})
     else:
-        value = tfma.GenericValueThreshold(upper_bound={"value": task.threshold})
-        change = tfma.GenericChangeThreshold(
-            direction=tfma.MetricDirection.LOWER_IS_BETTER, absolute={"value": task.max_change}
-        )
+        direction, sign = tfma.MetricDirection.LOWER_IS_BETTER, 1.0
+        value = tfma.GenericValueThreshold(upper_bound={"value": gate.bound})
+    # TFMA's relative change is (candidate - baseline) / baseline.
+    change = tfma.GenericChangeThreshold(direction=direction,
+                                         **{gate.change_mode: {"value": sign * gate.max_change}})
     return tfma.MetricThreshold(value_threshold=value, change_threshold=change)
 
 
-def _gated(class_name: str, task: Task) -> tfma.MetricConfig:
-    """A metric whose thresholds apply to the overall slice only (slices are reported)."""
+def _overall(class_name: str, threshold: tfma.MetricThreshold) -> tfma.MetricConfig:
+    """A metric whose threshold applies to the overall slice only (slices are reported)."""
     return tfma.MetricConfig(
         class_name=class_name,
         per_slice_thresholds=[
-            tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()],
-                                         threshold=_thresholds(task))
+            tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=threshold)
         ],
     )
 
 
-def metrics_specs(task: Task) -> list[tfma.MetricsSpec]:
+def _gated(class_name: str, task: Task | TaskGate) -> tfma.MetricConfig:
+    gate = task if isinstance(task, TaskGate) else gates_lib.resolve((task,))[task.name]
+    return _overall(class_name, _thresholds(gate))
+
+
+def slice_gate(gate: TaskGate, slice_features: tuple[str, ...]) -> tfma.MetricConfig:
+    """The per-slice bound as a `pipeline.slice_gate.SliceGate` metric: its margin over the
+    bound must be >= 0 on every slice of `slice_features` (+inf on slices too small to judge)."""
+    config = {"metric": "auc" if gate.higher_is_better else "rmse",
+              "bound": gate.slice_bound, "min_examples": gate.min_slice_examples}
+    return tfma.MetricConfig(
+        class_name="SliceGate",
+        module="pipeline.slice_gate",
+        config=json.dumps(config, sort_keys=True),
+        per_slice_thresholds=[tfma.PerSliceMetricThreshold(
+            slicing_specs=[tfma.SlicingSpec(feature_keys=[key]) for key in slice_features],
+            threshold=tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
+                lower_bound={"value": 0.0})))],
+    )
+
+
+def metrics_specs(task: Task, gate: TaskGate | None = None,
+                  slice_features: tuple[str, ...] = features.SLICE_FEATURES
+                  ) -> list[tfma.MetricsSpec]:
     """A task's metrics: rows (unweighted count), then observed labels and quality (weighted).
 
     With example weights configured, TFMA computes metrics weighted by the mask, so
     `weighted_example_count` is the number of observed labels; the row count needs its own
-    unweighted spec.
+    unweighted spec. The observed-label count is gated by `gate.min_labels`, so a task with
+    too few labels in the evaluation split fails instead of blessing on nothing.
     """
+    gate = gate or gates_lib.resolve((task,))[task.name]
     rows = tfma.MetricsSpec(
         output_names=[task.name],
         metrics=[tfma.MetricConfig(class_name="ExampleCount")],
         example_weights=tfma.ExampleWeightOptions(unweighted=True, weighted=False),
     )
     if task.kind == "binary":
-        quality = [_gated("AUC", task)]
+        quality = [_gated("AUC", gate)]
     else:
         quality = [
-            _gated("RootMeanSquaredError", task),
+            _gated("RootMeanSquaredError", gate),
             tfma.MetricConfig(class_name="MeanAbsoluteError"),
         ]
+    if gate.slice_bound is not None and slice_features:
+        quality.append(slice_gate(gate, slice_features))
     observed = tfma.MetricsSpec(
         output_names=[task.name],
-        metrics=[tfma.MetricConfig(class_name="WeightedExampleCount")] + quality,
+        metrics=[
+            _overall("WeightedExampleCount", tfma.MetricThreshold(
+                value_threshold=tfma.GenericValueThreshold(
+                    lower_bound={"value": float(gate.min_labels)})))
+        ] + quality,
     )
     return [rows, observed]
 
 
 def make_eval_config(tasks: tuple[Task, ...] = features.TASKS,
-                     slice_features: tuple[str, ...] = features.SLICE_FEATURES) -> tfma.EvalConfig:
+                     slice_features: tuple[str, ...] = features.SLICE_FEATURES,
+                     gate_overrides: dict[str, dict] | None = None) -> tfma.EvalConfig:
+    """The EvalConfig; `gate_overrides` is `PipelineConfig.gates` (see `pipeline.gates`)."""
+    gates = gates_lib.resolve(tasks, gate_overrides)
     # One unnamed spec: TFX's Evaluator names it "candidate" and adds the "baseline" copy when
     # a blessed baseline exists (and drops the change thresholds on the first run).
     model_spec = tfma.ModelSpec(
@@ -84,5 +122,5 @@ def make_eval_config(tasks: tuple[Task, ...] = features.TASKS,
         model_specs=[model_spec],
         slicing_specs=[tfma.SlicingSpec()]
         + [tfma.SlicingSpec(feature_keys=[key]) for key in slice_features],
-        metrics_specs=[spec for t in tasks for spec in metrics_specs(t)],
+        metrics_specs=[spec for t in tasks for spec in metrics_specs(t, gates[t.name], slice_features)],
     )

@@ -1,7 +1,9 @@
 """`create_pipeline`: the one place where the TFX components are wired.
 
   ImportExampleGen -> StatisticsGen -> ImportSchemaGen (curated) or SchemaGen -> ExampleValidator
-                   -> AnomaliesGate -> Transform -> Trainer -> Evaluator (vs. latest blessed) -> Pusher
+                   -> AnomaliesGate -> Transform -> Trainer
+                   -> Evaluator (vs. latest blessed) -> Pusher (GatedPusher: atomic, deduplicated,
+                                                               latency-gated)
 
 User code is referenced by dotted path, so building or compiling the pipeline imports no model
 code; `pipeline.fingerprint` makes caching follow that code all the same.
@@ -16,6 +18,7 @@ from tfx.proto import example_gen_pb2
 
 from components.anomalies_gate import AnomaliesGate
 from components.curated_schema import CuratedImportSchemaGen
+from components.gated_pusher import GatedPusher
 from models import features
 from pipeline import eval_config as eval_config_lib
 from pipeline import fingerprint, spans
@@ -101,6 +104,7 @@ def create_pipeline(
         custom_config={
             "hparams": json.loads(json.dumps(hparams)),
             "code_fingerprint": fingerprint.trainer_fingerprint(),
+            "fusion_weights": dict(config.fusion_weights),
             "distribution_strategy": config.distribution_strategy,
         },
     )
@@ -113,17 +117,23 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=model_resolver.outputs["model"],
-        eval_config=eval_config_lib.make_eval_config(config.tasks()),
+        eval_config=eval_config_lib.make_eval_config(config.tasks(),
+                                                     gate_overrides=config.gates),
     )
-    pusher = tfx.components.Pusher(
+    # Not tfx.components.Pusher: GatedPusher pushes atomically, skips a model that is already
+    # the served one, and refuses a model over the latency budget (components/gated_pusher).
+    pusher = GatedPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(
-                base_directory=str(config.serving_dir)
-            )
+        examples=example_gen.outputs["examples"],
+        serving_dir=str(config.serving_dir),
+        latency_budget_ms=config.latency_budget_ms,
+        latency_samples=config.latency_samples,
+        code_fingerprint=fingerprint.files_fingerprint(
+            sorted(fingerprint.package_dir("components").rglob("*.py")),
+            fingerprint.package_dir("components"),
         ),
-    )
+    ).with_id("Pusher")
     if metadata_connection_config is None:
         metadata_connection_config = tfx.orchestration.metadata.sqlite_metadata_connection_config(
             str(config.metadata_path)

@@ -2,8 +2,9 @@
 
 `summarize_latest_run(config)` finds the newest pipeline run in the home's metadata.db and
 collects per-component wall times (cached or executed), each task's candidate and baseline
-metrics on the overall slice and by device, the blessing with the reasons for a failure, and
-the pushed path.
+metrics on the overall slice and by device, the blessing with the reasons for a failure, each
+task's gate (candidate vs baseline, bound, allowed change, verdict), the Pusher's latency figure
+and decision, and the pushed path.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import dataclasses
 import os
 
 from models.features import Task
+from pipeline import gates as gates_lib
 from pipeline.config import PipelineConfig
+from pipeline.gates import TaskGate
 
 _STATES = {0: "UNKNOWN", 1: "NEW", 2: "RUNNING", 3: "COMPLETE", 4: "FAILED", 5: "CACHED",
            6: "CANCELED"}
@@ -47,6 +50,50 @@ class RunSummary:
     pushed: bool
     pushed_path: str | None
     evaluation_uri: str | None
+    # The gates each task was judged by (pipeline.gates) and the Pusher's record.
+    gates: dict[str, TaskGate] = dataclasses.field(default_factory=dict)
+    push_decision: str | None = None
+    push_reason: str | None = None
+    latency_p99_ms: float | None = None
+    latency_budget_ms: float | None = None
+    served_version: str | None = None
+
+    def gate_lines(self) -> list[str]:
+        """Per task: candidate vs baseline, bound, allowed change, and the verdict with why."""
+        if not self.gates or not self.tasks:
+            return []
+        lines = ["", "Gate per task (overall slice):",
+                 f"  {'task':<12} {'metric':<24} {'candidate':>10} {'baseline':>10} "
+                 f"{'bound':>9} {'change allowed':>16} {'labels':>7}  verdict"]
+        for tm in self.tasks:
+            gate = self.gates.get(tm.task.name)
+            if gate is None:
+                continue
+            cand, base = tm.candidate.get(gate.metric), tm.baseline.get(gate.metric)
+            observed = tm.candidate.get("weighted_example_count")
+            reasons = gate.check(cand, base, observed)
+            change = gate.describe_change() if base is not None else "(no baseline)"
+            lines.append(
+                f"  {tm.task.name:<12} {gate.metric:<24} "
+                f"{(f'{cand:.4f}' if cand is not None else '-'):>10} "
+                f"{(f'{base:.4f}' if base is not None else '-'):>10} "
+                f"{gate.describe_bound():>9} {change:>16} "
+                f"{(f'{observed:.0f}' if observed is not None else '-'):>7}  "
+                f"{'pass' if not reasons else 'FAIL'}")
+            for reason in reasons:
+                lines.append(f"      {reason}")
+        return lines
+
+    def push_lines(self) -> list[str]:
+        lines = []
+        if self.latency_p99_ms is not None:
+            budget = (f" (budget {self.latency_budget_ms:g} ms)"
+                      if self.latency_budget_ms is not None else "")
+            lines.append(f"Latency: serving_default p99 at batch 1 = "
+                         f"{self.latency_p99_ms:.2f} ms{budget}")
+        if self.push_decision:
+            lines.append(f"Push decision: {self.push_decision} ({self.push_reason})")
+        return lines
 
     def component(self, node_id: str) -> ComponentRun | None:
         return next((c for c in self.components if c.node_id == node_id), None)
@@ -80,6 +127,7 @@ class RunSummary:
                     if value is not None:
                         lines.append(f"  {tm.task.name:<12} {slice_name:<24} "
                                      f"{tm.task.metric} {value:.4f}")
+        lines += self.gate_lines()
         lines.append("")
         if self.blessed is None:
             lines.append("Blessed: unknown (the Evaluator did not run)")
@@ -87,6 +135,7 @@ class RunSummary:
             lines.append(f"Blessed: {'yes' if self.blessed else 'no'}")
         for failure in self.failures:
             lines.append(f"  - {failure}")
+        lines += self.push_lines()
         if self.pushed:
             lines.append(f"Pushed: {self.pushed_path}")
         else:
@@ -157,6 +206,19 @@ def read_failures(evaluation_uri: str) -> list[str]:
             key = failure.metric_key
             kind = "change vs baseline" if key.is_diff else "value"
             reason = failure.message.strip() or "threshold"
+            if key.name == "slice_gate" and not key.is_diff:
+                failures.append(
+                    f"task {key.output_name!r} on slice {slice_name} misses its per-slice "
+                    f"bound by {abs(failure.metric_value.double_value.value):.4f} (the slice "
+                    f"has enough observed labels to be judged)")
+                continue
+            if key.name == "weighted_example_count" and not key.is_diff:
+                bound = failure.metric_threshold.value_threshold.lower_bound.value
+                failures.append(
+                    f"task {key.output_name!r} has "
+                    f"{failure.metric_value.double_value.value:.0f} observed labels in the "
+                    f"evaluation split ({slice_name}), fewer than the {bound:.0f} required")
+                continue
             failures.append(
                 f"task {key.output_name!r} {key.name} {kind} on {slice_name}: "
                 f"{failure.metric_value.double_value.value:.4f} fails {reason}"
@@ -201,11 +263,13 @@ def summarize_run(config: PipelineConfig, store, run_context) -> RunSummary:
             evaluation_uri = artifact.uri
         if types[artifact.type_id] == "ModelBlessing":
             blessed = bool(artifact.custom_properties["blessed"].int_value)
+    push_props: dict = {}
     for artifact in artifacts_by_node.get("Pusher", []):
         if types[artifact.type_id] == "PushedModel":
             pushed = bool(artifact.custom_properties["pushed"].int_value)
             if pushed:
                 pushed_path = artifact.custom_properties["pushed_destination"].string_value
+            push_props = dict(artifact.custom_properties)
     tasks = config.tasks()
     metrics = read_metrics(evaluation_uri, tasks) if evaluation_uri else []
     failures = read_failures(evaluation_uri) if evaluation_uri and blessed is False else []
@@ -218,4 +282,18 @@ def summarize_run(config: PipelineConfig, store, run_context) -> RunSummary:
         pushed=pushed,
         pushed_path=os.fspath(pushed_path) if pushed_path else None,
         evaluation_uri=evaluation_uri,
+        gates=gates_lib.resolve(tasks, config.gates),
+        push_decision=_string_prop(push_props, "push_decision"),
+        push_reason=_string_prop(push_props, "push_reason"),
+        latency_p99_ms=_float_prop(push_props, "latency_p99_ms"),
+        latency_budget_ms=_float_prop(push_props, "latency_budget_ms"),
+        served_version=_string_prop(push_props, "served_version"),
     )
+
+
+def _string_prop(props: dict, name: str) -> str | None:
+    return props[name].string_value if name in props else None
+
+
+def _float_prop(props: dict, name: str) -> float | None:
+    return props[name].double_value if name in props else None

@@ -12,7 +12,8 @@ import pytest
 
 IMAGE = "registry.example.com/mtl-pipeline:test"
 TASKS = {
-    "ImportExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Transform", "Trainer",
+    "ImportExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate",
+    "Transform", "Trainer",
     "latest_blessed_model_resolver-model-resolver",
     "latest_blessed_model_resolver-model-blessing-resolver", "Evaluator", "Pusher",
 }
@@ -75,11 +76,13 @@ def test_spec_has_every_component_with_the_image_and_parameters(compiled):
     assert _param(trainer, "run_fn") == "models.trainer.run_fn"
     hparams = json.loads(_param(trainer, "custom_config"))["hparams"]
     assert (hparams["epochs"], hparams["batch_size"]) == (2, 64)
-    assert set(trainer["dependentTasks"]) == {"SchemaGen", "Transform"}
+    # The Trainer reads the schema the AnomaliesGate validated (issue 7), never an unchecked one.
+    assert set(trainer["dependentTasks"]) == {"AnomaliesGate", "Transform"}
     assert _param(tasks["Transform"], "preprocessing_fn") == "models.preprocessing.preprocessing_fn"
     assert _param(tasks["ImportExampleGen"], "input_base") == "/mnt/test_home/data"
     assert "span-{SPAN}/*.tfrecord.gz" in _param(tasks["ImportExampleGen"], "input_config")
-    assert "/mnt/test_home/serving/mtl_model" in _param(tasks["Pusher"], "push_destination")
+    # The Pusher is components/gated_pusher (issue 4): its destination parameter is serving_dir.
+    assert _param(tasks["Pusher"], "serving_dir") == "/mnt/test_home/serving/mtl_model"
     assert tasks["Evaluator"]["inputs"]["artifacts"]["baseline_model"]["taskOutputArtifact"][
         "producerTask"] == "latest_blessed_model_resolver-model-resolver"
     eval_config = json.loads(_param(tasks["Evaluator"], "eval_config"))
