@@ -8,6 +8,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+# The names `models.model.ARCHITECTURES` and `models.weighting.STRATEGIES` register (kept here,
+# TensorFlow-free, so the CLI and the config can check a name before anything runs).
+MODEL_NAMES: tuple[str, ...] = ("shared_bottom", "mmoe", "ple", "cross_stitch", "esmm",
+                                "transformer")
+WEIGHTING_NAMES: tuple[str, ...] = ("static", "uncertainty", "gradnorm", "dwa", "pcgrad")
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelHParams:
@@ -71,7 +77,14 @@ class ModelHParams:
     gradnorm_lr: float = 0.025
     dwa_temperature: float = 2.0
     dwa_period_steps: int = 50
-    warm_start: bool = True
+    warm_start: bool = False
+
+    def __post_init__(self):
+        if self.model not in MODEL_NAMES:
+            raise ValueError(f"unknown model {self.model!r}; choose one of {list(MODEL_NAMES)}")
+        if self.weighting not in WEIGHTING_NAMES:
+            raise ValueError(f"unknown loss weighting {self.weighting!r}; "
+                             f"choose one of {list(WEIGHTING_NAMES)}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -9,6 +9,7 @@ with this stack; TFMA and tf.Transform keep using tf-keras internally.
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 import keras
@@ -60,6 +61,51 @@ def hparams_from_custom_config(custom_config: dict | None) -> ModelHParams:
     return ModelHParams.from_dict(config.get("hparams"))
 
 
+# Beside the serving SavedModel in the Model artifact (not pushed): the network's weights and
+# what they fit, so a later run can warm start from this model.
+WARM_START_DIR = "mtl-warm-start"
+WARM_START_WEIGHTS = "network.weights.h5"
+WARM_START_SPEC = "spec.json"
+# Hyperparameters that do not change the network's variables.
+_TRAINING_ONLY = {"weighting", "epochs", "steps_per_epoch", "batch_size", "learning_rate", "seed",
+                  "jit_compile", "warm_start", "uncertainty_init", "gradnorm_alpha",
+                  "gradnorm_lr", "dwa_temperature", "dwa_period_steps", "dropout",
+                  "attention_dropout", "l2", "cross_stitch_l2"}
+
+
+def network_spec(hp: ModelHParams, sizes: dict[str, int]) -> dict:
+    """What determines the network's variables: architecture hyperparameters and vocab sizes."""
+    arch = {k: v for k, v in hp.to_dict().items() if k not in _TRAINING_ONLY}
+    return json.loads(json.dumps({"architecture": arch, "vocab_sizes": sizes}))
+
+
+def save_warm_start(network: keras.Model, spec: dict, serving_model_dir: str) -> None:
+    """Writes the weights and spec next to the serving model (temp file, then rename)."""
+    folder = os.path.join(os.path.dirname(serving_model_dir.rstrip("/")), WARM_START_DIR)
+    tf.io.gfile.makedirs(folder)
+    network.save_weights(os.path.join(folder, WARM_START_WEIGHTS))
+    tmp = os.path.join(folder, WARM_START_SPEC + ".tmp")
+    with tf.io.gfile.GFile(tmp, "w") as f:
+        json.dump(spec, f, sort_keys=True)
+    tf.io.gfile.rename(tmp, os.path.join(folder, WARM_START_SPEC), overwrite=True)
+
+
+def maybe_warm_start(network: keras.Model, spec: dict, base_model: str | None) -> str:
+    """Loads the base model's weights when its spec equals `spec`; returns what happened."""
+    if not base_model:
+        return "no base model (no blessed model yet, or warm_start is off)"
+    folder = os.path.join(os.path.dirname(base_model.rstrip("/")), WARM_START_DIR)
+    spec_path = os.path.join(folder, WARM_START_SPEC)
+    if not tf.io.gfile.exists(spec_path):
+        return f"base model {base_model} has no {WARM_START_DIR}/{WARM_START_SPEC}: cold start"
+    with tf.io.gfile.GFile(spec_path) as f:
+        base_spec = json.load(f)
+    if base_spec != spec:
+        return f"base model {base_model} has another architecture or vocabulary: cold start"
+    network.load_weights(os.path.join(folder, WARM_START_WEIGHTS))
+    return f"warm start from {base_model}"
+
+
 def run_fn(fn_args) -> None:
     """TFX Trainer entry point (GenericExecutor)."""
     hp = hparams_from_custom_config(fn_args.custom_config)
@@ -73,6 +119,9 @@ def run_fn(fn_args) -> None:
         train = train.repeat().take(hp.steps_per_epoch)
     sizes = vocab_sizes(tft_output)
     model = build_model(hp, sizes)
+    spec = network_spec(hp, sizes)
+    if hp.warm_start:
+        logging.info("%s", maybe_warm_start(model.network, spec, fn_args.base_model))
     history = model.fit(
         train,
         epochs=hp.epochs,
@@ -84,3 +133,4 @@ def run_fn(fn_args) -> None:
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "history.json"), "w") as f:
         json.dump({k: [float(v) for v in values] for k, values in history.history.items()}, f)
     export_serving_model(model.network, tft_output, fn_args.serving_model_dir)
+    save_warm_start(model.network, spec, fn_args.serving_model_dir)

@@ -56,6 +56,13 @@ def create_pipeline(
         custom_config={"code_fingerprint": fingerprint.transform_fingerprint()},
     )
     hparams = config.hparams.to_dict()
+    model_resolver = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+    # Warm start (opt-in: a new blessed model is a new Trainer input, so it defeats the cache).
+    warm_start = {"base_model": model_resolver.outputs["model"]} if config.hparams.warm_start else {}
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],
@@ -67,12 +74,8 @@ def create_pipeline(
             "hparams": json.loads(json.dumps(hparams)),
             "code_fingerprint": fingerprint.trainer_fingerprint(),
         },
+        **warm_start,
     )
-    model_resolver = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id("latest_blessed_model_resolver")
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],

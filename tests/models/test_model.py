@@ -176,3 +176,10 @@ def test_every_architecture_trains_with_every_weighting(name, weighting):
     after = m.network.trainable_variables
     changed = sum(not np.allclose(b, a.numpy()) for b, a in zip(before, after))
     assert changed > len(before) // 2
+
+
+def test_registries_match_the_names_the_cli_offers():
+    from models.hparams import MODEL_NAMES, WEIGHTING_NAMES
+
+    assert tuple(model.ARCHITECTURES) == MODEL_NAMES
+    assert tuple(STRATEGIES) == WEIGHTING_NAMES
