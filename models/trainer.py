@@ -8,11 +8,13 @@ with this stack; TFMA and tf.Transform keep using tf-keras internally.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx_bsl.public import tfxio
@@ -64,7 +66,7 @@ def hparams_from_custom_config(custom_config: dict | None) -> ModelHParams:
 # Beside the serving SavedModel in the Model artifact (not pushed): the network's weights and
 # what they fit, so a later run can warm start from this model.
 WARM_START_DIR = "mtl-warm-start"
-WARM_START_WEIGHTS = "network.weights.h5"
+WARM_START_WEIGHTS = "network_weights.npz"
 WARM_START_SPEC = "spec.json"
 # Hyperparameters that do not change the network's variables.
 _TRAINING_ONLY = {"weighting", "epochs", "steps_per_epoch", "batch_size", "learning_rate", "seed",
@@ -83,7 +85,13 @@ def save_warm_start(network: keras.Model, spec: dict, serving_model_dir: str) ->
     """Writes the weights and spec next to the serving model (temp file, then rename)."""
     folder = os.path.join(os.path.dirname(serving_model_dir.rstrip("/")), WARM_START_DIR)
     tf.io.gfile.makedirs(folder)
-    network.save_weights(os.path.join(folder, WARM_START_WEIGHTS))
+    # The ordered weight list (the network is rebuilt by the same code, so the order matches).
+    tmp = os.path.join(folder, WARM_START_WEIGHTS + ".tmp")
+    buffer = io.BytesIO()
+    np.savez(buffer, *network.get_weights())
+    with tf.io.gfile.GFile(tmp, "wb") as f:
+        f.write(buffer.getvalue())
+    tf.io.gfile.rename(tmp, os.path.join(folder, WARM_START_WEIGHTS), overwrite=True)
     tmp = os.path.join(folder, WARM_START_SPEC + ".tmp")
     with tf.io.gfile.GFile(tmp, "w") as f:
         json.dump(spec, f, sort_keys=True)
@@ -102,7 +110,13 @@ def maybe_warm_start(network: keras.Model, spec: dict, base_model: str | None) -
         base_spec = json.load(f)
     if base_spec != spec:
         return f"base model {base_model} has another architecture or vocabulary: cold start"
-    network.load_weights(os.path.join(folder, WARM_START_WEIGHTS))
+    with tf.io.gfile.GFile(os.path.join(folder, WARM_START_WEIGHTS), "rb") as f:
+        stored = np.load(io.BytesIO(f.read()))
+        weights = [stored[f"arr_{i}"] for i in range(len(stored.files))]
+    current = network.get_weights()
+    if [w.shape for w in weights] != [w.shape for w in current]:
+        return f"base model {base_model}: weight shapes differ from this network: cold start"
+    network.set_weights(weights)
     return f"warm start from {base_model}"
 
 
