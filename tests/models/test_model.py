@@ -183,3 +183,11 @@ def test_registries_match_the_names_the_cli_offers():
 
     assert tuple(model.ARCHITECTURES) == MODEL_NAMES
     assert tuple(STRATEGIES) == WEIGHTING_NAMES
+
+
+def test_xla_jit_compile_trains_with_a_gradient_based_weighting():
+    keras.utils.set_random_seed(0)
+    hp = ModelHParams(model="shared_bottom", weighting="pcgrad", jit_compile=True, **SMALL)
+    m = model.build_model(hp, VOCAB)
+    history = m.fit(tf.data.Dataset.from_tensors(fake_batch()).repeat(2), verbose=0).history
+    assert np.isfinite(history["loss"][-1]) and history["like_loss"][-1] == 0.0
