@@ -173,7 +173,8 @@ class TransformerBlock(keras.layers.Layer):
 @keras.saving.register_keras_serializable(package="mtl")
 class TransformerFeatureEmbedding(FeatureEmbedding):
     """`FeatureEmbedding` whose history summary is a Transformer encoder over the history's item
-    vectors (plus learned positions) read out by attention with the target item as query.
+    vectors (plus learned positions) read out by attention with the target item as query,
+    concatenated with the mean-pooled history.
 
     Encoder: Vaswani et al., NeurIPS 2017; target-item attention over the behaviour sequence as
     in BST (Chen et al., "Behavior Sequence Transformer", DLP-KDD 2019) and DIN (Zhou et al.,
@@ -209,7 +210,10 @@ class TransformerFeatureEmbedding(FeatureEmbedding):
         out = self.target_attention(target[:, None, :], x, attention_mask=mask,
                                     training=training)[:, 0, :]
         has_history = tf.cast(tf.reduce_any(valid, axis=1), out.dtype)[:, None]
-        return out * has_history
+        # As in BST, the sequence encoder's output joins the other features rather than
+        # replacing them: the mean-pooled history stays alongside.
+        mean = super().pool_history(item_vectors, valid, categorical_parts, training)
+        return tf.concat([mean, out * has_history], axis=-1)
 
     def get_config(self) -> dict:
         config = super().get_config()
