@@ -8,6 +8,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+# The names `models.model.ARCHITECTURES` and `models.weighting.STRATEGIES` register (kept here,
+# TensorFlow-free, so the CLI and the config can check a name before anything runs).
+MODEL_NAMES: tuple[str, ...] = ("shared_bottom", "mmoe", "ple", "cross_stitch", "esmm",
+                                "transformer")
+WEIGHTING_NAMES: tuple[str, ...] = ("static", "uncertainty", "gradnorm", "dwa", "pcgrad")
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelHParams:
@@ -27,6 +33,20 @@ class ModelHParams:
       learning_rate: Adam learning rate.
       seed: seeds weights, dropout and shuffling, so a run is reproducible.
       jit_compile: compile the train step with XLA.
+      num_experts: MMoE's shared experts.
+      expert_units: widths of every expert's dense stack (MMoE, PLE).
+      ple_levels: stacked CGC levels of PLE.
+      ple_shared_experts / ple_task_experts: PLE's shared / per-task experts per level.
+      cross_stitch_units: widths of each task column of the cross-stitch network.
+      cross_stitch_l2: L2 penalty on the differences between task columns' kernels (0: off).
+      attention_heads / attention_layers / attention_dropout: the transformer's self-attention
+        encoder over `history_item_ids` (then one target-item attention).
+      uncertainty_init: initial log-variance s_t of uncertainty weighting.
+      gradnorm_alpha / gradnorm_lr: GradNorm's asymmetry and the learning rate of its weights.
+      dwa_temperature / dwa_period_steps: DWA's temperature and the number of training steps
+        over which the loss averages are taken (the paper uses one epoch).
+      warm_start: initialize from the latest blessed model's weights when its architecture and
+        hyperparameters match (the Trainer's `base_model`).
     """
 
     model: str = "shared_bottom"
@@ -42,6 +62,29 @@ class ModelHParams:
     learning_rate: float = 2e-3
     seed: int = 42
     jit_compile: bool = False
+    num_experts: int = 4
+    expert_units: tuple[int, ...] = (64, 32)
+    ple_levels: int = 2
+    ple_shared_experts: int = 2
+    ple_task_experts: int = 1
+    cross_stitch_units: tuple[int, ...] = (64, 32)
+    cross_stitch_l2: float = 0.0
+    attention_heads: int = 2
+    attention_layers: int = 1
+    attention_dropout: float = 0.1
+    uncertainty_init: float = 0.0
+    gradnorm_alpha: float = 1.5
+    gradnorm_lr: float = 0.025
+    dwa_temperature: float = 2.0
+    dwa_period_steps: int = 50
+    warm_start: bool = False
+
+    def __post_init__(self):
+        if self.model not in MODEL_NAMES:
+            raise ValueError(f"unknown model {self.model!r}; choose one of {list(MODEL_NAMES)}")
+        if self.weighting not in WEIGHTING_NAMES:
+            raise ValueError(f"unknown loss weighting {self.weighting!r}; "
+                             f"choose one of {list(WEIGHTING_NAMES)}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

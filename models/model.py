@@ -5,9 +5,20 @@ output is a dict keyed by task name (predictions in label units: probabilities f
 seconds for watch_time), wrapped with a training step that applies each task's masked loss and
 the chosen loss weighting.
 
-Architectures:
+Architectures (`ARCHITECTURES`, chosen by `ModelHParams.model` / `mtl run --model NAME`):
   shared_bottom  Hard parameter sharing (Caruana, "Multitask Learning", Machine Learning 1997):
                  embeddings and a shared dense stack feed one tower per task.
+  mmoe           Multi-gate Mixture-of-Experts (Ma et al., KDD 2018).
+  ple            Progressive Layered Extraction (Tang et al., RecSys 2020): CGC levels stacked.
+  cross_stitch   Cross-stitch networks (Misra et al., CVPR 2016), optional L2 between columns.
+  esmm           Entire Space Multi-task Model (Ma et al., SIGIR 2018): conversion is trained
+                 through pCTCVR = pCTR * pCVR on every impression with an observed click label.
+                 The network (and serving) still returns each task's own output: `conversion`
+                 is pCVR, and TFMA gates it, like every other architecture, on the impressions
+                 whose conversion label is observed (the clicked ones), so the conversion gate
+                 compares like with like across architectures.
+  transformer    Multi-head self-attention encoder over `history_item_ids`, read out with the
+                 target item as query (BST, Chen et al., DLP-KDD 2019), feeding the shared bottom.
 """
 
 from __future__ import annotations
@@ -38,10 +49,15 @@ def make_inputs() -> dict[str, keras.KerasTensor]:
     return inputs
 
 
-def embed(inputs: dict, vocab_sizes: dict[str, int], hp: ModelHParams) -> keras.KerasTensor:
-    """The shared input representation: embeddings, pooled history, numeric features."""
+def embed(inputs: dict, vocab_sizes: dict[str, int], hp: ModelHParams,
+          sequence_encoder: bool = False) -> keras.KerasTensor:
+    """The shared input representation: embeddings, pooled history, numeric features.
+
+    With `sequence_encoder`, the history is summarized by a Transformer encoder and target-item
+    attention instead of a mean.
+    """
     xf = features.transformed_name
-    layer = layers.FeatureEmbedding(
+    kwargs = dict(
         vocab_sizes={xf(k): vocab_sizes[k] for k in features.CATEGORICAL_FEATURES},
         embedding_dims={
             xf(k): max(1, round(dim * hp.embedding_scale))
@@ -52,6 +68,13 @@ def embed(inputs: dict, vocab_sizes: dict[str, int], hp: ModelHParams) -> keras.
         history_vocab_of=xf(features.HISTORY_VOCAB_OF),
         name="feature_embedding",
     )
+    if sequence_encoder:
+        layer = layers.TransformerFeatureEmbedding(
+            target_key=xf(features.HISTORY_VOCAB_OF), heads=hp.attention_heads,
+            num_layers=hp.attention_layers, attention_dropout=hp.attention_dropout,
+            sequence_length=features.HISTORY_LENGTH, **kwargs)
+    else:
+        layer = layers.FeatureEmbedding(**kwargs)
     return layer(inputs)
 
 
@@ -74,21 +97,135 @@ def build_shared_bottom(inputs, vocab_sizes, hp: ModelHParams, tasks):
     return task_outputs({t.name: shared for t in tasks}, hp, tasks)
 
 
-ARCHITECTURES: dict[str, Callable] = {"shared_bottom": build_shared_bottom}
+def build_mmoe(inputs, vocab_sizes, hp: ModelHParams, tasks):
+    """MMoE: Ma et al., "Modeling Task Relationships in Multi-task Learning with Multi-gate
+    Mixture-of-Experts", KDD 2018. Shared experts, one softmax gate per task, then towers."""
+    mixed = layers.MixtureOfExperts(len(tasks), hp.num_experts, hp.expert_units, l2=hp.l2,
+                                    name="mmoe")(embed(inputs, vocab_sizes, hp))
+    return task_outputs({t.name: mixed[i] for i, t in enumerate(tasks)}, hp, tasks)
+
+
+def build_ple(inputs, vocab_sizes, hp: ModelHParams, tasks):
+    """PLE: Tang et al., "Progressive Layered Extraction (PLE): A Novel Multi-Task Learning
+    Model for Personalized Recommendations", RecSys 2020. `ple_levels` CGC levels stacked; the
+    last level drops the shared gate."""
+    if hp.ple_levels < 1:
+        raise ValueError(f"ple_levels must be >= 1, got {hp.ple_levels}")
+    x = embed(inputs, vocab_sizes, hp)
+    hidden = [x] * (len(tasks) + 1)
+    for level in range(hp.ple_levels):
+        hidden = layers.CGCLevel(
+            len(tasks), hp.ple_task_experts, hp.ple_shared_experts, hp.expert_units, l2=hp.l2,
+            last=level == hp.ple_levels - 1, name=f"ple_level_{level}",
+        )(hidden)
+    return task_outputs({t.name: hidden[i] for i, t in enumerate(tasks)}, hp, tasks)
+
+
+def build_cross_stitch(inputs, vocab_sizes, hp: ModelHParams, tasks):
+    """Cross-stitch: Misra et al., "Cross-stitch Networks for Multi-task Learning", CVPR 2016.
+    One column per task over the shared embeddings, mixed after every layer;
+    `cross_stitch_l2` adds an L2 penalty between the columns' kernels."""
+    columns = layers.CrossStitchNetwork(
+        len(tasks), hp.cross_stitch_units, l2=hp.l2, column_l2=hp.cross_stitch_l2,
+        name="cross_stitch")(embed(inputs, vocab_sizes, hp))
+    return task_outputs({t.name: columns[i] for i, t in enumerate(tasks)}, hp, tasks)
+
+
+# ESMM's funnel: child task -> parent task; the child is learned through p(parent) * p(child).
+ESMM_FUNNEL: dict[str, str] = {"conversion": "click"}
+
+
+def build_esmm(inputs, vocab_sizes, hp: ModelHParams, tasks):
+    """ESMM: Ma et al., "Entire Space Multi-Task Model: An Effective Approach for Estimating
+    Post-Click Conversion Rate", SIGIR 2018. The tasks share the embeddings only; each has its
+    own network (`bottom_units` then its tower). The pCTCVR product is formed in the loss
+    (`MultiTaskModel.task_losses`), so the outputs stay pCTR and pCVR."""
+    names = {t.name for t in tasks}
+    for child, parent in ESMM_FUNNEL.items():
+        if child not in names or parent not in names:
+            raise ValueError(f"esmm needs tasks {child!r} and {parent!r}; tasks: {sorted(names)}")
+        for name in (child, parent):
+            if _task_kind(tasks, name) != "binary":
+                raise ValueError(f"esmm: task {name!r} must be binary")
+    x = embed(inputs, vocab_sizes, hp)
+    tower_inputs = {
+        t.name: layers.MLP(hp.bottom_units, dropout=0.0, l2=hp.l2, name=f"{t.name}_bottom")(x)
+        for t in tasks
+    }
+    return task_outputs(tower_inputs, hp, tasks)
+
+
+def _task_kind(tasks, name: str) -> str:
+    return features.task_by_name(name, tuple(tasks)).kind
+
+
+def build_transformer(inputs, vocab_sizes, hp: ModelHParams, tasks):
+    """Transformer over the behaviour sequence: Vaswani et al., "Attention Is All You Need",
+    NeurIPS 2017, as used in BST (Chen et al., "Behavior Sequence Transformer for E-commerce
+    Recommendation in Alibaba", DLP-KDD 2019): self-attention over `history_item_ids`, target
+    item as query, feeding the shared bottom and the towers."""
+    shared = layers.MLP(hp.bottom_units, dropout=0.0, l2=hp.l2, name="shared_bottom")(
+        embed(inputs, vocab_sizes, hp, sequence_encoder=True)
+    )
+    return task_outputs({t.name: shared for t in tasks}, hp, tasks)
+
+
+ARCHITECTURES: dict[str, Callable] = {
+    "shared_bottom": build_shared_bottom,
+    "mmoe": build_mmoe,
+    "ple": build_ple,
+    "cross_stitch": build_cross_stitch,
+    "esmm": build_esmm,
+    "transformer": build_transformer,
+}
+
+
+def _last_kernel(mlp: layers.MLP):
+    return mlp.blocks[-1][0].kernel
+
+
+def last_shared_variables(network: keras.Model, architecture: str) -> list:
+    """The variables of the last layer that every task shares (GradNorm's W, Chen et al. 2018).
+
+    shared_bottom / transformer: the shared stack's last kernel; mmoe: every expert's last
+    kernel; ple: the last level's shared experts' last kernels; cross_stitch: the last
+    cross-stitch matrix; esmm (which shares only the embeddings): the embedding tables.
+    """
+    if architecture in ("shared_bottom", "transformer"):
+        return [_last_kernel(network.get_layer("shared_bottom"))]
+    if architecture == "mmoe":
+        return [_last_kernel(e) for e in network.get_layer("mmoe").experts]
+    if architecture == "ple":
+        last = [layer for layer in network.layers if isinstance(layer, layers.CGCLevel)][-1]
+        return [_last_kernel(e) for e in last.shared_expert_mlps]
+    if architecture == "cross_stitch":
+        return [network.get_layer("cross_stitch").stitches[-1]]
+    if architecture == "esmm":
+        return list(network.get_layer("feature_embedding").trainable_variables)
+    raise ValueError(f"unknown model {architecture!r}; choose one of {sorted(ARCHITECTURES)}")
 
 
 class MultiTaskModel(keras.Model):
     """Wraps a multi-output network with masked per-task losses and a loss-weighting strategy.
 
     Data come as (features, labels, masks), labels and masks being dicts keyed by task name.
+    The train step computes every task's masked loss, lets the weighting strategy combine them
+    and (for gradient-based strategies: GradNorm, PCGrad) turn the per-task gradients into the
+    update; a task without an observed label in the batch contributes nothing.
+
+    `entire_space` ({child: parent}, ESMM) trains each child through p(parent) * p(child) over
+    every row where the parent's label is observed.
     """
 
     def __init__(self, network: keras.Model, tasks: tuple[Task, ...],
-                 weighting: weighting_lib.LossWeighting, **kwargs):
+                 weighting: weighting_lib.LossWeighting, architecture: str = "shared_bottom",
+                 entire_space: dict[str, str] | None = None, **kwargs):
         super().__init__(**kwargs)
         self.network = network
         self.tasks = tuple(tasks)
         self.weighting = weighting
+        self.architecture = architecture
+        self.entire_space = dict(entire_space or {})
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.task_loss_trackers = {
             t.name: keras.metrics.Mean(name=f"{t.name}_loss") for t in self.tasks
@@ -105,11 +242,32 @@ class MultiTaskModel(keras.Model):
             out.extend(metric_list)
         return out
 
+    def loss_targets(self, labels, masks, predictions) -> dict[str, tuple]:
+        """{task: (task, labels, predictions, mask)} the loss of each task is computed on."""
+        out = {}
+        for t in self.tasks:
+            if t.name in self.entire_space:
+                parent = self.entire_space[t.name]
+                parent_label = tf.cast(labels[parent], tf.float32)
+                child_label = tf.cast(labels[t.name], tf.float32)
+                # CTCVR = click AND conversion: known 0 wherever click is 0, known where click is
+                # 1 only if the conversion label is observed.
+                mask = tf.cast(masks[parent], tf.float32) * tf.where(
+                    parent_label > 0, tf.cast(masks[t.name], tf.float32), 1.0)
+                out[t.name] = (t, parent_label * child_label,
+                               predictions[parent] * predictions[t.name], mask)
+            else:
+                out[t.name] = (t, labels[t.name], predictions[t.name], masks[t.name])
+        return out
+
     def task_losses(self, labels, masks, predictions) -> dict[str, tf.Tensor]:
-        return {
-            t.name: task_lib.masked_loss(t, labels[t.name], predictions[t.name], masks[t.name])
-            for t in self.tasks
-        }
+        return {name: task_lib.masked_loss(*target)
+                for name, target in self.loss_targets(labels, masks, predictions).items()}
+
+    def observed(self, labels, masks, predictions) -> dict[str, tf.Tensor]:
+        """{task: bool scalar} whether the batch has at least one label for the task's loss."""
+        return {name: tf.reduce_sum(tf.cast(target[3], tf.float32)) > 0
+                for name, target in self.loss_targets(labels, masks, predictions).items()}
 
     def _update_metrics(self, total, task_losses, labels, masks, predictions):
         self.loss_tracker.update_state(total)
@@ -124,18 +282,27 @@ class MultiTaskModel(keras.Model):
             logs[f"{name}_loss_weight"] = value
         return logs
 
+    def _regularization(self) -> tf.Tensor:
+        losses = self.network.losses
+        return tf.add_n(losses) if losses else tf.constant(0.0)
+
     def train_step(self, data):
         inputs, labels, masks = data
-        with tf.GradientTape() as tape:
+        weighting = self.weighting
+        with tf.GradientTape(persistent=weighting.uses_task_gradients) as tape:
             predictions = self(inputs, training=True)
             task_losses = self.task_losses(labels, masks, predictions)
-            total = self.weighting.combine(task_losses)
-            if self.network.losses:
-                total_with_reg = total + tf.add_n(self.network.losses)
-            else:
-                total_with_reg = total
+            observed = self.observed(labels, masks, predictions)
+            total = weighting.combine(task_losses, observed, training=True)
+            regularization = self._regularization()
+            objective = total + regularization
         variables = self.trainable_variables
-        gradients = tape.gradient(total_with_reg, variables)
+        gradients = weighting.compute_gradients(
+            tape, objective, regularization, task_losses, observed, variables,
+            last_shared=last_shared_variables(self.network, self.architecture)
+            if weighting.uses_task_gradients else [],
+        )
+        del tape
         self.optimizer.apply_gradients(
             [(g, v) for g, v in zip(gradients, variables) if g is not None]
         )
@@ -145,7 +312,8 @@ class MultiTaskModel(keras.Model):
         inputs, labels, masks = data
         predictions = self(inputs, training=False)
         task_losses = self.task_losses(labels, masks, predictions)
-        total = self.weighting.combine(task_losses)
+        observed = self.observed(labels, masks, predictions)
+        total = self.weighting.combine(task_losses, observed, training=False)
         return self._update_metrics(total, task_losses, labels, masks, predictions)
 
 
@@ -166,7 +334,11 @@ def build_model(hp: ModelHParams, vocab_sizes: dict[str, int],
                 tasks: tuple[Task, ...] = features.TASKS) -> MultiTaskModel:
     """The trainable multi-task model for architecture `hp.model` and weighting `hp.weighting`."""
     network = build_network(hp, vocab_sizes, tasks)
-    model = MultiTaskModel(network, tasks, weighting_lib.make_weighting(hp.weighting, tasks))
+    model = MultiTaskModel(
+        network, tasks, weighting_lib.make_weighting(hp.weighting, tasks, hp),
+        architecture=hp.model,
+        entire_space=ESMM_FUNNEL if hp.model == "esmm" else None,
+    )
     model.compile(
         optimizer=keras.optimizers.Adam(hp.learning_rate),
         jit_compile=hp.jit_compile,

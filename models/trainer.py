@@ -8,10 +8,13 @@ with this stack; TFMA and tf.Transform keep using tf-keras internally.
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx_bsl.public import tfxio
@@ -61,6 +64,63 @@ def hparams_from_custom_config(custom_config: dict | None) -> ModelHParams:
     return ModelHParams.from_dict(config.get("hparams"))
 
 
+# Beside the serving SavedModel in the Model artifact (not pushed): the network's weights and
+# what they fit, so a later run can warm start from this model.
+WARM_START_DIR = "mtl-warm-start"
+WARM_START_WEIGHTS = "network_weights.npz"
+WARM_START_SPEC = "spec.json"
+# Hyperparameters that do not change the network's variables.
+_TRAINING_ONLY = {"weighting", "epochs", "steps_per_epoch", "batch_size", "learning_rate", "seed",
+                  "jit_compile", "warm_start", "uncertainty_init", "gradnorm_alpha",
+                  "gradnorm_lr", "dwa_temperature", "dwa_period_steps", "dropout",
+                  "attention_dropout", "l2", "cross_stitch_l2"}
+
+
+def network_spec(hp: ModelHParams, sizes: dict[str, int]) -> dict:
+    """What determines the network's variables: architecture hyperparameters and vocab sizes."""
+    arch = {k: v for k, v in hp.to_dict().items() if k not in _TRAINING_ONLY}
+    return json.loads(json.dumps({"architecture": arch, "vocab_sizes": sizes}))
+
+
+def save_warm_start(network: keras.Model, spec: dict, serving_model_dir: str) -> None:
+    """Writes the weights and spec next to the serving model (temp file, then rename)."""
+    folder = os.path.join(os.path.dirname(serving_model_dir.rstrip("/")), WARM_START_DIR)
+    tf.io.gfile.makedirs(folder)
+    # The ordered weight list (the network is rebuilt by the same code, so the order matches).
+    tmp = os.path.join(folder, WARM_START_WEIGHTS + ".tmp")
+    buffer = io.BytesIO()
+    np.savez(buffer, *network.get_weights())
+    with tf.io.gfile.GFile(tmp, "wb") as f:
+        f.write(buffer.getvalue())
+    tf.io.gfile.rename(tmp, os.path.join(folder, WARM_START_WEIGHTS), overwrite=True)
+    tmp = os.path.join(folder, WARM_START_SPEC + ".tmp")
+    with tf.io.gfile.GFile(tmp, "w") as f:
+        json.dump(spec, f, sort_keys=True)
+    tf.io.gfile.rename(tmp, os.path.join(folder, WARM_START_SPEC), overwrite=True)
+
+
+def maybe_warm_start(network: keras.Model, spec: dict, base_model: str | None) -> str:
+    """Loads the base model's weights when its spec equals `spec`; returns what happened."""
+    if not base_model:
+        return "no base model (no blessed model yet, or warm_start is off)"
+    folder = os.path.join(os.path.dirname(base_model.rstrip("/")), WARM_START_DIR)
+    spec_path = os.path.join(folder, WARM_START_SPEC)
+    if not tf.io.gfile.exists(spec_path):
+        return f"base model {base_model} has no {WARM_START_DIR}/{WARM_START_SPEC}: cold start"
+    with tf.io.gfile.GFile(spec_path) as f:
+        base_spec = json.load(f)
+    if base_spec != spec:
+        return f"base model {base_model} has another architecture or vocabulary: cold start"
+    with tf.io.gfile.GFile(os.path.join(folder, WARM_START_WEIGHTS), "rb") as f:
+        stored = np.load(io.BytesIO(f.read()))
+        weights = [stored[f"arr_{i}"] for i in range(len(stored.files))]
+    current = network.get_weights()
+    if [w.shape for w in weights] != [w.shape for w in current]:
+        return f"base model {base_model}: weight shapes differ from this network: cold start"
+    network.set_weights(weights)
+    return f"warm start from {base_model}"
+
+
 def run_fn(fn_args) -> None:
     """TFX Trainer entry point (GenericExecutor)."""
     hp = hparams_from_custom_config(fn_args.custom_config)
@@ -76,6 +136,9 @@ def run_fn(fn_args) -> None:
     strategy = make_strategy((fn_args.custom_config or {}).get("distribution_strategy", "default"))
     with strategy.scope():
         model = build_model(hp, sizes)
+    spec = network_spec(hp, sizes)
+    if hp.warm_start:
+        logging.info("%s", maybe_warm_start(model.network, spec, fn_args.base_model))
     history = model.fit(
         train,
         epochs=hp.epochs,
@@ -88,3 +151,4 @@ def run_fn(fn_args) -> None:
         json.dump({k: [float(v) for v in values] for k, values in history.history.items()}, f)
     export_serving_model(model.network, tft_output, fn_args.serving_model_dir,
                          fusion_weights=(fn_args.custom_config or {}).get("fusion_weights"))
+    save_warm_start(model.network, spec, fn_args.serving_model_dir)

@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 
-from models.hparams import ModelHParams
+from models.hparams import MODEL_NAMES, WEIGHTING_NAMES, ModelHParams
 
 
 def _add_home(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--examples", type=int, default=100_000,
                      help="examples to generate when the data folder is empty (default 100000)")
     run.add_argument("--seed", type=int, default=42, help="data and training seed (default 42)")
-    run.add_argument("--model", default=ModelHParams.model, help="architecture")
+    run.add_argument("--model", default=ModelHParams.model, choices=MODEL_NAMES,
+                     help=f"architecture (default {ModelHParams.model})")
+    run.add_argument("--weighting", default=ModelHParams.weighting, choices=WEIGHTING_NAMES,
+                     help=f"loss weighting (default {ModelHParams.weighting})")
+    run.add_argument("--jit-compile", action="store_true", help="compile the train step with XLA")
     run.add_argument("--epochs", type=int, default=ModelHParams.epochs)
     run.add_argument("--steps-per-epoch", type=int, default=None,
                      help="cap each epoch at this many batches (smoke runs)")
@@ -206,6 +210,8 @@ def config_from_args(args: argparse.Namespace):
 
     hparams = ModelHParams(
         model=args.model,
+        weighting=args.weighting,
+        jit_compile=args.jit_compile,
         epochs=args.epochs,
         steps_per_epoch=args.steps_per_epoch,
         batch_size=args.batch_size,

@@ -94,6 +94,13 @@ def create_pipeline(
         custom_config={"code_fingerprint": fingerprint.transform_fingerprint()},
     )
     hparams = config.hparams.to_dict()
+    model_resolver = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+    # Warm start (opt-in: a new blessed model is a new Trainer input, so it defeats the cache).
+    warm_start = {"base_model": model_resolver.outputs["model"]} if config.hparams.warm_start else {}
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],
@@ -107,12 +114,8 @@ def create_pipeline(
             "fusion_weights": dict(config.fusion_weights),
             "distribution_strategy": config.distribution_strategy,
         },
+        **warm_start,
     )
-    model_resolver = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id("latest_blessed_model_resolver")
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
