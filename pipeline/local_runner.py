@@ -15,6 +15,7 @@ environment (`MTL_HOME`, `MTL_RUN_ARGS`, read by `pipeline.cli.config_from_envir
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -41,16 +42,42 @@ def ensure_data(config: PipelineConfig) -> list[int]:
     return spans
 
 
-def run_unlocked(config: PipelineConfig):
-    """`run` for a caller that already holds the home's lock (`pipeline.schedule`)."""
+@contextlib.contextmanager
+def _argv_for_absl():
+    """Hides the caller's command line from TFX's Beam executors while the pipeline runs.
+
+    TFX's BaseBeamExecutor parses `sys.argv + beam_pipeline_args` with absl flags
+    (tfx/dsl/components/base/base_beam_executor.py, "TODO(b/174174381)"), so the embedding
+    program's own flags are read as absl's: pytest's `-v` became `--verbosity=<next arg>` and
+    failed every Beam component. The pipeline's options travel in `beam_pipeline_args` instead.
+    """
+    saved = sys.argv[:]
+    sys.argv[:] = saved[:1]
+    try:
+        yield
+    finally:
+        sys.argv[:] = saved
+
+
+def _run_pipeline(config: PipelineConfig) -> None:
+    """Data check, then every component under LocalDagRunner (the caller holds the lock)."""
     from tfx import v1 as tfx
 
-    from pipeline import summary as summary_lib
     from pipeline.pipeline import create_pipeline
+    from pipeline.preflight import check_latest_span
 
     ensure_data(config)
+    check_latest_span(config.data_dir)
     config.pipeline_root.mkdir(parents=True, exist_ok=True)
-    tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
+    with _argv_for_absl():
+        tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
+
+
+def run_unlocked(config: PipelineConfig):
+    """`run` for a caller that already holds the home's lock (`pipeline.schedule`)."""
+    from pipeline import summary as summary_lib
+
+    _run_pipeline(config)
     return summary_lib.summarize_latest_run(config)
 
 
@@ -73,20 +100,13 @@ def main() -> None:
     instead (the data folder is filled first, so that ImportExampleGen finds a span); under
     `tfx run create` the run is real and holds the home's lock like `mtl run`.
     """
-    from tfx import v1 as tfx
-
     from pipeline.cli import config_from_environment
     from pipeline.lock import home_lock
-    from pipeline.pipeline import create_pipeline
-    from pipeline.preflight import check_latest_span
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     config = config_from_environment()
     with home_lock(config.home):
-        ensure_data(config)
-        check_latest_span(config.data_dir)
-        config.pipeline_root.mkdir(parents=True, exist_ok=True)
-        tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
+        _run_pipeline(config)
 
 
 if __name__ == "__main__":
