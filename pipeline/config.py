@@ -50,6 +50,10 @@ class PipelineConfig:
     thresholds: dict[str, float] = dataclasses.field(default_factory=dict)
     max_changes: dict[str, float] = dataclasses.field(default_factory=dict)
     beam_pipeline_args: tuple[str, ...] = DEFAULT_BEAM_ARGS
+    # Transform's own pre- and post-transform statistics (two extra TFDV passes over the
+    # data that nothing downstream reads; StatisticsGen already describes the raw data).
+    # Off by default: measured by benchmarks/pipeline.py (README, "Benchmarks").
+    transform_statistics: bool = False
     enable_cache: bool = True
 
     def __post_init__(self):

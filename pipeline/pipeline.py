@@ -53,6 +53,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
+        disable_statistics=not config.transform_statistics,
         custom_config={"code_fingerprint": fingerprint.transform_fingerprint()},
     )
     hparams = config.hparams.to_dict()
