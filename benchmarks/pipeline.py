@@ -2,8 +2,11 @@
 
 For each size, the embedded data are generated once (timed apart), then each repeat runs
 `mtl run` cold in a fresh home (a child process, so the peak memory is the run's own), reads
-every component's wall time from ML Metadata, and runs `mtl run` again on the same home: every
-component is then a cache hit, and that re-run's process wall time is reported.
+every component's wall time from ML Metadata, then runs `mtl run` twice more on the same home.
+The second run is not fully cached: run 1 blessed its model, which becomes the Evaluator's
+baseline, so the Evaluator re-executes (candidate vs. that baseline). The third run has every
+input unchanged, every component is a cache hit, and its process wall time is the "cached
+re-run" figure (`rerun_*` and `cached_*` report both, with the components that executed).
 
     PYTHONPATH=$PWD python benchmarks/pipeline.py                       # 20,000 and 100,000
     PYTHONPATH=$PWD python benchmarks/pipeline.py --sizes 100000 --repeats 3
@@ -54,11 +57,16 @@ def bench_size(workdir: Path, examples: int, repeats: int, extra: list[str],
             "blessed": cold["returncode"] == 0,
         }
         if cached:
-            again = common.run_tree(cmd, workdir / f"cached_{examples}_{i}.log")
-            states = common.component_states(home)
-            run["cached_process_seconds"] = round(again["seconds"], 2)
-            run["cached_cpu_seconds"] = round(again["cpu_seconds"], 1)
-            run["cached_all_hits"] = all(s == "CACHED" for s in states.values())
+            # Re-run 2 finds a new latest blessed model (run 1's), so the Evaluator's baseline
+            # input changed and it re-executes; re-run 3 has every input unchanged.
+            for name in ("rerun", "cached"):
+                again = common.run_tree(cmd, workdir / f"{name}_{examples}_{i}.log")
+                states = common.component_states(home)
+                run[f"{name}_process_seconds"] = round(again["seconds"], 2)
+                run[f"{name}_cpu_seconds"] = round(again["cpu_seconds"], 1)
+                run[f"{name}_executed"] = sorted(
+                    node for node, state in states.items() if state != "CACHED"
+                    and node != "latest_blessed_model_resolver")
         runs.append(run)
     out = {
         "data_generation_seconds": round(gen_seconds, 2),
@@ -72,7 +80,9 @@ def bench_size(workdir: Path, examples: int, repeats: int, extra: list[str],
         "runs": runs,
     }
     if cached:
-        out["cached_process_seconds"] = common.median([r["cached_process_seconds"] for r in runs])
+        for name in ("rerun", "cached"):
+            out[f"{name}_process_seconds"] = common.median(
+                [r[f"{name}_process_seconds"] for r in runs])
     return out
 
 

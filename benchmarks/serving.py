@@ -3,7 +3,9 @@
 Loads the newest pushed SavedModel of a home (what TF Serving would load), takes real raw
 examples from the home's data spans (labels are left in the protos; the signature's parse
 spec ignores them), and calls the signature repeatedly at batch sizes 1, 32 and 256 after a
-warm-up. Latency is wall time per call, measured in this process (no RPC, no batching layer).
+warm-up. Latency is wall time per call, measured in this process (no RPC, no batching layer);
+the process CPU time per call is reported beside it, since on a shared machine the wall time's
+tail mostly measures waiting for a core.
 
     PYTHONPATH=$PWD python benchmarks/serving.py --home /tmp/mtl_home
 """
@@ -50,9 +52,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="time budget per batch size (calls stop at the first of this "
                              "and --max-calls)")
     parser.add_argument("--max-calls", type=int, default=2000)
+    parser.add_argument("--intra-op-threads", type=int, default=0,
+                        help="TensorFlow intra-op threads (0: TensorFlow's default, all cores)")
+    parser.add_argument("--inter-op-threads", type=int, default=0,
+                        help="TensorFlow inter-op threads (0: TensorFlow's default)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(args.intra_op_threads)
+    tf.config.threading.set_inter_op_parallelism_threads(args.inter_op_threads)
 
     home = Path(args.home)
     model_dir = latest_pushed(home)
@@ -66,26 +75,34 @@ def main(argv: list[str] | None = None) -> int:
                     for _ in range(16)]
         for r in requests[:5]:           # warm-up (first call per shape pays for tracing)
             serve(examples=r)
-        latencies = []
+        latencies, cpu = [], []
         deadline = time.perf_counter() + args.seconds
         i = 0
         while len(latencies) < args.max_calls and time.perf_counter() < deadline:
             request = requests[i % len(requests)]
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             out = serve(examples=request)
             next(iter(out.values())).numpy()
             latencies.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
             i += 1
         ms = np.array(latencies) * 1e3
+        cpu_ms = np.array(cpu) * 1e3
         results[str(batch)] = {
             "calls": len(latencies),
             "p50_ms": round(float(np.percentile(ms, 50)), 3),
+            "p90_ms": round(float(np.percentile(ms, 90)), 3),
             "p99_ms": round(float(np.percentile(ms, 99)), 3),
             "examples_per_s": round(batch * len(ms) / (ms.sum() / 1e3), 1),
+            # CPU time of this process per call (all TF threads): what a call costs when it
+            # is not waiting for a core, i.e. the latency floor on an idle machine.
+            "cpu_p50_ms": round(float(np.percentile(cpu_ms, 50)), 3),
+            "cpu_p99_ms": round(float(np.percentile(cpu_ms, 99)), 3),
         }
     common.emit({
         "benchmark": "serving",
         "model": str(model_dir),
+        "threads": {"intra_op": args.intra_op_threads, "inter_op": args.inter_op_threads},
         "batch_sizes": results,
         "load_avg": [round(x, 2) for x in os.getloadavg()],
     })

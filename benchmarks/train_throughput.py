@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="examples of the small run made when --home is not given")
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs per arm")
     parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--jit-compile", action="store_true",
+                        help="compile the train step with XLA (ModelHParams.jit_compile)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     home = ensure_home(args.home, args.examples)
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     from models.hparams import ModelHParams
     from models.model import build_model
 
-    hp = ModelHParams()
+    hp = ModelHParams(jit_compile=args.jit_compile)
     batch_size = args.batch_size or hp.batch_size
     tft_output = tft.TFTransformOutput(str(latest_artifact_dir(home, "Transform",
                                                                "transform_graph")))
@@ -125,19 +127,25 @@ def main(argv: list[str] | None = None) -> int:
     keras.utils.set_random_seed(hp.seed)
     model = build_model(hp, trainer.vocab_sizes(tft_output))
 
-    def epoch(dataset) -> float:
-        start = time.perf_counter()
-        model.fit(dataset, epochs=1, verbose=0)
+    cpu: dict[str, list[float]] = {}
+
+    def timed(name: str, run) -> float:
+        start, start_cpu = time.perf_counter(), time.process_time()
+        run()
+        cpu.setdefault(name, []).append(time.process_time() - start_cpu)
         return time.perf_counter() - start
+
+    def epoch(dataset, name: str = "warm_up") -> float:
+        return timed(name, lambda: model.fit(dataset, epochs=1, verbose=0))
 
     def tfxio_input():
         return tfxio_input_fn(train_files, tft_output, batch_size, hp.seed)
 
-    def input_only(make) -> float:
-        start = time.perf_counter()
-        for _ in make():
-            pass
-        return time.perf_counter() - start
+    def input_only(make, name: str) -> float:
+        def drain():
+            for _ in make():
+                pass
+        return timed(name, drain)
 
     epoch(in_memory)          # warm-up: traces the train step
     epoch(real_input())
@@ -145,19 +153,24 @@ def main(argv: list[str] | None = None) -> int:
     times = {"input_path": [], "in_memory": [], "tfxio_input_path": [], "input_only": [],
              "tfxio_input_only": []}
     for _ in range(args.repeats):
-        times["input_path"].append(epoch(real_input()))
-        times["in_memory"].append(epoch(in_memory))
-        times["tfxio_input_path"].append(epoch(tfxio_input()))
-        times["input_only"].append(input_only(real_input))
-        times["tfxio_input_only"].append(input_only(tfxio_input))
+        times["input_path"].append(epoch(real_input(), "input_path"))
+        times["in_memory"].append(epoch(in_memory, "in_memory"))
+        times["tfxio_input_path"].append(epoch(tfxio_input(), "tfxio_input_path"))
+        times["input_only"].append(input_only(real_input, "input_only"))
+        times["tfxio_input_only"].append(input_only(tfxio_input, "tfxio_input_only"))
     rates = {k: round(examples / common.median(v), 1) for k, v in times.items()}
+    # Examples per CPU-second of this process: less sensitive than wall time to other
+    # processes competing for the cores.
+    cpu_rates = {k: round(examples / common.median(cpu[k]), 1) for k in times}
     common.emit({
         "benchmark": "train_throughput",
         "home": str(home),
         "examples_per_epoch": examples,
         "batch_size": batch_size,
         "repeats": args.repeats,
+        "jit_compile": args.jit_compile,
         "examples_per_s": rates,
+        "examples_per_cpu_s": cpu_rates,
         "ratio_input_path_vs_in_memory": round(rates["input_path"] / rates["in_memory"], 3),
         "ratio_tfxio_input_path_vs_in_memory": round(
             rates["tfxio_input_path"] / rates["in_memory"], 3),
