@@ -66,6 +66,10 @@ class PipelineConfig:
     # evaluation examples, must stay under the budget or the model is not pushed.
     latency_budget_ms: float = 50.0
     latency_samples: int = 200
+    # Transform's own pre- and post-transform statistics (two extra TFDV passes over the
+    # data that nothing downstream reads; StatisticsGen already describes the raw data).
+    # Off by default: measured by benchmarks/pipeline.py (README, "Benchmarks").
+    transform_statistics: bool = False
     enable_cache: bool = True
     # Rolling training window: Transform and Trainer read the latest `train_spans` spans that
     # ImportExampleGen ingested (1: only the newest). The Evaluator always gates on the newest

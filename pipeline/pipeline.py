@@ -91,6 +91,7 @@ def create_pipeline(
         examples=train_examples,
         schema=validated_schema,
         preprocessing_fn=PREPROCESSING_FN,
+        disable_statistics=not config.transform_statistics,
         custom_config={"code_fingerprint": fingerprint.transform_fingerprint()},
     )
     hparams = config.hparams.to_dict()

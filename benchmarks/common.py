@@ -1,0 +1,137 @@
+"""Helpers shared by the benchmarks: child-process runs with peak memory, medians, data copies.
+
+Every benchmark runs the pipeline in a child process (`python -m pipeline.cli run ...`), so
+the memory it reports is the run's own and not the benchmark driver's, and polls the whole
+process tree (Beam's multi-process workers included) for its resident set size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def child_env() -> dict[str, str]:
+    """The environment of a child run: this checkout first on PYTHONPATH, TF logs quiet.
+
+    Beam's multi-process workers are started by the child and inherit PYTHONPATH, which is
+    how they import `models.preprocessing` and the rest of the project's code.
+    """
+    env = dict(os.environ)
+    path = env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(REPO) + (os.pathsep + path if path else "")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
+
+
+def run_tree(cmd: list[str], log_path: Path, poll: float = 0.2) -> dict[str, float]:
+    """Runs `cmd`: wall and CPU seconds, exit code and peak RSS of its process tree (GiB).
+
+    `peak_tree_gib` sums the RSS of the child and all its descendants at each poll;
+    `peak_child_gib` is the largest single process (getrusage's RUSAGE_CHILDREN ru_maxrss
+    covers only waited-for children, so it is read as well when the child has exited).
+    """
+    start = time.perf_counter()
+    with open(log_path, "w") as log:
+        proc = psutil.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=child_env(),
+                            cwd=str(REPO))
+        peak_tree = peak_single = 0
+        cpu_by_pid: dict[int, float] = {}
+        last_note = start
+        while proc.poll() is None:
+            try:
+                procs = [proc, *proc.children(recursive=True)]
+                rss = []
+                for p in procs:
+                    try:
+                        rss.append(p.memory_info().rss)
+                        times = p.cpu_times()
+                        cpu_by_pid[p.pid] = times.user + times.system
+                    except (psutil.NoSuchProcess, psutil.AccessDenied):
+                        pass
+                peak_tree = max(peak_tree, sum(rss))
+                peak_single = max(peak_single, max(rss, default=0))
+            except psutil.NoSuchProcess:
+                pass
+            time.sleep(poll)
+            if time.perf_counter() - last_note > 10:
+                # Progress note beside the log: the figures so far survive a killed run.
+                note = {"seconds": time.perf_counter() - start, "peak_tree_gib": peak_tree / 2**30,
+                        "cpu_seconds": sum(cpu_by_pid.values())}
+                log_path.with_suffix(".progress.json").write_text(json.dumps(note))
+                last_note = time.perf_counter()
+    seconds = time.perf_counter() - start
+    return {
+        "seconds": seconds,
+        # CPU time of every process seen in the tree (to its last poll).
+        "cpu_seconds": sum(cpu_by_pid.values()),
+        "returncode": proc.returncode,
+        "peak_tree_gib": peak_tree / 2**30,
+        "peak_single_gib": peak_single / 2**30,
+    }
+
+
+def mtl_run_cmd(home: Path, examples: int, extra: list[str] | None = None,
+                beam_args: list[str] | None = None) -> list[str]:
+    """The `mtl run` command line for `home` (1 epoch by default, overridable by `extra`)."""
+    cmd = [sys.executable, "-m", "pipeline.cli", "run", "--root", str(home),
+           "--examples", str(examples), *(extra or [])]
+    for arg in beam_args or []:
+        cmd.append(f"--beam-arg={arg}")
+    return cmd
+
+
+def generate_data(data_dir: Path, examples: int, seed: int = 42) -> float:
+    """Writes the embedded dataset once (reused by every run of that size); returns seconds."""
+    if (data_dir / "span-1").exists():
+        return 0.0
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "pipeline.cli", "generate-data", "--out",
+                    str(data_dir), "--examples", str(examples), "--seed", str(seed)],
+                   check=True, env=child_env(), cwd=str(REPO), stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def fresh_home(home: Path, data_dir: Path) -> None:
+    """An empty home whose data/ holds hard links to the shared, pre-generated spans."""
+    if home.exists():
+        shutil.rmtree(home)
+    home.mkdir(parents=True)
+    shutil.copytree(data_dir, home / "data", copy_function=os.link)
+
+
+def component_seconds(home: Path) -> dict[str, float]:
+    """{component: wall seconds} of the newest run in `home`'s ML Metadata."""
+    from pipeline.config import PipelineConfig
+    from pipeline.summary import summarize_latest_run
+
+    summary = summarize_latest_run(PipelineConfig(root=str(home)))
+    return {c.node_id: round(c.seconds, 2) for c in summary.components}
+
+
+def component_states(home: Path) -> dict[str, str]:
+    """{component: execution state} (COMPLETE, CACHED, ...) of the newest run in `home`."""
+    from pipeline.config import PipelineConfig
+    from pipeline.summary import summarize_latest_run
+
+    summary = summarize_latest_run(PipelineConfig(root=str(home)))
+    return {c.node_id: c.state for c in summary.components}
+
+
+def median(values: list[float]) -> float:
+    return round(statistics.median(values), 3)
+
+
+def emit(figures: dict) -> None:
+    """Prints the benchmark's one JSON line."""
+    print(json.dumps(figures, sort_keys=False), flush=True)
