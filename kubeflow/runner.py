@@ -29,6 +29,10 @@ DEFAULT_HOME = "/mnt/mtl"
 DEFAULT_PVC = "mtl-home"
 
 
+# Where kubeflow/Dockerfile puts the repository's config/ (the curated schema) in the image.
+IMAGE_SCHEMA_PATH = "/opt/mtl/config/schema.pbtxt"
+
+
 def platform_spec(spec: dict, pvc: str, mount_path: str) -> dict:
     """The KFP Kubernetes platform document mounting PersistentVolumeClaim `pvc` at
     `mount_path` in every container step (the format kfp-kubernetes writes as the package's
@@ -63,6 +67,9 @@ def compile_pipeline(config: PipelineConfig, output_path: str, image: str = DEFA
             f"train_spans={config.train_spans}: the Kubeflow v2 compiler only supports the "
             "LatestArtifact and LatestBlessedModel resolvers (tfx/orchestration/kubeflow/v2/"
             "step_builder.py), not the span window; compile with --train-spans 1")
+    if config.schema_runtime_path is None:
+        # The curated schema is read inside the pods: the Dockerfile copies config/ there.
+        config = config.replace(schema_runtime_path=IMAGE_SCHEMA_PATH)
     output_path = os.path.abspath(output_path)
     out_dir = os.path.dirname(output_path)
     os.makedirs(out_dir, exist_ok=True)

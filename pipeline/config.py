@@ -80,6 +80,9 @@ class PipelineConfig:
     # The curated schema to validate spans against (None: config/schema.pbtxt if it exists,
     # else SchemaGen infers one); `allow_anomalies` lets a run go on despite anomalies.
     schema_path: str | None = None
+    # Where the components read that schema, when it differs from this machine's path (the
+    # Kubeflow image: kubeflow/runner.py sets it); None: the local file itself.
+    schema_runtime_path: str | None = None
     allow_anomalies: bool = False
 
     def __post_init__(self):

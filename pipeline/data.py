@@ -175,7 +175,12 @@ def generate_span(world: World, num_examples: int, seed: int, span: int) -> dict
 
 
 def columns_to_examples(columns: dict[str, object]) -> list[bytes]:
-    """Serialises column data to `tf.train.Example` bytes (bytes, float and int64 features)."""
+    """Serialises column data to `tf.train.Example` bytes.
+
+    A value's Python type picks the feature's list: str/bytes -> bytes, float -> float,
+    int -> int64, a list -> a bytes list. A None value leaves the feature out of that example
+    (the fault suite writes such rows on purpose).
+    """
     import tensorflow as tf
 
     names = list(columns)
@@ -185,12 +190,15 @@ def columns_to_examples(columns: dict[str, object]) -> list[bytes]:
         feature = {}
         for name in names:
             value = columns[name][i]
+            if value is None:
+                continue
             if isinstance(value, list):
                 feature[name] = tf.train.Feature(
                     bytes_list=tf.train.BytesList(value=[v.encode() for v in value])
                 )
-            elif isinstance(value, str):
-                feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
+            elif isinstance(value, (str, bytes)):
+                raw = value.encode() if isinstance(value, str) else value
+                feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[raw]))
             elif isinstance(value, (float, np.floating)):
                 feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=[value]))
             else:

@@ -67,7 +67,8 @@ def create_pipeline(
     curated = schema_lib.resolve_schema_path(config.schema_path)
     if curated is not None:
         schema_gen = CuratedImportSchemaGen(
-            schema_file=str(curated), fingerprint=schema_lib.file_fingerprint(curated)
+            schema_file=config.schema_runtime_path or str(curated),
+            fingerprint=schema_lib.file_fingerprint(curated),
         ).with_id("ImportSchemaGen")
     else:
         schema_gen = tfx.components.SchemaGen(

@@ -95,7 +95,7 @@ def append_span(config, mutate=None, examples: int = BAD_SPAN_EXAMPLES) -> Path:
     columns = data.generate_span(data.World(config.seed), examples, config.seed, span)
     if mutate is not None:
         columns = mutate(columns)
-    records = columns_to_records(columns)
+    records = data.columns_to_examples(columns)
     tmp = config.data_dir / f".tmp-span-{span}"
     tmp.mkdir()
     options = tf.io.TFRecordOptions(compression_type="GZIP")
@@ -105,32 +105,3 @@ def append_span(config, mutate=None, examples: int = BAD_SPAN_EXAMPLES) -> Path:
     final = config.data_dir / f"span-{span}"
     os.rename(tmp, final)
     return final
-
-
-def columns_to_records(columns: dict) -> list[bytes]:
-    """Like `data.columns_to_examples`, but a column may be absent in a row (value None) and
-    values keep their Python type (a str in a numeric column is written as bytes)."""
-    import numpy as np
-    import tensorflow as tf
-
-    names = list(columns)
-    n = len(columns[names[0]])
-    out = []
-    for i in range(n):
-        feature = {}
-        for name in names:
-            value = columns[name][i]
-            if value is None:
-                continue
-            if isinstance(value, list):
-                feature[name] = tf.train.Feature(
-                    bytes_list=tf.train.BytesList(value=[v.encode() for v in value]))
-            elif isinstance(value, (str, bytes)):
-                raw = value.encode() if isinstance(value, str) else value
-                feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[raw]))
-            elif isinstance(value, (float, np.floating)):
-                feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=[value]))
-            else:
-                feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
-        out.append(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
-    return out

@@ -79,6 +79,8 @@ def test_spec_has_every_component_with_the_image_and_parameters(compiled):
     # The Trainer reads the schema the AnomaliesGate validated (issue 7), never an unchecked one.
     assert set(trainer["dependentTasks"]) == {"AnomaliesGate", "Transform"}
     assert _param(tasks["Transform"], "preprocessing_fn") == "models.preprocessing.preprocessing_fn"
+    # The curated schema is read inside the image, where kubeflow/Dockerfile copies config/.
+    assert _param(tasks["ImportSchemaGen"], "schema_file") == "/opt/mtl/config/schema.pbtxt"
     assert _param(tasks["ImportExampleGen"], "input_base") == "/mnt/test_home/data"
     assert "span-{SPAN}/*.tfrecord.gz" in _param(tasks["ImportExampleGen"], "input_config")
     # The Pusher is components/gated_pusher (issue 4): its destination parameter is serving_dir.
