@@ -15,7 +15,8 @@ from models.hparams import MODEL_NAMES, ModelHParams
 
 pytestmark = pytest.mark.e2e
 
-UPSTREAM = ("ImportExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Transform")
+UPSTREAM = ("ImportExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
+            "AnomaliesGate", "Transform")
 
 
 @pytest.fixture(scope="module")
@@ -53,4 +54,5 @@ def test_architecture_blesses_and_pushes_through_the_pipeline(zoo_runs, name):
         assert tm.gate_value is not None and np.isfinite(tm.gate_value), (name, tm.task.name)
     serve = tf.saved_model.load(summary.pushed_path).signatures["serving_default"]
     outputs = serve(examples=tf.constant([b""]))
-    assert sorted(outputs) == sorted(t.name for t in features.TASKS)
+    # One output per task plus the fused ranking `score` (the serving contract).
+    assert sorted(outputs) == sorted([t.name for t in features.TASKS] + ["score"])
