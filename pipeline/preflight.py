@@ -14,6 +14,40 @@ from pathlib import Path
 from pipeline import data as data_lib
 
 FILE_GLOB = "*.tfrecord.gz"
+_HEADER = 12  # uint64 length + uint32 masked CRC of the length
+_FOOTER = 4  # uint32 masked CRC of the data
+
+
+def _check_framing(path: Path) -> int:
+    """Counts the records of a gzipped TFRecord file from its framing alone.
+
+    TensorFlow's reader can end quietly at a gzip stream cut a few bytes into a record header
+    (the end of the decompressed data then looks like the end of the file), while Beam's
+    reader in ImportExampleGen fails there deep in the pipeline. Reading the gzip stream to its
+    end-of-stream marker and every record's length header catches such a cut here.
+    """
+    import gzip
+    import struct
+    import zlib
+
+    count = 0
+    try:
+        with gzip.open(path, "rb") as f:
+            while True:
+                header = f.read(_HEADER)
+                if not header:
+                    return count
+                if len(header) < _HEADER:
+                    raise EOFError(f"{len(header)} bytes of a record header at the end")
+                (length,) = struct.unpack("<Q", header[:8])
+                body = f.read(length + _FOOTER)
+                if len(body) < length + _FOOTER:
+                    raise EOFError(f"record {count} cut after {len(body)} of {length} bytes")
+                count += 1
+    except (EOFError, OSError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
+        raise BadSpanError(
+            f"{path}: truncated or corrupt gzip TFRecord file after {count} good records ({e})"
+        ) from None
 
 
 class BadSpanError(ValueError):
@@ -43,6 +77,7 @@ def check_latest_span(data_dir: str | os.PathLike) -> tuple[int, int]:
         )
     total = 0
     for path in files:
+        framed = _check_framing(path)
         count = 0
         try:
             for record in tf.data.TFRecordDataset(str(path), compression_type="GZIP"):
@@ -59,6 +94,11 @@ def check_latest_span(data_dir: str | os.PathLike) -> tuple[int, int]:
                 f"{path}: truncated or corrupt gzip TFRecord file after {count} good records "
                 f"({e.message.splitlines()[0] if e.message else type(e).__name__})"
             ) from None
+        if count != framed:
+            raise BadSpanError(
+                f"{path}: truncated or corrupt gzip TFRecord file: {framed} framed records but "
+                f"only {count} readable"
+            )
         if count == 0:
             raise BadSpanError(f"{path}: no record (an empty file)")
         total += count
