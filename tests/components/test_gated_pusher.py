@@ -12,25 +12,12 @@ from tfx.types import standard_artifacts
 from components.gated_pusher import GatedPusher, push
 from components.gated_pusher import executor as executor_lib
 from components.gated_pusher.latency import summarize
+from tests.tiny_model import save_tiny_model
 
 
 def _tiny_model(path, scale: float = 2.0) -> str:
     """A SavedModel whose serving_default maps serialized examples to scale * price."""
-
-    class Tiny(tf.Module):
-        def __init__(self):
-            super().__init__()
-            self.scale = tf.Variable(scale)
-
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
-        def serve(self, examples):
-            parsed = tf.io.parse_example(
-                examples, {"price": tf.io.FixedLenFeature([], tf.float32, default_value=0.0)})
-            return {"click": parsed["price"] * self.scale}
-
-    module = Tiny()
-    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
-    return str(path)
+    return save_tiny_model(path, scale)
 
 
 def _examples_artifact(root) -> standard_artifacts.Examples:

@@ -7,38 +7,14 @@ is known by hand; the whole-pipeline version of these tests is tests/test_e2e_se
 from __future__ import annotations
 
 import pytest
-import tensorflow as tf
 
 from pipeline import predict
 from pipeline.serving import LocalModelServer
+from tests.tiny_model import save_tiny_model
 
 
 def _tiny_model(path, scale: float) -> None:
-    raw_specs = {
-        "user_id": tf.string, "item_id": tf.string, "category": tf.string, "device": tf.string,
-        "price": tf.float32, "item_ctr_7d": tf.float32, "user_age": tf.int64, "hour": tf.int64,
-        "history_item_ids": tf.string,
-    }
-
-    class Tiny(tf.Module):
-        def __init__(self):
-            super().__init__()
-            self.scale = tf.Variable(scale)
-
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
-        def serve(self, examples):
-            parsed = tf.io.parse_example(
-                examples, {"price": tf.io.FixedLenFeature([], tf.float32, default_value=0.0)})
-            return {"click": parsed["price"] * self.scale}
-
-        def raw(self, **inputs):
-            return {"click": inputs["price"] * self.scale}
-
-    module = Tiny()
-    raw = tf.function(module.raw).get_concrete_function(
-        **{k: tf.TensorSpec([None], dtype, name=k) for k, dtype in raw_specs.items()})
-    tf.saved_model.save(module, str(path),
-                        signatures={"serving_default": module.serve, "serving_raw": raw})
+    save_tiny_model(path, scale, with_raw=True)
 
 
 @pytest.fixture(scope="module")
