@@ -4,8 +4,10 @@ Signatures:
   serving_default(examples: string[batch]) -> {task: float[batch], "score": float[batch]}
       serialized tf.Example in, no labels needed. Features absent from a request take the
       defaults in `models.features.SERVING_DEFAULTS`; ids never seen map to the OOV bucket.
+      A multiclass task's output is float[batch, K], its class probabilities.
       `score` is the fused ranking score sum_t w_t * output_t, with the fusion weights given at
-      export (from the pipeline config, through the Trainer's custom_config).
+      export (from the pipeline config, through the Trainer's custom_config); a multiclass
+      task enters it as its expected class id sum_k k * p_k.
   serving_raw(<raw feature>: tensor[batch] ...) -> same outputs as serving_default
       one input per raw feature, by name, so TF Serving's REST API takes plain JSON rows
       ({"instances": [{"user_id": "u1", "price": 9.5, ...}]}). Every input is required (a
@@ -68,9 +70,10 @@ TRANSFORMED_SIGNATURE = "serving_transformed"
 CONTRACT_FILE = os.path.join("assets.extra", "serving_contract.json")
 
 
-def resolve_fusion_weights(fusion_weights: dict[str, float] | None) -> dict[str, float]:
+def resolve_fusion_weights(fusion_weights: dict[str, float] | None,
+                           tasks: tuple[features.Task, ...] = features.TASKS) -> dict[str, float]:
     """One weight per task (1.0 where not given); unknown task names are an error."""
-    weights = {t.name: 1.0 for t in features.TASKS}
+    weights = {t.name: 1.0 for t in tasks}
     unknown = sorted(set(fusion_weights or {}) - set(weights))
     if unknown:
         raise ValueError(f"fusion weights name unknown tasks {unknown}; "
@@ -79,10 +82,19 @@ def resolve_fusion_weights(fusion_weights: dict[str, float] | None) -> dict[str,
     return weights
 
 
-def fused_score(outputs: dict, weights: dict[str, float]):
+def score_term(task: features.Task, output) -> tf.Tensor:
+    """A task's [batch] contribution before weighting: its output, or for a multiclass task
+    its expected class id sum_k k * p_k (an ordinal level such as engagement 0 / 1 / 2)."""
+    output = tf.cast(output, tf.float32)
+    if task.kind == "multiclass":
+        return tf.linalg.matvec(output, tf.range(task.num_classes, dtype=tf.float32))
+    return output
+
+
+def fused_score(outputs: dict, weights: dict[str, float],
+                tasks: tuple[features.Task, ...] = features.TASKS):
     """sum_t w_t * output_t, the ranking score (the usual click/conversion/like fusion)."""
-    return tf.add_n([weights[t.name] * tf.cast(outputs[t.name], tf.float32)
-                     for t in features.TASKS])
+    return tf.add_n([weights[t.name] * score_term(t, outputs[t.name]) for t in tasks])
 
 
 def raw_input_specs(raw_feature_spec: dict) -> dict[str, tf.TensorSpec]:
@@ -108,21 +120,23 @@ class ServingModule(tf.Module):
     """What is saved: the network, the tf.Transform layer and the signatures over both."""
 
     def __init__(self, network: keras.Model, tft_output: tft.TFTransformOutput,
-                 fusion_weights: dict[str, float] | None = None):
+                 fusion_weights: dict[str, float] | None = None,
+                 tasks: tuple[features.Task, ...] = features.TASKS):
         super().__init__()
         self.network = network
+        self._tasks = tuple(tasks)
         self.tft_layer = tft_output.transform_features_layer()
         raw_spec = tft_output.raw_feature_spec()
         self._raw_spec = raw_spec
         self._serving_spec = serving_parse_spec(raw_spec, with_labels=False)
         self._eval_spec = serving_parse_spec(raw_spec, with_labels=True)
-        self.fusion_weights = resolve_fusion_weights(fusion_weights)
+        self.fusion_weights = resolve_fusion_weights(fusion_weights, self._tasks)
 
     def _predict(self, parsed: dict) -> dict:
         transformed = self.tft_layer(parsed)
         inputs = {key: transformed[key] for key in features.model_input_keys()}
         outputs = dict(self.network(inputs, training=False))
-        outputs[SCORE] = fused_score(outputs, self.fusion_weights)
+        outputs[SCORE] = fused_score(outputs, self.fusion_weights, self._tasks)
         return {name: tf.identity(value, name=name) for name, value in outputs.items()}
 
     def serve_transformed(self, **transformed):
@@ -152,8 +166,10 @@ class ServingModule(tf.Module):
 
 def contract(module: ServingModule) -> dict:
     """The serving contract as plain data (written next to the model, printed by the CLI)."""
-    outputs = {t.name: ("probability" if t.kind == "binary" else "predicted value, label units")
-               for t in features.TASKS}
+    descriptions = {"binary": "probability", "regression": "predicted value, label units"}
+    outputs = {t.name: descriptions.get(t.kind, f"float[batch, {t.num_classes}]: probability "
+                                                f"of each class 0..{t.num_classes - 1}")
+               for t in module._tasks}
     outputs[SCORE] = "sum_t w_t * output_t with the fusion weights below"
     raw = raw_input_specs(module._raw_spec)
     return {
@@ -182,15 +198,16 @@ def contract(module: ServingModule) -> dict:
         | {features.HISTORY_FEATURE: []},
         "oov": "ids never seen in training map to the vocabulary's OOV bucket",
         "fusion_weights": module.fusion_weights,
-        "tasks": {t.name: t.kind for t in features.TASKS},
+        "tasks": {t.name: t.kind for t in module._tasks},
     }
 
 
 def export_serving_model(network: keras.Model, tft_output: tft.TFTransformOutput,
-                         export_dir: str, fusion_weights: dict[str, float] | None = None) -> None:
+                         export_dir: str, fusion_weights: dict[str, float] | None = None,
+                         tasks: tuple[features.Task, ...] = features.TASKS) -> None:
     """Writes the SavedModel (serving_default, serving_raw, serving_transformed,
     transform_features) and its contract JSON."""
-    module = ServingModule(network, tft_output, fusion_weights)
+    module = ServingModule(network, tft_output, fusion_weights, tasks)
     raw_fn = tf.function(module.serve_raw,
                          input_signature=None).get_concrete_function(
         **raw_input_specs(tft_output.raw_feature_spec()))

@@ -49,7 +49,8 @@ SERVING_DEFAULTS: dict[str, object] = {
 # Label value meaning "not observed" (int labels) / (float labels).
 MISSING_LABEL = -1
 
-TaskKind = Literal["binary", "regression"]
+TaskKind = Literal["binary", "regression", "multiclass"]
+TASK_KINDS: tuple[str, ...] = ("binary", "regression", "multiclass")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,8 +59,10 @@ class Task:
 
     Attributes:
       name: the output name of the model and of the serving signature.
-      kind: "binary" (sigmoid head, AUC) or "regression" (non-negative head, RMSE).
-      label_key: the raw feature holding the label; -1 means "not observed".
+      kind: "binary" (sigmoid head, AUC), "regression" (non-negative head, RMSE) or
+        "multiclass" (softmax over `num_classes` classes, accuracy and top-k accuracy).
+      label_key: the raw feature holding the label; -1 means "not observed". A multiclass
+        label is the class id, 0 .. num_classes - 1.
       loss_weight: static weight of this task's loss in the total loss.
       threshold: the release bound on the overall slice: the lower bound on AUC for a
         binary task, the upper bound on RMSE for a regression task.
@@ -67,6 +70,10 @@ class Task:
         metric's own units (AUC points lost, RMSE gained).
       scale: typical magnitude of a regression label; the head predicts in label units and
         the loss is divided by scale**2 so every task's loss starts near 1.
+      num_classes: the number of classes K of a multiclass task (0 for other kinds).
+      top_k: the k of a multiclass task's top-k accuracy (reported, not gated).
+      optional: not in the default task list; a run enables it by name
+        (`PipelineConfig.extra_tasks`, `mtl run --with-task NAME`).
     """
 
     name: str
@@ -76,15 +83,40 @@ class Task:
     threshold: float = 0.5
     max_change: float = 0.02
     scale: float = 1.0
+    num_classes: int = 0
+    top_k: int = 2
+    optional: bool = False
+
+    def __post_init__(self):
+        if self.kind not in TASK_KINDS:
+            raise ValueError(f"task {self.name!r}: unknown kind {self.kind!r}; "
+                             f"expected one of {list(TASK_KINDS)}")
+        if self.kind == "multiclass" and self.num_classes < 2:
+            raise ValueError(f"task {self.name!r}: a multiclass task needs num_classes >= 2, "
+                             f"got {self.num_classes}")
+        if self.kind == "multiclass" and not 1 <= self.top_k <= self.num_classes:
+            raise ValueError(f"task {self.name!r}: top_k must be in 1..{self.num_classes}, "
+                             f"got {self.top_k}")
 
     @property
     def metric(self) -> str:
         """The gating metric's TFMA name."""
-        return "auc" if self.kind == "binary" else "root_mean_squared_error"
+        return {"binary": "auc", "regression": "root_mean_squared_error",
+                "multiclass": "accuracy"}[self.kind]
+
+    @property
+    def top_k_metric(self) -> str:
+        """A multiclass task's top-k accuracy metric name (reported next to `metric`)."""
+        return f"top_{self.top_k}_accuracy"
 
     @property
     def higher_is_better(self) -> bool:
-        return self.kind == "binary"
+        return self.kind != "regression"
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """The serving output's shape after the batch dimension: () or (num_classes,)."""
+        return (self.num_classes,) if self.kind == "multiclass" else ()
 
 
 TASKS: tuple[Task, ...] = (
@@ -102,7 +134,18 @@ TASKS: tuple[Task, ...] = (
     Task("like", "binary", "like", loss_weight=0.5, threshold=0.55, max_change=0.03),
 )
 
-LABEL_KEYS: tuple[str, ...] = tuple(t.label_key for t in TASKS)
+# Tasks a run may add to TASKS (`PipelineConfig.extra_tasks`); their labels are optional in the
+# data (the curated schema lets them be absent), so existing data stays valid.
+OPTIONAL_TASKS: tuple[Task, ...] = (
+    # Content engagement after a click: 0 bounced, 1 engaged, 2 deeply engaged; -1 when not
+    # observed (no click). The common "content preference category" kind of task.
+    Task("engagement_level", "multiclass", "engagement_level", loss_weight=0.5,
+         threshold=0.45, max_change=0.03, num_classes=3, top_k=2, optional=True),
+)
+ALL_TASKS: tuple[Task, ...] = TASKS + OPTIONAL_TASKS
+
+# Every label key a model may have been trained with: serving never needs them.
+LABEL_KEYS: tuple[str, ...] = tuple(t.label_key for t in ALL_TASKS)
 RAW_FEATURE_KEYS: tuple[str, ...] = (
     *CATEGORICAL_FEATURES,
     *FLOAT_FEATURES,
@@ -135,6 +178,25 @@ def task_by_name(name: str, tasks: tuple[Task, ...] = TASKS) -> Task:
         if task.name == name:
             return task
     raise KeyError(f"unknown task {name!r}; known tasks: {[t.name for t in tasks]}")
+
+
+def select_tasks(extra: tuple[str, ...] | list[str] | None = None) -> tuple[Task, ...]:
+    """The default task list plus the optional tasks named in `extra`, in a stable order.
+
+    The Transform and the Trainer receive `extra` through their `custom_config`, so a model is
+    trained, exported and evaluated with exactly the tasks of its run.
+    """
+    extra = list(extra or [])
+    optional = {t.name: t for t in OPTIONAL_TASKS}
+    unknown = sorted(set(extra) - set(optional))
+    if unknown:
+        default = {t.name for t in TASKS}
+        already = sorted(set(unknown) & default)
+        if already:
+            raise ValueError(f"tasks {already} are always trained; only optional tasks can be "
+                             f"added (optional tasks: {sorted(optional)})")
+        raise ValueError(f"unknown optional tasks {unknown}; optional tasks: {sorted(optional)}")
+    return TASKS + tuple(t for t in OPTIONAL_TASKS if t.name in extra)
 
 
 def model_input_keys() -> tuple[str, ...]:

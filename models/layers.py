@@ -109,24 +109,29 @@ class MLP(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="mtl")
 class TaskTower(keras.layers.Layer):
-    """One task's tower: MLP (BatchNorm, Dropout, L2) then a 1-unit logit, returned as [batch]."""
+    """One task's tower: MLP (BatchNorm, Dropout, L2) then the logits: [batch] for one output
+    (binary, regression), [batch, outputs] for several (a multiclass task's classes)."""
 
-    def __init__(self, units, dropout: float = 0.0, l2: float = 0.0, **kwargs):
+    def __init__(self, units, dropout: float = 0.0, l2: float = 0.0, outputs: int = 1,
+                 **kwargs):
         super().__init__(**kwargs)
         self.units = [int(u) for u in units]
         self.dropout = float(dropout)
         self.l2 = float(l2)
+        self.outputs = int(outputs)
         self.mlp = MLP(self.units, dropout=self.dropout, l2=self.l2, batch_norm=True, name="mlp")
         self.logit = keras.layers.Dense(
-            1, kernel_regularizer=keras.regularizers.L2(self.l2) if self.l2 else None, name="logit"
+            self.outputs, kernel_regularizer=keras.regularizers.L2(self.l2) if self.l2 else None,
+            name="logit"
         )
 
     def call(self, x, training=None):
-        return tf.squeeze(self.logit(self.mlp(x, training=training)), axis=-1)
+        logits = self.logit(self.mlp(x, training=training))
+        return tf.squeeze(logits, axis=-1) if self.outputs == 1 else logits
 
     def get_config(self) -> dict:
         config = super().get_config()
-        config.update(units=self.units, dropout=self.dropout, l2=self.l2)
+        config.update(units=self.units, dropout=self.dropout, l2=self.l2, outputs=self.outputs)
         return config
 
 

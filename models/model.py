@@ -2,8 +2,8 @@
 
 `build_model(hparams, vocab_sizes)` returns a `MultiTaskModel`: a functional network whose
 output is a dict keyed by task name (predictions in label units: probabilities for binary tasks,
-seconds for watch_time), wrapped with a training step that applies each task's masked loss and
-the chosen loss weighting.
+seconds for watch_time, [batch, K] class probabilities for a multiclass task), wrapped with
+a training step that applies each task's masked loss and the chosen loss weighting.
 
 Architectures (`ARCHITECTURES`, chosen by `ModelHParams.model` / `mtl run --model NAME`):
   shared_bottom  Hard parameter sharing (Caruana, "Multitask Learning", Machine Learning 1997):
@@ -83,7 +83,8 @@ def task_outputs(tower_inputs: dict[str, keras.KerasTensor], hp: ModelHParams,
     """One tower and head per task, each fed from its own input vector."""
     outputs = {}
     for task in tasks:
-        logits = layers.TaskTower(hp.tower_units, hp.dropout, hp.l2, name=f"{task.name}_tower")(
+        logits = layers.TaskTower(hp.tower_units, hp.dropout, hp.l2,
+                                  outputs=max(1, task.num_classes), name=f"{task.name}_tower")(
             tower_inputs[task.name]
         )
         outputs[task.name] = task_lib.head_activation(task, logits)
@@ -274,9 +275,17 @@ class MultiTaskModel(keras.Model):
         for t in self.tasks:
             self.task_loss_trackers[t.name].update_state(task_losses[t.name])
             for metric in self.task_metrics[t.name]:
-                # Keras metrics expect [batch, 1]; the mask makes missing labels count for nothing.
-                metric.update_state(labels[t.name][:, None], predictions[t.name][:, None],
-                                    sample_weight=masks[t.name][:, None])
+                # The mask makes missing labels count for nothing.
+                if t.kind == "multiclass":
+                    # Sparse labels [batch] (clipped into range: missing ones weigh 0) against
+                    # [batch, K] probabilities.
+                    ids = tf.clip_by_value(tf.cast(labels[t.name], tf.int32), 0,
+                                           t.num_classes - 1)
+                    metric.update_state(ids, predictions[t.name], sample_weight=masks[t.name])
+                else:
+                    # Keras metrics expect [batch, 1].
+                    metric.update_state(labels[t.name][:, None], predictions[t.name][:, None],
+                                        sample_weight=masks[t.name][:, None])
         logs = {m.name: m.result() for m in self.metrics}
         for name, value in self.weighting.current_weights().items():
             logs[f"{name}_loss_weight"] = value

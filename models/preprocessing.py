@@ -7,7 +7,9 @@
   padding, and padded / truncated to a fixed length;
 - for each task: `<task>_weight` (1.0 where the label is observed, 0.0 where it is -1 or
   absent) and `<task>_label` (the label clipped to its valid range: {0, 1} for binary tasks,
-  >= 0 for regression).
+  >= 0 for regression, 0 .. K-1 for a multiclass task's class id), for the run's tasks: the
+  default tasks plus the optional ones named in the Transform's `custom_config["extra_tasks"]`
+  (TFX passes `custom_config` to a `preprocessing_fn` that takes it).
 
 Inputs may arrive dense ([batch] or [batch, 1]) or sparse (a feature not present in every
 example), so every feature goes through `_to_dense` first.
@@ -57,8 +59,9 @@ def _history_to_dense(history, item_vocab) -> tf.Tensor:
     return tf.reshape(dense, [-1, length])
 
 
-def preprocessing_fn(inputs: dict) -> dict:
+def preprocessing_fn(inputs: dict, custom_config: dict | None = None) -> dict:
     """tf.Transform entry point: raw features and labels in, model features and masks out."""
+    tasks = features.select_tasks((custom_config or {}).get("extra_tasks"))
     outputs = {}
     vocab_files = {}
     for key, (top_k, _) in features.CATEGORICAL_FEATURES.items():
@@ -78,7 +81,7 @@ def preprocessing_fn(inputs: dict) -> dict:
     outputs[features.transformed_name(features.HISTORY_FEATURE)] = _history_to_dense(
         inputs[features.HISTORY_FEATURE], vocab_files[features.HISTORY_VOCAB_OF]
     )
-    for task in features.TASKS:
+    for task in tasks:
         if task.label_key not in inputs:
             raise ValueError(
                 f"task {task.name!r}: label feature {task.label_key!r} is not in the data's "
@@ -88,6 +91,7 @@ def preprocessing_fn(inputs: dict) -> dict:
         raw = tf.cast(_to_dense(inputs[task.label_key], features.MISSING_LABEL), tf.float32)
         observed = raw >= 0.0
         outputs[features.weight_name(task)] = tf.cast(observed, tf.float32)
-        upper = 1.0 if task.kind == "binary" else tf.float32.max
+        upper = {"binary": 1.0, "multiclass": float(task.num_classes - 1)}.get(
+            task.kind, tf.float32.max)
         outputs[features.label_name(task)] = tf.where(observed, tf.clip_by_value(raw, 0.0, upper), 0.0)
     return outputs

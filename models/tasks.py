@@ -3,7 +3,9 @@
 A label that is missing (mask 0) contributes exactly nothing: the per-example losses are
 multiplied by the mask and summed, then divided by the number of observed labels in the batch
 (not by the batch size), and a batch with no observed label for a task gives a loss of 0 for it,
-never NaN. This mirrors TensorFlow Recommenders' tasks: the task computes, the model sums.
+never NaN. A multiclass task's prediction is [batch, K] class probabilities and its label the
+class id; its loss is the masked cross-entropy -log p[label]. This mirrors TensorFlow
+Recommenders' tasks: the task computes, the model sums.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ _EPSILON = 1e-7
 
 
 def head_activation(task: Task, logits: tf.Tensor) -> tf.Tensor:
-    """Maps a tower's [batch] logits to the task's prediction in label units."""
+    """Maps a tower's logits ([batch], or [batch, K] for multiclass) to the prediction."""
+    if task.kind == "multiclass":
+        return keras.ops.softmax(logits, axis=-1)
     if task.kind == "binary":
         return keras.ops.sigmoid(logits)
     if task.kind == "regression":
@@ -28,8 +32,13 @@ def head_activation(task: Task, logits: tf.Tensor) -> tf.Tensor:
 
 def per_example_loss(task: Task, labels: tf.Tensor, predictions: tf.Tensor) -> tf.Tensor:
     """Unmasked [batch] loss of one task."""
-    labels = tf.cast(labels, tf.float32)
     predictions = tf.cast(predictions, tf.float32)
+    if task.kind == "multiclass":
+        # Missing labels (any value) are clipped into range; the mask removes them afterwards.
+        ids = tf.clip_by_value(tf.cast(labels, tf.int32), 0, task.num_classes - 1)
+        p = tf.gather(predictions, ids, axis=-1, batch_dims=1)
+        return -tf.math.log(tf.clip_by_value(p, _EPSILON, 1.0))
+    labels = tf.cast(labels, tf.float32)
     if task.kind == "binary":
         p = tf.clip_by_value(predictions, _EPSILON, 1.0 - _EPSILON)
         return -(labels * tf.math.log(p) + (1.0 - labels) * tf.math.log(1.0 - p))
@@ -51,6 +60,12 @@ def make_metrics(task: Task) -> list[keras.metrics.Metric]:
     """Training/validation metrics of a task, to be updated with the mask as sample weight."""
     if task.kind == "binary":
         return [keras.metrics.AUC(name=f"{task.name}_auc")]
+    if task.kind == "multiclass":
+        return [
+            keras.metrics.SparseCategoricalAccuracy(name=f"{task.name}_accuracy"),
+            keras.metrics.SparseTopKCategoricalAccuracy(
+                k=task.top_k, name=f"{task.name}_top_{task.top_k}_accuracy"),
+        ]
     return [
         keras.metrics.RootMeanSquaredError(name=f"{task.name}_rmse"),
         keras.metrics.MeanAbsoluteError(name=f"{task.name}_mae"),

@@ -67,14 +67,16 @@ def _convert_function(function) -> bytes:
     return converter.convert()
 
 
-def output_names() -> list[str]:
+def output_names(tasks: tuple[features.Task, ...] = features.TASKS) -> list[str]:
     """The TFLite outputs' task names, in order: a dict output is flattened in sorted key
     order, and the converter names the flattened outputs Identity, Identity_1, ..."""
-    return sorted(t.name for t in features.TASKS)
+    return sorted(t.name for t in tasks)
 
 
-def run(flatbuffer: bytes, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Runs the TFLite model on a batch of transformed inputs, keyed by task."""
+def run(flatbuffer: bytes, inputs: dict[str, np.ndarray],
+        tasks: tuple[features.Task, ...] = features.TASKS) -> dict[str, np.ndarray]:
+    """Runs the TFLite model on a batch of transformed inputs, keyed by task (`tasks`: the
+    model's task list, as in its serving contract)."""
     interpreter = tf.lite.Interpreter(model_content=flatbuffer)
     details = {d["name"]: d for d in interpreter.get_input_details()}
     missing = sorted(set(details) - set(inputs))
@@ -92,5 +94,8 @@ def run(flatbuffer: bytes, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarra
         return int(suffix) if suffix.isdigit() else 0
 
     outputs = sorted(interpreter.get_output_details(), key=order)
-    return {name: interpreter.get_tensor(d["index"])
-            for name, d in zip(output_names(), outputs)}
+    names = output_names(tasks)
+    if len(outputs) != len(names):
+        raise ValueError(f"the TFLite model has {len(outputs)} outputs but the tasks are "
+                         f"{names}: pass the model's own task list")
+    return {name: interpreter.get_tensor(d["index"]) for name, d in zip(names, outputs)}

@@ -34,11 +34,16 @@ def vocab_sizes(tft_output: tft.TFTransformOutput) -> dict[str, int]:
     }
 
 
-def split_features(batch: dict) -> tuple[dict, dict, dict]:
+def split_features(batch: dict, tasks: tuple[features.Task, ...] = features.TASKS
+                   ) -> tuple[dict, dict, dict]:
     """(model inputs, labels by task, masks by task) from a batch of transformed features."""
+    missing = sorted(features.label_name(t) for t in tasks if features.label_name(t) not in batch)
+    if missing:
+        raise ValueError(f"the transformed examples have no {missing}: the Transform ran without "
+                         f"these tasks (tasks asked for: {[t.name for t in tasks]})")
     inputs = {key: batch[key] for key in features.model_input_keys()}
-    labels = {t.name: batch[features.label_name(t)] for t in features.TASKS}
-    masks = {t.name: batch[features.weight_name(t)] for t in features.TASKS}
+    labels = {t.name: batch[features.label_name(t)] for t in tasks}
+    masks = {t.name: batch[features.weight_name(t)] for t in tasks}
     return inputs, labels, masks
 
 
@@ -56,7 +61,8 @@ def _list_files(file_pattern) -> list[str]:
 
 
 def input_fn(file_pattern, data_accessor, tft_output: tft.TFTransformOutput,
-             batch_size: int, seed: int | None = None, shuffle: bool = True) -> tf.data.Dataset:
+             batch_size: int, seed: int | None = None, shuffle: bool = True,
+             tasks: tuple[features.Task, ...] = features.TASKS) -> tf.data.Dataset:
     """One epoch of batches of (inputs, labels, masks) from transformed TFRecords.
 
     Reads Transform's materialized tf.Examples (gzipped TFRecords) with parallel interleave
@@ -83,7 +89,7 @@ def input_fn(file_pattern, data_accessor, tft_output: tft.TFTransformOutput,
         dataset = dataset.shuffle(SHUFFLE_BUFFER, seed=seed)
     spec = tft_output.transformed_feature_spec()
     dataset = dataset.batch(batch_size).map(
-        lambda records: split_features(tf.io.parse_example(records, spec)),
+        lambda records: split_features(tf.io.parse_example(records, spec), tasks),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     return dataset.prefetch(tf.data.AUTOTUNE)
@@ -92,6 +98,11 @@ def input_fn(file_pattern, data_accessor, tft_output: tft.TFTransformOutput,
 def hparams_from_custom_config(custom_config: dict | None) -> ModelHParams:
     config = dict(custom_config or {})
     return ModelHParams.from_dict(config.get("hparams"))
+
+
+def tasks_from_custom_config(custom_config: dict | None) -> tuple[features.Task, ...]:
+    """The run's task list: the default tasks plus `custom_config["extra_tasks"]`."""
+    return features.select_tasks((custom_config or {}).get("extra_tasks"))
 
 
 # Beside the serving SavedModel in the Model artifact (not pushed): the network's weights and
@@ -106,10 +117,14 @@ _TRAINING_ONLY = {"weighting", "epochs", "steps_per_epoch", "batch_size", "learn
                   "attention_dropout", "l2", "cross_stitch_l2"}
 
 
-def network_spec(hp: ModelHParams, sizes: dict[str, int]) -> dict:
-    """What determines the network's variables: architecture hyperparameters and vocab sizes."""
+def network_spec(hp: ModelHParams, sizes: dict[str, int],
+                 tasks: tuple[features.Task, ...] = features.TASKS) -> dict:
+    """What determines the network's variables: architecture hyperparameters, vocab sizes and
+    the tasks (each has its tower)."""
     arch = {k: v for k, v in hp.to_dict().items() if k not in _TRAINING_ONLY}
-    return json.loads(json.dumps({"architecture": arch, "vocab_sizes": sizes}))
+    task_spec = [[t.name, t.kind, t.num_classes] for t in tasks]
+    return json.loads(json.dumps({"architecture": arch, "vocab_sizes": sizes,
+                                  "tasks": task_spec}))
 
 
 def save_warm_start(network: keras.Model, spec: dict, serving_model_dir: str) -> None:
@@ -154,19 +169,20 @@ def maybe_warm_start(network: keras.Model, spec: dict, base_model: str | None) -
 def run_fn(fn_args) -> None:
     """TFX Trainer entry point (GenericExecutor)."""
     hp = hparams_from_custom_config(fn_args.custom_config)
+    tasks = tasks_from_custom_config(fn_args.custom_config)
     keras.utils.set_random_seed(hp.seed)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     train = input_fn(fn_args.train_files, fn_args.data_accessor, tft_output, hp.batch_size,
-                     seed=hp.seed)
+                     seed=hp.seed, tasks=tasks)
     evaluation = input_fn(fn_args.eval_files, fn_args.data_accessor, tft_output, hp.batch_size,
-                          shuffle=False)
+                          shuffle=False, tasks=tasks)
     if hp.steps_per_epoch:
         train = train.repeat().take(hp.steps_per_epoch)
     sizes = vocab_sizes(tft_output)
     strategy = make_strategy((fn_args.custom_config or {}).get("distribution_strategy", "default"))
     with strategy.scope():
-        model = build_model(hp, sizes)
-    spec = network_spec(hp, sizes)
+        model = build_model(hp, sizes, tasks)
+    spec = network_spec(hp, sizes, tasks)
     if hp.warm_start:
         logging.info("%s", maybe_warm_start(model.network, spec, fn_args.base_model))
     history = model.fit(
@@ -180,5 +196,6 @@ def run_fn(fn_args) -> None:
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "history.json"), "w") as f:
         json.dump({k: [float(v) for v in values] for k, values in history.history.items()}, f)
     export_serving_model(model.network, tft_output, fn_args.serving_model_dir,
-                         fusion_weights=(fn_args.custom_config or {}).get("fusion_weights"))
+                         fusion_weights=(fn_args.custom_config or {}).get("fusion_weights"),
+                         tasks=tasks)
     save_warm_start(model.network, spec, fn_args.serving_model_dir)

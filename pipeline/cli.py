@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 
+from models.features import OPTIONAL_TASKS
 from models.hparams import MODEL_NAMES, WEIGHTING_NAMES, ModelHParams
 
 
@@ -50,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a Beam pipeline flag (repeatable); replaces the DirectRunner default")
     run.add_argument("--train-spans", type=int, default=1, metavar="K",
                      help="train on the latest K spans (rolling window); evaluate on the newest")
+    run.add_argument("--with-task", action="append", default=[], metavar="TASK",
+                     choices=[t.name for t in OPTIONAL_TASKS],
+                     help="also train this optional task (repeatable): "
+                          + ", ".join(f"{t.name} ({t.kind}, {t.num_classes} classes)"
+                                      for t in OPTIONAL_TASKS)
+                          + "; generated data then carries its label")
     run.add_argument("--strategy", default="default",
                      choices=("default", "mirrored", "multi_worker_mirrored"),
                      help="Trainer's tf.distribute strategy")
@@ -74,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--examples", type=int, default=100_000, help="examples per span")
     gen.add_argument("--spans", type=int, default=1, help="number of spans to write")
     gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--engagement-level", action="store_true",
+                     help="add the optional multiclass label engagement_level (0/1/2, -1 missing)")
     gen.add_argument("--append-span", action="store_true",
                      help="write the next span(s) after the highest existing one")
     _add_monitoring_parsers(sub)
@@ -230,6 +239,7 @@ def config_from_args(args: argparse.Namespace):
         distribution_strategy=args.strategy,
         schema_path=args.schema,
         allow_anomalies=args.allow_anomalies,
+        extra_tasks=tuple(dict.fromkeys(args.with_task)),
     )
 
 
@@ -258,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             written = data.generate(args.out, args.examples, args.spans, args.seed,
-                                    append=args.append_span)
+                                    append=args.append_span,
+                                    engagement_level=args.engagement_level)
         except (FileExistsError, ValueError) as e:
             print(f"mtl generate-data: {e}", file=sys.stderr)
             return 2

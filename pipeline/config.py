@@ -22,9 +22,10 @@ DEFAULT_BEAM_ARGS: tuple[str, ...] = (
     "--direct_num_workers=1",
 )
 
-# The usual click / conversion / like fusion, plus a little watch time (seconds).
+# The usual click / conversion / like fusion, plus a little watch time (seconds) and, when the
+# optional task is on, a little expected engagement level (0..2).
 DEFAULT_FUSION_WEIGHTS: dict[str, float] = {
-    "click": 1.0, "conversion": 2.0, "like": 0.5, "watch_time": 0.01,
+    "click": 1.0, "conversion": 2.0, "like": 0.5, "watch_time": 0.01, "engagement_level": 0.25,
 }
 
 
@@ -84,13 +85,25 @@ class PipelineConfig:
     # Kubeflow image: kubeflow/runner.py sets it); None: the local file itself.
     schema_runtime_path: str | None = None
     allow_anomalies: bool = False
+    # Optional tasks (`models.features.OPTIONAL_TASKS`) trained on top of the default ones,
+    # e.g. ("engagement_level",); the embedded data then carries their labels.
+    extra_tasks: tuple[str, ...] = ()
 
     def __post_init__(self):
-        known = {t.name for t in features.TASKS}
+        object.__setattr__(self, "extra_tasks", tuple(self.extra_tasks))
+        active = {t.name for t in features.select_tasks(self.extra_tasks)}
+        every = {t.name for t in features.ALL_TASKS}
         for field in ("thresholds", "max_changes", "gates", "fusion_weights"):
-            unknown = sorted(set(getattr(self, field)) - known)
+            names = set(getattr(self, field))
+            unknown = sorted(names - every)
             if unknown:
-                raise ValueError(f"{field}: unknown tasks {unknown}; known tasks: {sorted(known)}")
+                raise ValueError(f"{field}: unknown tasks {unknown}; known tasks: {sorted(every)}")
+            # The default fusion weights name every task; other settings must name a task
+            # this run trains.
+            inactive = sorted(names - active) if field != "fusion_weights" else []
+            if inactive:
+                raise ValueError(f"{field}: tasks {inactive} are optional and not enabled in "
+                                 f"this run; add them to extra_tasks (mtl run --with-task NAME)")
         if self.train_spans < 1:
             raise ValueError(f"train_spans must be at least 1, got {self.train_spans}")
 
@@ -114,10 +127,15 @@ class PipelineConfig:
     def serving_dir(self) -> Path:
         return self.home / "serving" / self.model_name
 
+    def active_fusion_weights(self) -> dict[str, float]:
+        """The fusion weights of the tasks this run trains."""
+        active = {t.name for t in features.select_tasks(self.extra_tasks)}
+        return {k: v for k, v in self.fusion_weights.items() if k in active}
+
     def tasks(self) -> tuple[Task, ...]:
-        """The task list with this config's threshold overrides applied."""
+        """The task list (default plus `extra_tasks`) with the threshold overrides applied."""
         out = []
-        for task in features.TASKS:
+        for task in features.select_tasks(self.extra_tasks):
             changes = {}
             if task.name in self.thresholds:
                 changes["threshold"] = float(self.thresholds[task.name])

@@ -10,6 +10,10 @@ Labels (all observed only where the funnel lets them be):
   conversion  int64 0/1 after a click, -1 when click == 0.
   watch_time  float seconds >= 0 after a click, -1.0 when click == 0.
   like        int64 0/1 after a click, -1 when click == 0 and, at random, for 30% of clicks.
+  engagement_level (optional, `engagement_level=True`)
+              int64 0 bounced / 1 engaged / 2 deeply engaged after a click, -1 when click == 0
+              and, at random, for 20% of clicks. Off by default: its random draws come from a
+              generator of their own, so the other columns are the same with or without it.
 
 Every label comes from one ground truth over user-item affinity (latent tastes), the user's
 history, item quality (seen through `item_ctr_7d`), price, device and hour, so the tasks are
@@ -35,6 +39,8 @@ SPAN_DIR_RE = re.compile(r"^span-(\d+)$")
 DEVICES = ("android", "ios", "web", "tablet")
 DEVICE_PROBS = (0.45, 0.30, 0.20, 0.05)
 EXAMPLES_PER_FILE = 50_000
+# Cut points of the engagement score into levels 0 / 1 / 2 (about 30% / 40% / 30% of clicks).
+ENGAGEMENT_CUTS = (0.6, 2.7)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,8 +94,10 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def generate_span(world: World, num_examples: int, seed: int, span: int) -> dict[str, object]:
-    """Draws `num_examples` impressions of span `span` as columns (numpy arrays / lists)."""
+def generate_span(world: World, num_examples: int, seed: int, span: int,
+                  engagement_level: bool = False) -> dict[str, object]:
+    """Draws `num_examples` impressions of span `span` as columns (numpy arrays / lists);
+    `engagement_level` adds that optional multiclass label."""
     if num_examples <= 0:
         raise ValueError(f"num_examples must be positive, got {num_examples}")
     c = world.config
@@ -155,7 +163,7 @@ def generate_span(world: World, num_examples: int, seed: int, span: int) -> dict
     like_observed = (click == 1) & (rng.random(n) >= 0.3)
     like = np.where(like_observed, like_value, -1)
 
-    return {
+    columns = {
         "user_id": [f"u{u}" for u in users],
         "item_id": [f"i{i}" for i in items],
         "category": [f"c{world.item_category[i]}" for i in items],
@@ -172,6 +180,19 @@ def generate_span(world: World, num_examples: int, seed: int, span: int) -> dict
         "watch_time": watch_time.astype(np.float32),
         "like": like.astype(np.int64),
     }
+    if engagement_level:
+        # Its own generator: the columns above do not change when the label is turned on.
+        extra_rng = np.random.default_rng([seed, span, 1])
+        # An ordinal outcome of the same ground truth: one engagement score, two cut points
+        # (ordered logit), so the classes are related to watch time and like, and mostly
+        # driven by what the features show (item quality, the history's similarity): the
+        # latent score alone would predict the level for about 70% of observed rows.
+        engagement = (0.6 * affinity + 2.0 * quality + 0.8 * hist_aff
+                      + 0.01 * (watch - 25.0) + 0.6 * extra_rng.logistic(size=n))
+        level = np.digitize(engagement, ENGAGEMENT_CUTS).astype(np.int64)
+        observed = (click == 1) & (extra_rng.random(n) >= 0.2)
+        columns["engagement_level"] = np.where(observed, level, -1).astype(np.int64)
+    return columns
 
 
 def columns_to_examples(columns: dict[str, object]) -> list[bytes]:
@@ -226,6 +247,7 @@ def write_span(
     num_examples: int,
     seed: int,
     world: World | None = None,
+    engagement_level: bool = False,
 ) -> Path:
     """Writes span `span` atomically (temporary folder, then rename) and returns its folder."""
     import tensorflow as tf
@@ -236,7 +258,7 @@ def write_span(
     if final.exists():
         raise FileExistsError(f"{final} already exists; choose another span or folder")
     world = world or World(seed)
-    columns = generate_span(world, num_examples, seed, span)
+    columns = generate_span(world, num_examples, seed, span, engagement_level=engagement_level)
     records = columns_to_examples(columns)
     tmp = Path(tempfile.mkdtemp(prefix=f".span-{span}.", dir=out))
     try:
@@ -260,11 +282,12 @@ def generate(
     num_spans: int = 1,
     seed: int = 42,
     append: bool = False,
+    engagement_level: bool = False,
 ) -> list[Path]:
     """Writes `num_spans` spans of `num_examples` examples each.
 
     With `append`, writes spans after the highest existing one (the next day's data); otherwise
-    the folder must hold no span yet.
+    the folder must hold no span yet. `engagement_level` adds the optional multiclass label.
     """
     if num_spans <= 0:
         raise ValueError(f"num_spans must be positive, got {num_spans}")
@@ -276,6 +299,6 @@ def generate(
     first = (present[-1] + 1) if present else 1
     world = World(seed)
     return [
-        write_span(out_dir, span, num_examples, seed, world)
+        write_span(out_dir, span, num_examples, seed, world, engagement_level=engagement_level)
         for span in range(first, first + num_spans)
     ]

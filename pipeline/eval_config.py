@@ -2,7 +2,8 @@
 
 Per task: labels and example weights come from the tf.Transform outputs (`<task>_label`, the
 clipped label, and `<task>_weight`, the observed-label mask: TFMA's AUC rejects a -1 label even
-at weight 0), AUC for binary tasks and RMSE / MAE for regression, example counts (all rows) and
+at weight 0), AUC for binary tasks, RMSE / MAE for regression, accuracy and top-k accuracy for
+multiclass tasks (`pipeline.multiclass_metrics`), example counts (all rows) and
 weighted example counts (observed labels). Each task's gating metric has an absolute bound and
 a change threshold against the baseline (absolute or relative, see `pipeline.gates`) on the
 overall slice, and its observed-label count a lower bound; blessing needs every task to pass.
@@ -19,6 +20,7 @@ from models.features import Task
 from pipeline import gates as gates_lib
 from pipeline.gates import TaskGate
 
+MULTICLASS_MODULE = "pipeline.multiclass_metrics"
 CANDIDATE = "candidate"
 BASELINE = "baseline"
 
@@ -86,6 +88,17 @@ def metrics_specs(task: Task, gate: TaskGate | None = None,
     )
     if task.kind == "binary":
         quality = [_gated("AUC", gate)]
+    elif task.kind == "multiclass":
+        if gate.slice_bound is not None:
+            raise ValueError(f"gates[{task.name!r}]: slice_bound is not supported for a "
+                             f"multiclass task (it gates AUC or RMSE per slice)")
+        accuracy = _gated("MulticlassAccuracy", gate)
+        accuracy.module = MULTICLASS_MODULE
+        accuracy.config = json.dumps({"name": "accuracy", "top_k": 1}, sort_keys=True)
+        top_k = tfma.MetricConfig(
+            class_name="MulticlassAccuracy", module=MULTICLASS_MODULE,
+            config=json.dumps({"name": task.top_k_metric, "top_k": task.top_k}, sort_keys=True))
+        quality = [accuracy, top_k]
     else:
         quality = [
             _gated("RootMeanSquaredError", gate),

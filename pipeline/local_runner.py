@@ -37,7 +37,8 @@ def ensure_data(config: PipelineConfig) -> list[int]:
     if not spans:
         logging.info("no span under %s: generating %d examples (seed %d)",
                      config.data_dir, config.examples, config.seed)
-        data_lib.generate(config.data_dir, config.examples, 1, config.seed)
+        data_lib.generate(config.data_dir, config.examples, 1, config.seed,
+                          engagement_level="engagement_level" in config.extra_tasks)
         spans = data_lib.existing_spans(config.data_dir)
     return spans
 

@@ -35,8 +35,11 @@ METRIC_NAMES: dict[str, str] = {
     "mean_absolute_error": "mae",
     "example_count": "examples",
     "weighted_example_count": "observed",
+    "accuracy": "accuracy",
 }
-QUALITY_METRICS = ("auc", "root_mean_squared_error", "mean_absolute_error")
+# A multiclass task's top-k accuracy (models.features.Task.top_k_metric) keeps its name.
+METRIC_NAMES.update({f"top_{k}_accuracy": f"top_{k}_accuracy" for k in range(2, 11)})
+QUALITY_METRICS = ("auc", "root_mean_squared_error", "mean_absolute_error", "accuracy")
 
 
 @dataclasses.dataclass
@@ -97,6 +100,7 @@ class TaskRow:
             "auc": pick("auc"),
             "rmse": pick("root_mean_squared_error"),
             "mae": pick("mean_absolute_error"),
+            "accuracy": pick("accuracy"),
             "examples": pick("example_count"),
             "observed": pick("weighted_example_count"),
             "coverage": self.coverage,
@@ -110,7 +114,7 @@ class TaskRow:
 
 
 COLUMNS: tuple[str, ...] = (
-    "run_id", "run_time", "spans", "task", "auc", "rmse", "mae", "examples", "observed",
+    "run_id", "run_time", "spans", "task", "auc", "rmse", "mae", "accuracy", "examples", "observed",
     "coverage", "gate_metric", "candidate", "baseline", "threshold", "blessed", "pushed_version",
 )
 
@@ -216,7 +220,10 @@ def collect(config: PipelineConfig) -> list[TaskRow]:
         version = os.path.basename(summary.pushed_path.rstrip("/")) if summary.pushed_path else None
         run_time = dt.datetime.fromtimestamp(run.create_time_since_epoch / 1e3, tz=dt.timezone.utc)
         by_task = {tm.task.name: tm for tm in summary.tasks}
-        for task in tasks:
+        # Optional tasks appear from the first run that trained them.
+        run_tasks = tasks + tuple(tm.task for tm in summary.tasks
+                                  if tm.task.name not in {t.name for t in tasks})
+        for task in run_tasks:
             tm = by_task.get(task.name)
             rows.append(TaskRow(
                 run_id=run.name,
@@ -316,14 +323,15 @@ def format_table(rows: list[TaskRow]) -> str:
     """An aligned text table, one line per run and task ("" without rows)."""
     if not rows:
         return ""
-    header = ("run_id", "run_time", "spans", "task", "auc", "rmse", "mae", "examples",
-              "observed", "coverage", "baseline", "threshold", "blessed", "pushed")
+    header = ("run_id", "run_time", "spans", "task", "auc", "rmse", "mae", "accuracy",
+              "examples", "observed", "coverage", "baseline", "threshold", "blessed", "pushed")
     lines = [header]
     for row in rows:
         flat = row.flat()
         lines.append(tuple(_cell(v) for v in (
             flat["run_id"], flat["run_time"], flat["spans"] or "-", flat["task"], flat["auc"],
-            flat["rmse"], flat["mae"], flat["examples"], flat["observed"], flat["coverage"],
+            flat["rmse"], flat["mae"], flat["accuracy"], flat["examples"], flat["observed"],
+            flat["coverage"],
             flat["baseline"], flat["threshold"], flat["blessed"], flat["pushed_version"])))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip()
@@ -459,7 +467,7 @@ def main(command: str, root: str, fmt: str = "table", check_alerts: bool = False
     import logging
     import sys
 
-    from models.features import TASKS, task_by_name
+    from models.features import ALL_TASKS, task_by_name
 
     # Reading metadata imports TFMA and Beam, whose INFO chatter would bury the answer.
     logging.getLogger().setLevel(logging.WARNING)
@@ -467,7 +475,7 @@ def main(command: str, root: str, fmt: str = "table", check_alerts: bool = False
     for flag, overrides in (("--threshold", thresholds), ("--max-drop", max_drops)):
         for name in overrides or {}:
             try:
-                task_by_name(name, TASKS)
+                task_by_name(name, ALL_TASKS)
             except KeyError as e:
                 print(f"{prog}: {flag}: {e.args[0]}", file=sys.stderr)
                 return 2

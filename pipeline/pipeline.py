@@ -19,7 +19,6 @@ from tfx.proto import example_gen_pb2
 from components.anomalies_gate import AnomaliesGate
 from components.curated_schema import CuratedImportSchemaGen
 from components.gated_pusher import GatedPusher
-from models import features
 from pipeline import eval_config as eval_config_lib
 from pipeline import fingerprint, spans
 from pipeline import schema as schema_lib
@@ -85,7 +84,7 @@ def create_pipeline(
         anomalies=example_validator.outputs["anomalies"],
         allow_anomalies=config.allow_anomalies,
         reference_statistics=reference.read_text() if reference and reference.exists() else "",
-        label_keys=features.LABEL_KEYS,
+        label_keys=tuple(t.label_key for t in config.tasks()),
     )
     validated_schema = anomalies_gate.outputs["validated_schema"]
     transform = tfx.components.Transform(
@@ -93,7 +92,8 @@ def create_pipeline(
         schema=validated_schema,
         preprocessing_fn=PREPROCESSING_FN,
         disable_statistics=not config.transform_statistics,
-        custom_config={"code_fingerprint": fingerprint.transform_fingerprint()},
+        custom_config={"code_fingerprint": fingerprint.transform_fingerprint(),
+                       "extra_tasks": list(config.extra_tasks)},
     )
     hparams = config.hparams.to_dict()
     model_resolver = tfx.dsl.Resolver(
@@ -113,7 +113,8 @@ def create_pipeline(
         custom_config={
             "hparams": json.loads(json.dumps(hparams)),
             "code_fingerprint": fingerprint.trainer_fingerprint(),
-            "fusion_weights": dict(config.fusion_weights),
+            "fusion_weights": config.active_fusion_weights(),
+            "extra_tasks": list(config.extra_tasks),
             "distribution_strategy": config.distribution_strategy,
         },
         **warm_start,

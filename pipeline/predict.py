@@ -130,10 +130,22 @@ def _batches(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
         yield batch
 
 
+def _plain(value):
+    """A JSON-ready prediction: a float, or a list of floats (a multiclass task's classes)."""
+    if isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) > 0:
+        return [float(v) for v in value]
+    return float(value)
+
+
+def _rounded(value):
+    """6 decimals, for a float or a multiclass task's list of class probabilities."""
+    return [round(v, 6) for v in value] if isinstance(value, list) else round(value, 6)
+
+
 def _rows_of_columns(columns: dict) -> list[dict]:
     names = sorted(columns)
     count = len(columns[names[0]]) if names else 0
-    return [{name: float(columns[name][i]) for name in names} for i in range(count)]
+    return [{name: _plain(columns[name][i]) for name in names} for i in range(count)]
 
 
 class InProcessClient:
@@ -237,7 +249,7 @@ class RestClient:
             raise ConnectionError(f"REST predict to {self.url} failed: HTTP "
                                   f"{response.status_code}: {response.text[:500]}")
         predictions = response.json()["predictions"]
-        return [{k: float(v) for k, v in sorted(p.items())} for p in predictions]
+        return [{k: _plain(v) for k, v in sorted(p.items())} for p in predictions]
 
 
 def predict_file(client, path: str | os.PathLike, batch_size: int = 256) -> Iterator[dict]:
@@ -260,7 +272,7 @@ def main(args) -> int:
         out = open(args.out, "w") if args.out else sys.stdout
         try:
             for prediction in predict_file(client, args.input, args.batch_size):
-                out.write(json.dumps({k: round(v, 6) for k, v in prediction.items()}) + "\n")
+                out.write(json.dumps({k: _rounded(v) for k, v in prediction.items()}) + "\n")
         finally:
             if args.out:
                 out.close()

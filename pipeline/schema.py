@@ -12,6 +12,7 @@ SchemaGen does) and curates it:
     few never-seen values are tolerated (they map to the OOV bucket); ids: no domain;
   - numeric ranges (`NUMERIC_RANGES`), NaN and infinity disallowed;
   - labels: binary labels in {-1, 0, 1}, regression labels >= -1 (-1 = not observed);
+    optional tasks' labels (`models.features.OPTIONAL_TASKS`) may be absent, in range if not;
   - drift comparators (`DRIFT`) on features whose distribution must not move far: the gate
     compares each span with the reference statistics frozen alongside the schema.
 
@@ -122,21 +123,37 @@ def curate(schema, statistics):
         if high is not None:
             domain.max = high
     for task in features.TASKS:
-        feature = _feature(schema, task.label_key)
-        if task.kind == "binary":
-            feature.ClearField("int_domain")
-            feature.int_domain.min = features.MISSING_LABEL
-            feature.int_domain.max = 1
-        else:
-            feature.ClearField("float_domain")
-            feature.float_domain.min = features.MISSING_LABEL
-            feature.float_domain.disallow_nan = True
-            feature.float_domain.disallow_inf = True
+        _label_domain(_feature(schema, task.label_key), task)
+    for task in features.OPTIONAL_TASKS:
+        # May be absent (data without the optional label stays valid), in range when present.
+        present = [f for f in schema.feature if f.name == task.label_key]
+        feature = present[0] if present else schema.feature.add(name=task.label_key)
+        feature.type = schema_pb2.FLOAT if task.kind == "regression" else schema_pb2.INT
+        feature.ClearField("shape")
+        feature.ClearField("value_count")
+        feature.presence.min_fraction = 0.0
+        feature.presence.min_count = 0
+        _label_domain(feature, task)
+    schema.feature.sort(key=lambda f: f.name)
     for name, (kind, threshold) in DRIFT.items():
         comparator = _feature(schema, name).drift_comparator
         comparator.Clear()
         getattr(comparator, kind).threshold = threshold
     return schema
+
+
+def _label_domain(feature, task: features.Task) -> None:
+    """A label's valid values: -1 (not observed) up to 1 (binary) or K-1 (multiclass class
+    ids), or >= -1 for a regression label."""
+    if task.kind in ("binary", "multiclass"):
+        feature.ClearField("int_domain")
+        feature.int_domain.min = features.MISSING_LABEL
+        feature.int_domain.max = 1 if task.kind == "binary" else task.num_classes - 1
+    else:
+        feature.ClearField("float_domain")
+        feature.float_domain.min = features.MISSING_LABEL
+        feature.float_domain.disallow_nan = True
+        feature.float_domain.disallow_inf = True
 
 
 def reference_statistics(statistics):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from models.features import Task
+from models.features import OPTIONAL_TASKS, Task
 from pipeline import gates as gates_lib
 from pipeline.config import PipelineConfig
 from pipeline.gates import TaskGate
@@ -63,7 +63,7 @@ class RunSummary:
         if not self.gates or not self.tasks:
             return []
         lines = ["", "Gate per task (overall slice):",
-                 f"  {'task':<12} {'metric':<24} {'candidate':>10} {'baseline':>10} "
+                 f"  {'task':<16} {'metric':<24} {'candidate':>10} {'baseline':>10} "
                  f"{'bound':>9} {'change allowed':>16} {'labels':>7}  verdict"]
         for tm in self.tasks:
             gate = self.gates.get(tm.task.name)
@@ -74,7 +74,7 @@ class RunSummary:
             reasons = gate.check(cand, base, observed)
             change = gate.describe_change() if base is not None else "(no baseline)"
             lines.append(
-                f"  {tm.task.name:<12} {gate.metric:<24} "
+                f"  {tm.task.name:<16} {gate.metric:<24} "
                 f"{(f'{cand:.4f}' if cand is not None else '-'):>10} "
                 f"{(f'{base:.4f}' if base is not None else '-'):>10} "
                 f"{gate.describe_bound():>9} {change:>16} "
@@ -104,7 +104,7 @@ class RunSummary:
             lines.append(f"  {comp.node_id:<32} {comp.state:<9} {comp.seconds:8.1f}")
         lines.append(f"  {'total':<32} {'':<9} {sum(c.seconds for c in self.components):8.1f}")
         lines += ["", "Evaluation (overall slice, eval split):"]
-        header = f"  {'task':<12} {'metric':<24} {'candidate':>10} {'baseline':>10} {'bound':>10}"
+        header = f"  {'task':<16} {'metric':<24} {'candidate':>10} {'baseline':>10} {'bound':>10}"
         lines.append(header + f" {'examples':>9} {'observed':>9}")
         for tm in self.tasks:
             bound = ("≥ " if tm.task.higher_is_better else "≤ ") + f"{tm.task.threshold:g}"
@@ -113,7 +113,7 @@ class RunSummary:
                     continue
                 base = tm.baseline.get(name)
                 lines.append(
-                    f"  {tm.task.name:<12} {name:<24} {value:>10.4f} "
+                    f"  {tm.task.name:<16} {name:<24} {value:>10.4f} "
                     f"{(f'{base:.4f}' if base is not None else '-'):>10} "
                     f"{(bound if name == tm.task.metric else ''):>10} "
                     f"{tm.candidate.get('example_count', 0):>9.0f} "
@@ -125,7 +125,7 @@ class RunSummary:
                 for slice_name, values in sorted(tm.by_slice.items()):
                     value = values.get(tm.task.metric)
                     if value is not None:
-                        lines.append(f"  {tm.task.name:<12} {slice_name:<24} "
+                        lines.append(f"  {tm.task.name:<16} {slice_name:<24} "
                                      f"{tm.task.metric} {value:.4f}")
         lines += self.gate_lines()
         lines.append("")
@@ -271,7 +271,12 @@ def summarize_run(config: PipelineConfig, store, run_context) -> RunSummary:
                 pushed_path = artifact.custom_properties["pushed_destination"].string_value
             push_props = dict(artifact.custom_properties)
     tasks = config.tasks()
-    metrics = read_metrics(evaluation_uri, tasks) if evaluation_uri else []
+    # Also an optional task this config does not name but the run trained (mtl metrics and
+    # report read every run of a home with the default config): kept when it has metrics.
+    names = {t.name for t in tasks}
+    others = tuple(t for t in OPTIONAL_TASKS if t.name not in names)
+    metrics = [tm for tm in read_metrics(evaluation_uri, tasks + others)
+               if tm.task.name in names or tm.candidate] if evaluation_uri else []
     failures = read_failures(evaluation_uri) if evaluation_uri and blessed is False else []
     return RunSummary(
         run_id=run_context.name,

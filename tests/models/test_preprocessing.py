@@ -133,3 +133,29 @@ def test_non_finite_numerics_take_the_default_before_z_scoring():
     mean, std = 1.5, math.sqrt(2.75)
     got = [row["price_xf"] for row in data]
     np.testing.assert_allclose(got, [(v - mean) / std for v in (2, 4, 0, 0)], rtol=1e-5)
+
+
+def test_an_optional_multiclass_task_gets_its_mask_and_clipped_class_id():
+    """With custom_config {"extra_tasks": ["engagement_level"]} (what the Transform component
+    passes), the optional label, sparse because it may be absent, becomes mask and class id."""
+    spec = dict(RAW_SPEC, engagement_level=tf.io.VarLenFeature(tf.int64))
+    levels = [[2], [-1], [], [1]]  # observed, missing, absent from the example, observed
+    rows = [dict(row, engagement_level=level) for row, level in zip(ROWS, levels)]
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
+    import tempfile
+
+    def with_engagement(inputs):
+        return preprocessing_fn(inputs, {"extra_tasks": ["engagement_level"]})
+
+    with tempfile.TemporaryDirectory() as temp, tft_beam.Context(temp_dir=temp,
+                                                                   force_tf_compat_v1=False):
+        (data, _), _ = (rows, metadata) | tft_beam.AnalyzeAndTransformDataset(
+            with_engagement, output_record_batches=False
+        )
+    assert [row["engagement_level_weight"] for row in data] == [1, 0, 0, 1]
+    assert [row["engagement_level_label"] for row in data] == [2, 0, 0, 1]
+    # Without the option the task is not produced, whatever the data holds.
+    with tf.Graph().as_default():
+        inputs = {k: (tf.sparse.from_dense(tf.constant([[b"a"]])) if k == "history_item_ids"
+                      else tf.zeros([1], v.dtype)) for k, v in RAW_SPEC.items()}
+        assert "engagement_level_label" not in preprocessing_fn(inputs)

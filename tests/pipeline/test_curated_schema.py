@@ -18,8 +18,9 @@ from pipeline import data
 from pipeline import schema as schema_lib
 
 
-def _stats(seed: int, span: int = 2, n: int = 2000, change=None):
-    columns = data.generate_span(data.World(seed), n, seed, span)
+def _stats(seed: int, span: int = 2, n: int = 2000, change=None, engagement_level=False):
+    columns = data.generate_span(data.World(seed), n, seed, span,
+                                 engagement_level=engagement_level)
     frame = pd.DataFrame({k: v if isinstance(v, list) else list(v) for k, v in columns.items()})
     if change:
         change(frame)
@@ -61,7 +62,13 @@ def test_curation_rules():
     schema = schema_lib.curate(tfdv.infer_schema(stats, infer_feature_shape=True), stats)
     by_name = {f.name: f for f in schema.feature}
     assert set(by_name) == set(features.RAW_FEATURE_KEYS) | set(features.LABEL_KEYS)
-    assert all(f.presence.min_fraction == 1.0 for f in schema.feature)
+    optional = {t.label_key for t in features.OPTIONAL_TASKS}
+    assert all(f.presence.min_fraction == 1.0 for f in schema.feature if f.name not in optional)
+    # An optional task's label may be absent (existing data stays valid); in range when there.
+    engagement = by_name["engagement_level"]
+    assert (engagement.presence.min_fraction, engagement.presence.min_count) == (0.0, 0)
+    assert (engagement.int_domain.min, engagement.int_domain.max) == (-1, 2)
+    assert not engagement.HasField("shape")
     assert list(by_name["device"].string_domain.value) == ["android", "ios", "tablet", "web"]
     assert not by_name["device"].distribution_constraints.HasField("min_domain_mass")
     assert by_name["category"].distribution_constraints.min_domain_mass == 0.9
@@ -90,3 +97,16 @@ def test_out_of_range_label_and_nan_are_anomalies(committed):
 
     anomalies = tfdv.validate_statistics(_stats(7, change=corrupt), schema)
     assert {"click", "price"} <= set(anomalies.anomaly_info)
+
+
+def test_optional_engagement_label_is_valid_when_present_and_checked_for_range(committed):
+    schema, _ = committed
+    with_label = tfdv.validate_statistics(_stats(7, engagement_level=True), schema)
+    assert dict(with_label.anomaly_info) == {}
+
+    def out_of_range(frame):
+        frame.loc[::50, "engagement_level"] = 3
+
+    bad = tfdv.validate_statistics(_stats(7, change=out_of_range, engagement_level=True), schema)
+    assert set(bad.anomaly_info) == {"engagement_level"}
+    assert "large value" in bad.anomaly_info["engagement_level"].description

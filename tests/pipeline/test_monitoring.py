@@ -107,10 +107,10 @@ def test_table_json_csv():
     rows = _history()
     table = monitoring.format_table(rows).splitlines()
     assert table[0].split() == ["run_id", "run_time", "spans", "task", "auc", "rmse", "mae",
-                                "examples", "observed", "coverage", "baseline", "threshold",
-                                "blessed", "pushed"]
+                                "accuracy", "examples", "observed", "coverage", "baseline",
+                                "threshold", "blessed", "pushed"]
     assert len(table) == 5
-    assert table[3].split()[3:] == ["click", "0.7100", "-", "-", "400", "400", "1.0000",
+    assert table[3].split()[3:] == ["click", "0.7100", "-", "-", "-", "400", "400", "1.0000",
                                     "0.7000", "0.6500", "yes", "1700000002"]
     data = json.loads(monitoring.format_json(rows))
     assert [(d["task"], d["spans"], d["candidate"]) for d in data] == [

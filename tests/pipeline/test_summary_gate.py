@@ -27,12 +27,12 @@ def test_gate_table_shows_candidate_baseline_thresholds_and_why():
     text = _summary().format()
     lines = text.splitlines()
     lines = lines[lines.index("Gate per task (overall slice):"):]
-    click = next(line for line in lines if line.startswith("  click        auc"))
+    click = next(line for line in lines if line.split()[:2] == ["click", "auc"])
     assert click.split() == ["click", "auc", "0.7000", "0.7300", "≥", "0.65", "drop", "≤",
                              "0.02", "900", "FAIL"]
     assert ("      task 'click' auc 0.7000 vs baseline 0.7300: allowed drop ≤ 0.02 "
             "(limit 0.7100)") in lines
-    watch = next(line for line in lines if line.startswith("  watch_time   root"))
+    watch = next(line for line in lines if line.split()[:2] == ["watch_time", "root_mean_squared_error"])
     assert watch.split()[-3:] == ["baseline)", "30", "FAIL"]
     assert ("      task 'watch_time' has 30 observed labels in the evaluation split, fewer "
             "than the 40 required") in lines
