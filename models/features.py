@@ -140,7 +140,7 @@ OPTIONAL_TASKS: tuple[Task, ...] = (
     # Content engagement after a click: 0 bounced, 1 engaged, 2 deeply engaged; -1 when not
     # observed (no click). The common "content preference category" kind of task.
     Task("engagement_level", "multiclass", "engagement_level", loss_weight=0.5,
-         threshold=0.45, max_change=0.03, num_classes=3, top_k=2, optional=True),
+         threshold=0.42, max_change=0.03, num_classes=3, top_k=2, optional=True),
 )
 ALL_TASKS: tuple[Task, ...] = TASKS + OPTIONAL_TASKS
 
