@@ -106,8 +106,15 @@ def find_problems(schema, statistics_by_split: dict, anomalies_by_split: dict,
                     add(split, name, "distribution drift: "
                         + "; ".join(r.description for r in reasons))
         by_name = {_feature_name(f): f for f in stats.datasets[0].features}
+        reported = set(anomalies.anomaly_info) if anomalies is not None else set()
         for key in label_keys:
             feature = by_name.get(key)
+            if feature is None and key not in reported:
+                # An optional task's label may be absent by schema; a run that trains the
+                # task needs it.
+                add(split, key, "absent from every example, but the run trains its task; "
+                    "generate or import data carrying this label, or drop the task")
+                continue
             if feature is None or not feature.HasField("num_stats"):
                 continue  # absent or wrong type: ExampleValidator reports it
             if feature.num_stats.max < 0:

@@ -63,6 +63,28 @@ def test_a_task_whose_labels_are_all_missing_is_reported():
     ]
 
 
+def test_an_enabled_task_whose_label_is_absent_is_reported_once():
+    schema = schema_pb2.Schema()
+    schema.CopyFrom(SCHEMA)
+    schema.feature.add(name="engagement_level", type=schema_pb2.INT).int_domain.max = 2
+    stats = {"train": _stats({"ios": 5, "web": 5})}  # no engagement_level column at all
+    problems = executor.find_problems(schema, stats, {"train": anomalies_pb2.Anomalies()},
+                                      label_keys=("like", "engagement_level"))
+    assert len(problems) == 1
+    assert problems[0].startswith(
+        "[train] feature 'engagement_level': absent from every example, but the run trains its "
+        "task")
+    # A label the ExampleValidator already reported (a required one) is not reported twice.
+    missing_like = anomalies_pb2.Anomalies()
+    missing_like.anomaly_info["like"].description = "Column dropped"
+    no_like = _stats({"ios": 5, "web": 5})
+    del no_like.datasets[0].features[0]
+    problems = executor.find_problems(SCHEMA, {"train": no_like}, {"train": missing_like},
+                                      label_keys=("like",))
+    assert problems == ["[train] feature 'like': Column dropped (expected: INT, present in 100% "
+                        "of examples, values in [-1, 1])"]
+
+
 def test_drift_against_the_reference_uses_the_schema_comparator():
     reference = _stats({"ios": 50, "web": 50})
     near = executor.find_problems(SCHEMA, {"train": _stats({"ios": 55, "web": 45})}, {},

@@ -42,6 +42,11 @@ CASES: tuple[Case, ...] = (
     Case("labels_all_missing", "a task whose labels are all missing (-1) in a span",
          f"AnomaliesGate: the label is named, 'every label is missing'; {REFUSED}",
          "test_task_with_all_labels_missing"),
+    Case("optional_label_absent", "`mtl run --with-task engagement_level` on data without that "
+         "label",
+         f"AnomaliesGate: the label is named, 'absent from every example, but the run trains its "
+         f"task' (the schema lets an optional label be absent, the run does not); {REFUSED}",
+         "test_optional_task_enabled_on_data_without_its_label"),
     Case("drift", "a large drift: `price` ten times higher in the new span",
          f"AnomaliesGate: the drift comparator of the curated schema (Jensen-Shannon divergence "
          f"against the frozen reference) names the feature; {REFUSED}", "test_large_drift"),

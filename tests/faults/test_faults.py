@@ -37,9 +37,10 @@ def _latest_states(config) -> dict[str, str]:
     return {c.node_id: c.state for c in summary_lib.summarize_latest_run(config).components}
 
 
-def _assert_refused_by_the_gate(config, digest, capsys, *needles: str) -> str:
+def _assert_refused_by_the_gate(config, digest, capsys, *needles: str,
+                                run_flags: tuple[str, ...] = ()) -> str:
     """`mtl run` exits 4 naming each needle; the gate failed, nothing after it ran or pushed."""
-    rc, err = _run_cli(cli_args(config.home), capsys)
+    rc, err = _run_cli(cli_args(config.home, *run_flags), capsys)
     assert rc == 4, err
     assert "failed validation against the curated schema" in err, err
     for needle in needles:
@@ -129,6 +130,14 @@ def test_task_with_all_labels_missing(fault_home, capsys):
     config, digest = fault_home
     append_span(config, _columns_map("like", lambda col: np.full(len(col), -1, np.int64)))
     _assert_refused_by_the_gate(config, digest, capsys, "feature 'like'", "every label is missing")
+
+
+def test_optional_task_enabled_on_data_without_its_label(fault_home, capsys):
+    config, digest = fault_home
+    append_span(config)  # a healthy span, generated without engagement_level
+    _assert_refused_by_the_gate(config, digest, capsys, "feature 'engagement_level'",
+                                "absent from every example, but the run trains its task",
+                                run_flags=("--with-task", "engagement_level"))
 
 
 def test_large_drift(fault_home, capsys):
