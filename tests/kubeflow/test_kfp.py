@@ -18,7 +18,7 @@ TASKS = {
     "latest_blessed_model_resolver-model-blessing-resolver", "Evaluator", "Pusher",
 }
 RUN_FLAGS = ["--", "--root", "/mnt/test_home", "--epochs", "2", "--batch-size", "64",
-             "--threshold", "click=0.61"]
+             "--threshold", "click=0.61", "--with-task", "engagement_level"]
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +89,13 @@ def test_spec_has_every_component_with_the_image_and_parameters(compiled):
         "producerTask"] == "latest_blessed_model_resolver-model-resolver"
     eval_config = json.loads(_param(tasks["Evaluator"], "eval_config"))
     assert '"click"' in json.dumps(eval_config) and "0.61" in json.dumps(eval_config)
+    # The optional task reaches Transform, Trainer and TFMA (its metric module is in the image).
+    for name in ("Transform", "Trainer"):
+        assert json.loads(_param(tasks[name], "custom_config"))["extra_tasks"] == [
+            "engagement_level"]
+    assert eval_config["model_specs"][0]["label_keys"]["engagement_level"] == (
+        "engagement_level_label")
+    assert "pipeline.multiclass_metrics" in json.dumps(eval_config)
 
 
 def test_compile_refuses_the_span_window_the_v2_compiler_cannot_express(tmp_path, capsys):
