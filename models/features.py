@@ -65,7 +65,8 @@ class Task:
         label is the class id, 0 .. num_classes - 1.
       loss_weight: static weight of this task's loss in the total loss.
       threshold: the release bound on the overall slice: the lower bound on AUC for a
-        binary task, the upper bound on RMSE for a regression task.
+        binary task or on accuracy for a multiclass task, the upper bound on RMSE for a
+        regression task.
       max_change: the largest allowed degradation against the last blessed model, in the
         metric's own units (AUC points lost, RMSE gained).
       scale: typical magnitude of a regression label; the head predicts in label units and
@@ -112,11 +113,6 @@ class Task:
     @property
     def higher_is_better(self) -> bool:
         return self.kind != "regression"
-
-    @property
-    def output_shape(self) -> tuple[int, ...]:
-        """The serving output's shape after the batch dimension: () or (num_classes,)."""
-        return (self.num_classes,) if self.kind == "multiclass" else ()
 
 
 TASKS: tuple[Task, ...] = (
