@@ -26,7 +26,10 @@ def _eval_examples(config, n=64, drop=()):
     out = []
     for record in tf.data.TFRecordDataset(files, compression_type="GZIP").take(n):
         example = tf.train.Example.FromString(record.numpy())
-        for key in (*features.LABEL_KEYS, *drop):
+        for key in features.LABEL_KEYS:
+            if key in example.features.feature:  # an optional label may be absent
+                del example.features.feature[key]
+        for key in drop:
             del example.features.feature[key]
         out.append(example.SerializeToString())
     return out
