@@ -296,6 +296,9 @@ def run_funnel(examples: int, seeds: int, epochs: int, grid_seeds: int,
         seconds = time.time() - begin
         figures = evaluate(model)
         figures["train_seconds"] = seconds
+        print(f"funnel: {hp.model}/{hp.weighting} seed {hp.seed} fill {list(fill)}: "
+              f"conversion AUC {figures['conversion_auc']:.4f}, {seconds:.1f} s",
+              file=sys.stderr, flush=True)
         return figures
 
     # (i) masked (the project) vs. (ii) conversion zero-filled vs. (iii) every partially
