@@ -1,18 +1,27 @@
-"""Quality benchmark: the MMoE paper's synthetic experiment, printed as one JSON line.
+"""Quality benchmarks, each printed as one JSON line: the MMoE synthetic experiment, the funnel.
 
-Ma et al., "Modeling Task Relationships in Multi-task Learning with Multi-gate
-Mixture-of-Experts", KDD 2018, section 4: two regression tasks whose correlation is controlled
-by p. With orthogonal unit vectors u1, u2 in R^d and scale c,
+`--benchmark synthetic`: Ma et al., "Modeling Task Relationships in Multi-task Learning with
+Multi-gate Mixture-of-Experts", KDD 2018, section 4: two regression tasks whose correlation is
+controlled by p. With orthogonal unit vectors u1, u2 in R^d and scale c,
     w1 = c * u1,   w2 = c * (p * u1 + sqrt(1 - p^2) * u2),
     y_k = w_k . x + sum_i sin(alpha_i * w_k . x + beta_i) + noise,   x ~ N(0, I_d),
 with alpha_i, beta_i ~ N(0, 1) shared by both tasks. We train single-task networks (one per
-task), shared_bottom, mmoe and ple (the layers of `models.layers`) with the same budget and
-report the held-out MSE (mean of the two tasks) for p in {0, 0.5, 0.9, 1.0} over several seeds.
+task), shared_bottom, mmoe and ple (the layers of `models.layers`) with the same budget (Adam
+1e-3, batch 128, at most `--epochs` epochs with early stopping on a validation set of the same
+generator) and report the held-out MSE (mean of the two tasks) for p in {0, 0.5, 0.9, 1.0}
+over several seeds, and the final training MSE (what the paper's Figure 4 plots).
 The paper finds MMoE's advantage over shared-bottom grows as the correlation falls;
 `mmoe_advantage_grows_as_correlation_falls` says whether this run reproduces it (the advantage
 at p = 0 is larger than at p = 1).
 
-    PYTHONPATH=. python benchmarks/quality.py [--seeds 3] [--epochs 20] [--train 4000]
+`--benchmark funnel`: the embedded dataset (`pipeline.data`), transformed once by a real
+`mtl run` (the project's `preprocessing_fn`), then trained with the project's own model and
+input code: the same shared_bottom model with masked labels (the project) vs. missing labels
+filled with 0, over several seeds, then every architecture with static weighting and every
+weighting with shared_bottom; per-task AUC / RMSE on the eval split over observed labels only.
+
+    PYTHONPATH=. python benchmarks/quality.py --benchmark synthetic [--seeds 3] [--train 10000]
+    PYTHONPATH=. python benchmarks/quality.py --benchmark funnel [--examples 100000]
 """
 
 from __future__ import annotations
