@@ -337,9 +337,12 @@ def run_funnel(examples: int, seeds: int, epochs: int, grid_seeds: int,
                 results.append(train(ModelHParams(model=model_name, weighting=weighting,
                                                   epochs=epochs, seed=seed), ()))
         keys = [f"{t.name}_{'auc' if t.kind == 'binary' else 'rmse'}" for t in features.TASKS]
-        grid[f"{model_name}/{weighting}"] = {
-            key: round(float(np.mean([r[key] for r in results])), 4)
-            for key in [*keys, "ctcvr_auc", "train_seconds"]}
+        row = {}
+        for key in [*keys, "ctcvr_auc", "train_seconds"]:
+            values = [r[key] for r in results]
+            row[key] = round(float(np.mean(values)), 4)
+            row[f"{key}_std"] = round(float(np.std(values)), 4)
+        grid[f"{model_name}/{weighting}"] = row
     hp = ModelHParams()
     return {
         "benchmark": "funnel_quality",
@@ -377,10 +380,10 @@ def main(argv: list[str] | None = None) -> int:
     funnel_args = parser.add_argument_group("funnel (the embedded dataset)")
     funnel_args.add_argument("--examples", type=int, default=100_000,
                              help="examples generated for the funnel benchmark's run")
-    funnel_args.add_argument("--funnel-seeds", type=int, default=3,
+    funnel_args.add_argument("--funnel-seeds", type=int, default=5,
                              help="training seeds of the masked vs. zero-filled comparison")
     funnel_args.add_argument("--funnel-epochs", type=int, default=2)
-    funnel_args.add_argument("--grid-seeds", type=int, default=1,
+    funnel_args.add_argument("--grid-seeds", type=int, default=3,
                              help="training seeds of every architecture and weighting")
     funnel_args.add_argument("--home", default=None,
                              help="reuse this finished `mtl run` home (its Transform output) "
