@@ -101,6 +101,7 @@ def run_synthetic(seeds: int, epochs: int, train: int, test: int, validation: in
     started = time.time()
     table: dict[str, dict[str, float]] = {}
     train_table: dict[str, dict[str, float]] = {}
+    per_seed: dict[str, dict[str, list[float]]] = {}
     stopped: dict[str, list[int]] = {name: [] for name in MODELS}
     for p in CORRELATIONS:
         losses = {name: [] for name in MODELS}
@@ -135,6 +136,8 @@ def run_synthetic(seeds: int, epochs: int, train: int, test: int, validation: in
                               for name, v in losses.items()})
         train_table[str(p)] = {name: round(float(np.mean(v)), 4)
                                for name, v in train_losses.items()}
+        per_seed[str(p)] = {name: [round(v, 4) for v in values]
+                            for name, values in losses.items()}
     advantage = {p: round(row["shared_bottom"] - row["mmoe"], 4) for p, row in table.items()}
     train_advantage = {p: round(row["shared_bottom"] - row["mmoe"], 4)
                        for p, row in train_table.items()}
@@ -148,6 +151,7 @@ def run_synthetic(seeds: int, epochs: int, train: int, test: int, validation: in
         "mmoe_advantage_grows_as_correlation_falls": bool(advantage["0.0"] > advantage["1.0"]),
         "train_mse_by_correlation": train_table,
         "train_mse_mmoe_advantage": train_advantage,
+        "held_out_mse_per_seed": per_seed,
         "epochs_trained_mean": {name: round(float(np.mean(v)), 1) for name, v in stopped.items()},
         "seconds": round(time.time() - started, 1),
     }
