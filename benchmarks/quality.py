@@ -88,7 +88,7 @@ def build(name: str, d: int, seed: int) -> keras.Model:
 
 
 def run_synthetic(seeds: int, epochs: int, train: int, test: int, validation: int = 2000,
-                  patience: int = 3) -> dict:
+                  patience: int = 6) -> dict:
     """Trains every model of MODELS for every p and seed; returns the figures.
 
     Each run fits on `train` examples for at most `epochs` epochs, stopping when the MSE on a
@@ -374,9 +374,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--benchmark", choices=("synthetic", "funnel", "all"), default="all")
     synthetic_args = parser.add_argument_group("synthetic (MMoE paper)")
     synthetic_args.add_argument("--seeds", type=int, default=3)
-    synthetic_args.add_argument("--epochs", type=int, default=30,
+    synthetic_args.add_argument("--epochs", type=int, default=50,
                                 help="at most this many epochs (early stopping on validation)")
-    synthetic_args.add_argument("--patience", type=int, default=3,
+    synthetic_args.add_argument("--patience", type=int, default=6,
                                 help="early-stopping patience in epochs; 0 trains every epoch")
     synthetic_args.add_argument("--train", type=int, default=10_000)
     synthetic_args.add_argument("--validation", type=int, default=2000)
