@@ -391,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
                              help="training seeds of every architecture and weighting")
     funnel_args.add_argument("--home", default=None,
                              help="reuse this finished `mtl run` home (its Transform output) "
-                                  "instead of running the pipeline into a scratch home")
+                                  "instead of running the pipeline into a scratch home (which "
+                                  "is kept; its path is the JSON's `home`)")
     args = parser.parse_args(argv)
     if args.benchmark in ("synthetic", "all"):
         print(json.dumps(run_synthetic(args.seeds, args.epochs, args.train, args.test,
