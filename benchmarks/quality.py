@@ -373,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--benchmark", choices=("synthetic", "funnel", "all"), default="all")
     synthetic_args = parser.add_argument_group("synthetic (MMoE paper)")
-    synthetic_args.add_argument("--seeds", type=int, default=3)
+    synthetic_args.add_argument("--seeds", type=int, default=6)
     synthetic_args.add_argument("--epochs", type=int, default=50,
                                 help="at most this many epochs (early stopping on validation)")
     synthetic_args.add_argument("--patience", type=int, default=6,
