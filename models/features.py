@@ -106,6 +106,12 @@ class Task:
                 "multiclass": "accuracy"}[self.kind]
 
     @property
+    def max_label(self) -> int | None:
+        """The largest valid label: 1 (binary), K - 1 (a multiclass class id), None (regression,
+        unbounded). Transform clips to it, the curated schema checks it, the loss relies on it."""
+        return {"binary": 1, "multiclass": self.num_classes - 1}.get(self.kind)
+
+    @property
     def top_k_metric(self) -> str:
         """A multiclass task's top-k accuracy metric name (reported next to `metric`)."""
         return f"top_{self.top_k}_accuracy"

@@ -274,18 +274,10 @@ class MultiTaskModel(keras.Model):
         self.loss_tracker.update_state(total)
         for t in self.tasks:
             self.task_loss_trackers[t.name].update_state(task_losses[t.name])
+            y_true, y_pred, weight = task_lib.metric_inputs(
+                t, labels[t.name], predictions[t.name], masks[t.name])
             for metric in self.task_metrics[t.name]:
-                # The mask makes missing labels count for nothing.
-                if t.kind == "multiclass":
-                    # Sparse labels [batch] (clipped into range: missing ones weigh 0) against
-                    # [batch, K] probabilities.
-                    ids = tf.clip_by_value(tf.cast(labels[t.name], tf.int32), 0,
-                                           t.num_classes - 1)
-                    metric.update_state(ids, predictions[t.name], sample_weight=masks[t.name])
-                else:
-                    # Keras metrics expect [batch, 1].
-                    metric.update_state(labels[t.name][:, None], predictions[t.name][:, None],
-                                        sample_weight=masks[t.name][:, None])
+                metric.update_state(y_true, y_pred, sample_weight=weight)
         logs = {m.name: m.result() for m in self.metrics}
         for name, value in self.weighting.current_weights().items():
             logs[f"{name}_loss_weight"] = value

@@ -91,7 +91,6 @@ def preprocessing_fn(inputs: dict, custom_config: dict | None = None) -> dict:
         raw = tf.cast(_to_dense(inputs[task.label_key], features.MISSING_LABEL), tf.float32)
         observed = raw >= 0.0
         outputs[features.weight_name(task)] = tf.cast(observed, tf.float32)
-        upper = {"binary": 1.0, "multiclass": float(task.num_classes - 1)}.get(
-            task.kind, tf.float32.max)
+        upper = tf.float32.max if task.max_label is None else float(task.max_label)
         outputs[features.label_name(task)] = tf.where(observed, tf.clip_by_value(raw, 0.0, upper), 0.0)
     return outputs

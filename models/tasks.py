@@ -30,13 +30,17 @@ def head_activation(task: Task, logits: tf.Tensor) -> tf.Tensor:
     raise ValueError(f"task {task.name!r}: unknown kind {task.kind!r}")
 
 
+def class_ids(task: Task, labels: tf.Tensor) -> tf.Tensor:
+    """A multiclass task's labels as int32 class ids; a missing label (any value) is clipped
+    into range, and the mask removes it afterwards."""
+    return tf.clip_by_value(tf.cast(labels, tf.int32), 0, task.max_label)
+
+
 def per_example_loss(task: Task, labels: tf.Tensor, predictions: tf.Tensor) -> tf.Tensor:
     """Unmasked [batch] loss of one task."""
     predictions = tf.cast(predictions, tf.float32)
     if task.kind == "multiclass":
-        # Missing labels (any value) are clipped into range; the mask removes them afterwards.
-        ids = tf.clip_by_value(tf.cast(labels, tf.int32), 0, task.num_classes - 1)
-        p = tf.gather(predictions, ids, axis=-1, batch_dims=1)
+        p = tf.gather(predictions, class_ids(task, labels), axis=-1, batch_dims=1)
         return -tf.math.log(tf.clip_by_value(p, _EPSILON, 1.0))
     labels = tf.cast(labels, tf.float32)
     if task.kind == "binary":
@@ -54,6 +58,17 @@ def masked_loss(task: Task, labels: tf.Tensor, predictions: tf.Tensor, mask: tf.
     # Missing labels may hold anything: select rather than multiply so a NaN there cannot leak.
     losses = tf.where(mask > 0, losses, tf.zeros_like(losses))
     return tf.math.divide_no_nan(tf.reduce_sum(losses * mask), tf.reduce_sum(mask))
+
+
+def metric_inputs(task: Task, labels: tf.Tensor, predictions: tf.Tensor, mask: tf.Tensor
+                  ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """(y_true, y_pred, sample_weight) for the task's Keras metrics; the mask as sample weight
+    makes missing labels count for nothing."""
+    if task.kind == "multiclass":
+        # Sparse class ids [batch] against [batch, K] probabilities.
+        return class_ids(task, labels), predictions, mask
+    # Keras metrics expect [batch, 1].
+    return labels[:, None], predictions[:, None], mask[:, None]
 
 
 def make_metrics(task: Task) -> list[keras.metrics.Metric]:

@@ -25,7 +25,7 @@ import json
 import math
 import os
 
-from models.features import Task
+from models.features import ALL_TASKS, Task
 from pipeline.config import PipelineConfig
 
 # TFMA metric names as read by `summary.read_metrics`, and the short names used in the exports.
@@ -38,7 +38,7 @@ METRIC_NAMES: dict[str, str] = {
     "accuracy": "accuracy",
 }
 # A multiclass task's top-k accuracy (models.features.Task.top_k_metric) keeps its name.
-METRIC_NAMES.update({f"top_{k}_accuracy": f"top_{k}_accuracy" for k in range(2, 11)})
+METRIC_NAMES.update({t.top_k_metric: t.top_k_metric for t in ALL_TASKS if t.kind == "multiclass"})
 QUALITY_METRICS = ("auc", "root_mean_squared_error", "mean_absolute_error", "accuracy")
 
 
@@ -205,6 +205,7 @@ def collect(config: PipelineConfig) -> list[TaskRow]:
     if not runs:
         raise NoRunsError(f"no pipeline run recorded in {config.metadata_path}")
     tasks = config.tasks()
+    names = {t.name for t in tasks}
     rows: list[TaskRow] = []
     for run in runs:
         summary = summary_lib.summarize_run(config, store, run)
@@ -221,8 +222,7 @@ def collect(config: PipelineConfig) -> list[TaskRow]:
         run_time = dt.datetime.fromtimestamp(run.create_time_since_epoch / 1e3, tz=dt.timezone.utc)
         by_task = {tm.task.name: tm for tm in summary.tasks}
         # Optional tasks appear from the first run that trained them.
-        run_tasks = tasks + tuple(tm.task for tm in summary.tasks
-                                  if tm.task.name not in {t.name for t in tasks})
+        run_tasks = tasks + tuple(tm.task for tm in summary.tasks if tm.task.name not in names)
         for task in run_tasks:
             tm = by_task.get(task.name)
             rows.append(TaskRow(
@@ -467,7 +467,7 @@ def main(command: str, root: str, fmt: str = "table", check_alerts: bool = False
     import logging
     import sys
 
-    from models.features import ALL_TASKS, task_by_name
+    from models.features import task_by_name
 
     # Reading metadata imports TFMA and Beam, whose INFO chatter would bury the answer.
     logging.getLogger().setLevel(logging.WARNING)

@@ -145,10 +145,10 @@ def curate(schema, statistics):
 def _label_domain(feature, task: features.Task) -> None:
     """A label's valid values: -1 (not observed) up to 1 (binary) or K-1 (multiclass class
     ids), or >= -1 for a regression label."""
-    if task.kind in ("binary", "multiclass"):
+    if task.max_label is not None:
         feature.ClearField("int_domain")
         feature.int_domain.min = features.MISSING_LABEL
-        feature.int_domain.max = 1 if task.kind == "binary" else task.num_classes - 1
+        feature.int_domain.max = task.max_label
     else:
         feature.ClearField("float_domain")
         feature.float_domain.min = features.MISSING_LABEL
