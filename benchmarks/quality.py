@@ -343,9 +343,8 @@ def run_funnel(examples: int, seeds: int, epochs: int, grid_seeds: int,
         keys = [f"{t.name}_{'auc' if t.kind == 'binary' else 'rmse'}" for t in features.TASKS]
         row = {}
         for key in [*keys, "ctcvr_auc", "train_seconds"]:
-            values = [r[key] for r in results]
-            row[key] = round(float(np.mean(values)), 4)
-            row[f"{key}_std"] = round(float(np.std(values)), 4)
+            stats = _mean_std([r[key] for r in results])
+            row[key], row[f"{key}_std"] = stats["mean"], stats["std"]
         grid[f"{model_name}/{weighting}"] = row
     hp = ModelHParams()
     return {
