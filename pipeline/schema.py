@@ -174,16 +174,12 @@ def reference_statistics(statistics):
 
 def latest_statistics_uri(home: str | os.PathLike) -> str:
     """The newest ExampleStatistics artifact recorded in `home`'s ML Metadata."""
-    from ml_metadata.metadata_store import metadata_store
-    from ml_metadata.proto import metadata_store_pb2
+    from pipeline.summary import readonly_store
 
     db = Path(home) / "metadata.db"
     if not db.exists():
         raise FileNotFoundError(f"no ML Metadata at {db}: run `mtl run --root {home}` first")
-    connection = metadata_store_pb2.ConnectionConfig()
-    connection.sqlite.filename_uri = str(db)
-    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-    store = metadata_store.MetadataStore(connection)
+    store = readonly_store(db)
     # StatisticsGen's outputs (pipeline_root/StatisticsGen/statistics/<execution>), not the
     # pre/post-transform statistics that Transform also records as ExampleStatistics.
     artifacts = [a for a in store.get_artifacts_by_type("ExampleStatistics")

@@ -65,13 +65,9 @@ def artifact_spans(metadata_path: str | Path, run_id: str, node_id: str,
                    pipeline_name: str) -> list[int]:
     """Spans of the Examples artifacts that node `node_id` read (input) or wrote (output) in run
     `run_id`, read from ML Metadata; sorted ascending."""
-    from ml_metadata.metadata_store import metadata_store
-    from ml_metadata.proto import metadata_store_pb2
+    from pipeline.summary import readonly_store
 
-    cfg = metadata_store_pb2.ConnectionConfig()
-    cfg.sqlite.filename_uri = str(metadata_path)
-    cfg.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-    store = metadata_store.MetadataStore(cfg)
+    store = readonly_store(metadata_path)
     run = store.get_context_by_type_and_name("pipeline_run", run_id)
     node = store.get_context_by_type_and_name("node", f"{pipeline_name}.{node_id}")
     if run is None or node is None:

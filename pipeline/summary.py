@@ -143,16 +143,22 @@ class RunSummary:
         return "\n".join(lines)
 
 
-def _store(config: PipelineConfig):
+def readonly_store(metadata_path: str | os.PathLike):
+    """The SQLite ML Metadata store at `metadata_path`, opened read-only (the reports, the span
+    lookups and `mtl schema freeze` only read it, even while a run writes)."""
     from ml_metadata.metadata_store import metadata_store
     from ml_metadata.proto import metadata_store_pb2
 
-    if not config.metadata_path.exists():
-        raise FileNotFoundError(f"no ML Metadata at {config.metadata_path}: run `mtl run` first")
     connection = metadata_store_pb2.ConnectionConfig()
-    connection.sqlite.filename_uri = str(config.metadata_path)
+    connection.sqlite.filename_uri = str(metadata_path)
     connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
     return metadata_store.MetadataStore(connection)
+
+
+def _store(config: PipelineConfig):
+    if not config.metadata_path.exists():
+        raise FileNotFoundError(f"no ML Metadata at {config.metadata_path}: run `mtl run` first")
+    return readonly_store(config.metadata_path)
 
 
 def _slice_name(slice_key) -> str:
