@@ -112,8 +112,8 @@ def fresh_home(home: Path, data_dir: Path) -> None:
 
 def component_seconds(home: Path) -> dict[str, float]:
     """{component: wall seconds} of the newest run in `home`'s ML Metadata."""
-    from pipeline.config import PipelineConfig
-    from pipeline.summary import summarize_latest_run
+    from pipeline.core.config import PipelineConfig
+    from pipeline.monitoring.summary import summarize_latest_run
 
     summary = summarize_latest_run(PipelineConfig(root=str(home)))
     return {c.node_id: round(c.seconds, 2) for c in summary.components}
@@ -121,8 +121,8 @@ def component_seconds(home: Path) -> dict[str, float]:
 
 def component_states(home: Path) -> dict[str, str]:
     """{component: execution state} (COMPLETE, CACHED, ...) of the newest run in `home`."""
-    from pipeline.config import PipelineConfig
-    from pipeline.summary import summarize_latest_run
+    from pipeline.core.config import PipelineConfig
+    from pipeline.monitoring.summary import summarize_latest_run
 
     summary = summarize_latest_run(PipelineConfig(root=str(home)))
     return {c.node_id: c.state for c in summary.components}

@@ -26,14 +26,14 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from models import features  # noqa: E402
 from models.hparams import MODEL_NAMES, WEIGHTING_NAMES, ModelHParams  # noqa: E402
-from pipeline.config import PipelineConfig  # noqa: E402
+from pipeline.core.config import PipelineConfig  # noqa: E402
 
 # The small-data bounds of the e2e tests (tests/conftest.py SMALL_DATA_THRESHOLDS).
 SMALL_DATA_THRESHOLDS = {"click": 0.55, "conversion": 0.55, "watch_time": 80.0, "like": 0.5}
 
 
 def sweep(root: str, examples: int, epochs: int, batch_size: int) -> dict:
-    from pipeline import local_runner
+    from pipeline.runs import local as local_runner
 
     if os.path.exists(root) and os.listdir(root):
         raise SystemExit(f"zoo_sweep: {root} is not empty; give a new --root (the first pair "

@@ -1,1 +1,2 @@
-"""Kubeflow Pipelines: compile the pipeline to a KFP v2 spec (runner.py), image and manifests."""
+"""Kubeflow Pipelines: compile the pipeline to a KFP v2 package, the KFP API client, image and
+manifests."""

@@ -36,6 +36,13 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from models import features
+from models.signatures import (
+    CONTRACT_FILE,
+    RAW_SIGNATURE,
+    SCORE,
+    SERVING_DEFAULT,
+    TRANSFORMED_SIGNATURE,
+)
 
 
 def serving_parse_spec(raw_feature_spec: dict, with_labels: bool) -> dict:
@@ -64,10 +71,6 @@ def serving_parse_spec(raw_feature_spec: dict, with_labels: bool) -> dict:
     return spec
 
 
-SCORE = "score"
-RAW_SIGNATURE = "serving_raw"
-TRANSFORMED_SIGNATURE = "serving_transformed"
-CONTRACT_FILE = os.path.join("assets.extra", "serving_contract.json")
 
 
 def resolve_fusion_weights(fusion_weights: dict[str, float] | None,
@@ -174,7 +177,7 @@ def contract(module: ServingModule) -> dict:
     raw = raw_input_specs(module._raw_spec)
     return {
         "signatures": {
-            "serving_default": {
+            SERVING_DEFAULT: {
                 "inputs": {"examples": "string[batch]: serialized tf.Example, no labels"},
                 "outputs": outputs,
             },
@@ -214,7 +217,7 @@ def export_serving_model(network: keras.Model, tft_output: tft.TFTransformOutput
     transformed_fn = tf.function(module.serve_transformed).get_concrete_function(
         **transformed_input_specs(module.network))
     signatures = {
-        "serving_default": module.serve_examples.get_concrete_function(),
+        SERVING_DEFAULT: module.serve_examples.get_concrete_function(),
         RAW_SIGNATURE: raw_fn,
         TRANSFORMED_SIGNATURE: transformed_fn,
         "transform_features": module.transform_features.get_concrete_function(),

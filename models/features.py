@@ -1,7 +1,7 @@
 """The feature and task specification: the one place that names raw keys, vocabularies and tasks.
 
 Transform (``models.preprocessing``), the model (``models.model``), the trainer's input and
-serving code (``models.trainer``), the evaluation config (``pipeline.eval_config``) and the run
+serving code (``models.trainer``), the evaluation config (``pipeline.evaluation.eval_config``) and the run
 summary all read this module, so adding a task or a feature is a change here and nowhere else.
 
 Pure Python: importing this module imports no TensorFlow, so the pipeline definition and the CLI

@@ -1,6 +1,6 @@
 """Prints a gRPC and a REST request with their responses, for the README's serving section.
 
-Starts `pipeline.serving.LocalModelServer` (the stand-in for TF Serving) over a home's pushed
+Starts `pipeline.serving.versions.LocalModelServer` (the stand-in for TF Serving) over a home's pushed
 model and calls it with the clients of `mtl predict`:
 
     PYTHONPATH=. python scripts/serving_example.py --root /tmp/home
@@ -24,9 +24,9 @@ def main() -> None:
     import tensorflow as tf
     from tensorflow_serving.apis import prediction_service_pb2_grpc
 
-    from pipeline import predict
-    from pipeline.config import PipelineConfig
-    from pipeline.serving import LocalModelServer
+    from pipeline.core.config import PipelineConfig
+    from pipeline.serving import clients as predict
+    from pipeline.serving.versions import LocalModelServer
 
     config = PipelineConfig(root=args.root, model_name=args.model_name)
     server = LocalModelServer(config.serving_dir, config.model_name)

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 .venv/bin/ruff check .
-# The report's browser test (tests/pipeline/test_report.py, tests/test_e2e_monitoring.py)
+# The report's browser test (tests/pipeline/monitoring/test_report.py, tests/e2e/test_monitoring.py)
 # loads the HTML in headless Chromium.
 if ! command -v chromium >/dev/null 2>&1; then
   echo "test.sh: installing chromium for the report's browser tests"

@@ -1,5 +1,1 @@
-"""AnomaliesGate: stops a run on bad data before Transform and Trainer (see `executor`)."""
-
-from components.anomalies_gate.component import AnomaliesGate
-
-__all__ = ["AnomaliesGate"]
+"""AnomaliesGate: stops a run on bad data before Transform and Trainer (spec / component / executor)."""

@@ -1,5 +1,4 @@
-"""GatedPusher: atomic, idempotent push to a TF Serving folder behind a latency gate."""
+"""GatedPusher: atomic, idempotent push to a TF Serving folder behind a latency gate.
 
-from components.gated_pusher.component import GatedPusher, GatedPusherSpec
-
-__all__ = ["GatedPusher", "GatedPusherSpec"]
+spec.py (keys), component.py, executor.py; push.py and latency.py are its helpers.
+"""

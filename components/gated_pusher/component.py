@@ -1,6 +1,6 @@
 """GatedPusher: TFX's Pusher with an atomic push, no duplicate pushes and a latency gate.
 
-Replaces `tfx.components.Pusher` in `pipeline.pipeline.create_pipeline`. Its output is the same
+Replaces `tfx.components.Pusher` in `pipeline.dag.build.create_pipeline`. Its output is the same
 `PushedModel` artifact with the stock custom properties (`pushed`, `pushed_destination`,
 `pushed_version`), plus `push_decision` (why it did or did not push), `latency_p50_ms`,
 `latency_p99_ms`, `latency_budget_ms` and `served_version`; the same record is written as
@@ -12,32 +12,9 @@ from __future__ import annotations
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
-from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
-from components.gated_pusher import executor
-
-DEFAULT_LATENCY_BUDGET_MS = 50.0
-DEFAULT_LATENCY_SAMPLES = 200
-
-
-class GatedPusherSpec(ComponentSpec):
-    """Inputs: the candidate, its blessing and the examples the latency is measured on."""
-
-    PARAMETERS = {
-        "serving_dir": ExecutionParameter(type=str),
-        "latency_budget_ms": ExecutionParameter(type=float),
-        "latency_samples": ExecutionParameter(type=int),
-        "latency_split": ExecutionParameter(type=str),
-        "code_fingerprint": ExecutionParameter(type=str, optional=True),
-    }
-    INPUTS = {
-        "model": ChannelParameter(type=standard_artifacts.Model),
-        "model_blessing": ChannelParameter(type=standard_artifacts.ModelBlessing),
-        "examples": ChannelParameter(type=standard_artifacts.Examples),
-    }
-    OUTPUTS = {
-        "pushed_model": ChannelParameter(type=standard_artifacts.PushedModel),
-    }
+from components.gated_pusher import executor, spec
+from components.gated_pusher.latency import DEFAULT_LATENCY_BUDGET_MS, DEFAULT_LATENCY_SAMPLES
 
 
 class GatedPusher(base_component.BaseComponent):
@@ -53,7 +30,7 @@ class GatedPusher(base_component.BaseComponent):
       code_fingerprint: a hash of this component's code, so caching follows code changes.
     """
 
-    SPEC_CLASS = GatedPusherSpec
+    SPEC_CLASS = spec.GatedPusherSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
     def __init__(
@@ -71,15 +48,14 @@ class GatedPusher(base_component.BaseComponent):
             raise ValueError(f"latency_budget_ms must be > 0, got {latency_budget_ms}")
         if latency_samples < 1:
             raise ValueError(f"latency_samples must be >= 1, got {latency_samples}")
-        spec = GatedPusherSpec(
-            model=model,
-            model_blessing=model_blessing,
-            examples=examples,
-            serving_dir=str(serving_dir),
-            latency_budget_ms=float(latency_budget_ms),
-            latency_samples=int(latency_samples),
-            latency_split=latency_split,
-            code_fingerprint=code_fingerprint,
-            pushed_model=types.Channel(type=standard_artifacts.PushedModel),
-        )
-        super().__init__(spec=spec)
+        super().__init__(spec=spec.GatedPusherSpec(**{
+            spec.MODEL_KEY: model,
+            spec.MODEL_BLESSING_KEY: model_blessing,
+            spec.EXAMPLES_KEY: examples,
+            spec.SERVING_DIR_KEY: str(serving_dir),
+            spec.LATENCY_BUDGET_MS_KEY: float(latency_budget_ms),
+            spec.LATENCY_SAMPLES_KEY: int(latency_samples),
+            spec.LATENCY_SPLIT_KEY: latency_split,
+            spec.CODE_FINGERPRINT_KEY: code_fingerprint,
+            spec.PUSHED_MODEL_KEY: types.Channel(type=standard_artifacts.PushedModel),
+        }))

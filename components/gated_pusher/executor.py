@@ -12,7 +12,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
-from components.gated_pusher import push
+from components.gated_pusher import push, spec
 
 # Values of the `push_decision` custom property.
 PUSHED = "pushed"
@@ -39,11 +39,11 @@ class Executor(base_executor.BaseExecutor):
         from components.gated_pusher import latency as latency_lib
 
         self._log_startup(input_dict, output_dict, exec_properties)
-        pushed_model = artifact_utils.get_single_instance(output_dict["pushed_model"])
-        model = artifact_utils.get_single_instance(input_dict["model"])
-        blessing = artifact_utils.get_single_instance(input_dict["model_blessing"])
-        serving_dir = exec_properties["serving_dir"]
-        budget = float(exec_properties["latency_budget_ms"])
+        pushed_model = artifact_utils.get_single_instance(output_dict[spec.PUSHED_MODEL_KEY])
+        model = artifact_utils.get_single_instance(input_dict[spec.MODEL_KEY])
+        blessing = artifact_utils.get_single_instance(input_dict[spec.MODEL_BLESSING_KEY])
+        serving_dir = exec_properties[spec.SERVING_DIR_KEY]
+        budget = float(exec_properties[spec.LATENCY_BUDGET_MS_KEY])
         model_dir = path_utils.serving_model_path(model.uri)
         record: dict[str, Any] = {
             "model_uri": model.uri,
@@ -56,10 +56,10 @@ class Executor(base_executor.BaseExecutor):
         if not blessing.get_int_custom_property("blessed"):
             decision, reason = NOT_BLESSED, "the Evaluator did not bless the model"
         else:
-            split_dir = artifact_utils.get_split_uri(input_dict["examples"],
-                                                     exec_properties["latency_split"])
+            split_dir = artifact_utils.get_split_uri(input_dict[spec.EXAMPLES_KEY],
+                                                     exec_properties[spec.LATENCY_SPLIT_KEY])
             examples = latency_lib.read_examples(split_dir,
-                                                 int(exec_properties["latency_samples"]))
+                                                 int(exec_properties[spec.LATENCY_SAMPLES_KEY]))
             figures = latency_lib.measure(model_dir, examples)
             record["latency"] = figures.to_dict()
             pushed_model.set_float_custom_property("latency_p50_ms", figures.p50_ms)

@@ -15,6 +15,13 @@ import time
 
 import numpy as np
 
+from models.signatures import SERVING_DEFAULT
+
+# The GatedPusher's defaults: serving_default's p99 at batch 1 over this many evaluation
+# examples must stay under this budget.
+DEFAULT_LATENCY_BUDGET_MS = 50.0
+DEFAULT_LATENCY_SAMPLES = 200
+
 
 @dataclasses.dataclass(frozen=True)
 class Latency:
@@ -62,7 +69,7 @@ def measure(model_dir: str, examples: list[bytes], warmup: int = 10) -> Latency:
 
     if not examples:
         raise ValueError(f"no examples to measure the latency of {model_dir} on")
-    serve = tf.saved_model.load(model_dir).signatures["serving_default"]
+    serve = tf.saved_model.load(model_dir).signatures[SERVING_DEFAULT]
     inputs = [tf.constant([e]) for e in examples]
     for i in range(warmup):
         serve(examples=inputs[i % len(inputs)])

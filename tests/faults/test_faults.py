@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from models import features
-from tests.faults.conftest import append_span, cli_args, fault_config, tree_digest
+from tests.support.faults import append_span, cli_args, fault_config, tree_digest
 
 pytestmark = pytest.mark.e2e
 
@@ -25,14 +25,14 @@ GATED = ("Transform", "Trainer", "Evaluator", "Pusher")
 
 
 def _run_cli(argv: list[str], capsys) -> tuple[int, str]:
-    from pipeline import cli
+    from pipeline.cli import main as cli
 
     rc = cli.main(argv)
     return rc, capsys.readouterr().err
 
 
 def _latest_states(config) -> dict[str, str]:
-    from pipeline import summary as summary_lib
+    from pipeline.monitoring import summary as summary_lib
 
     return {c.node_id: c.state for c in summary_lib.summarize_latest_run(config).components}
 
@@ -152,7 +152,7 @@ def test_large_drift(fault_home, capsys):
 def test_regressed_model_is_not_pushed(fault_home):
     """An untrained candidate (learning rate 0) against the blessed baseline: refused."""
     from models.hparams import ModelHParams
-    from pipeline import local_runner
+    from pipeline.runs import local as local_runner
 
     config, digest = fault_home
     bad = fault_config(config.home, hparams=ModelHParams(
@@ -190,8 +190,10 @@ def test_killed_run_resumes_and_concurrent_run_is_refused(fault_home, capsys):
     meanwhile is refused), then run again: it resumes from the cache and finishes."""
     from ml_metadata.proto import metadata_store_pb2
 
-    from pipeline import cli, local_runner
-    from pipeline import summary as summary_lib
+    from pipeline.cli import run_flags
+    from pipeline.core import metadata
+    from pipeline.monitoring import summary as summary_lib
+    from pipeline.runs import local as local_runner
 
     config, digest = fault_home
     append_span(config, _unseen_categories)
@@ -228,8 +230,7 @@ def test_killed_run_resumes_and_concurrent_run_is_refused(fault_home, capsys):
     assert killed_states["Trainer"] == "RUNNING", killed_states
     assert "Pusher" not in killed_states
 
-    resumed = local_runner.run(cli.config_from_args(cli.build_parser().parse_args(
-        cli_args(config.home))))
+    resumed = local_runner.run(run_flags.run_config(cli_args(config.home)[1:]))
     states = {c.node_id: c.state for c in resumed.components}
     for node in ("ImportExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
                  "AnomaliesGate", "Transform"):
@@ -239,7 +240,7 @@ def test_killed_run_resumes_and_concurrent_run_is_refused(fault_home, capsys):
     assert resumed.blessed is not None and all(np.isfinite(tm.gate_value) for tm in resumed.tasks)
 
     # ML Metadata: the killed Trainer never became COMPLETE, so nothing reused its output.
-    store = summary_lib._store(config)
+    store = metadata.readonly_store(config.metadata_path)
     trainer_type = next(t.name for t in store.get_execution_types()
                         if t.name.rsplit(".", 1)[-1] == "Trainer")
     trainer_runs = store.get_executions_by_type(trainer_type)

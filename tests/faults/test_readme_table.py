@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from tests.faults import cases
+from tests.support import fault_cases as cases
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -15,7 +15,7 @@ def test_readme_table_is_rendered_from_the_case_list():
     start, end = text.find(cases.TABLE_BEGIN), text.find(cases.TABLE_END)
     assert start >= 0 and end > start, "README lacks the fault-table markers"
     assert text[start:end + len(cases.TABLE_END)] == cases.render_table(), (
-        "README table is stale: paste the output of `python -m tests.faults.cases`")
+        "README table is stale: paste the output of `python -m tests.support.fault_cases`")
 
 
 def test_every_case_names_an_existing_test():

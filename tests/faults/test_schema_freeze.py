@@ -11,7 +11,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_freeze_writes_a_curated_schema_and_its_reference(fault_home, tmp_path, capsys):
-    from pipeline import cli
+    from pipeline.cli import main as cli
 
     config, _ = fault_home
     out = tmp_path / "config" / "schema.pbtxt"
@@ -27,7 +27,7 @@ def test_freeze_writes_a_curated_schema_and_its_reference(fault_home, tmp_path, 
 
 
 def test_freeze_without_a_run_is_a_clear_error(tmp_path, capsys):
-    from pipeline import cli
+    from pipeline.cli import main as cli
 
     assert cli.main(["schema", "freeze", "--root", str(tmp_path)]) == 2
     assert f"no ML Metadata at {tmp_path / 'metadata.db'}" in capsys.readouterr().err

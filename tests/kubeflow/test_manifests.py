@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import setuptools
 import tomli as tomllib  # pytest's own dependency on Python 3.10
 import yaml
 
@@ -12,8 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_tf_serving_serves_the_pushers_folder_from_the_pipelines_volume():
-    from kubeflow.runner import DEFAULT_HOME, DEFAULT_PVC
-    from pipeline.config import PipelineConfig
+    from kubeflow.compile import DEFAULT_HOME, DEFAULT_PVC
+    from pipeline.core.config import PipelineConfig
 
     deployment, service = yaml.safe_load_all((ROOT / "kubeflow/serving/tf-serving.yaml").read_text())
     assert (deployment["kind"], service["kind"]) == ("Deployment", "Service")
@@ -39,9 +40,12 @@ def test_tf_serving_serves_the_pushers_folder_from_the_pipelines_volume():
 
 def test_dockerfile_installs_every_package_with_the_locked_versions():
     text = (ROOT / "kubeflow/Dockerfile").read_text()
-    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    find = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    packages = setuptools.find_packages(str(ROOT), include=find["find"]["include"])
     copied = set(re.findall(r"^COPY (\w+) \1$", text, flags=re.M))
     assert copied == {p.split(".")[0] for p in packages}  # subpackages come with their parent
+    # Every sub-package with code is found (the wheel test installs and imports them all).
+    assert {"components.anomalies_gate", "pipeline.data", "pipeline.cli"} <= set(packages)
     assert re.search(r"^COPY constraints\.txt pyproject\.toml", text, flags=re.M)
     assert "pip install --no-cache-dir -c constraints.txt ." in text
     # The image's Python matches the project's (TFX 1.16 needs 3.10).

@@ -13,7 +13,7 @@ from models import tasks as task_lib
 from models.export import fused_score, score_term
 from models.hparams import ModelHParams
 from models.weighting import STRATEGIES
-from tests.models.test_model import SMALL, VOCAB, fake_batch
+from tests.support.model_batches import SMALL, VOCAB, fake_batch
 
 ENGAGEMENT = features.task_by_name("engagement_level", features.ALL_TASKS)
 TASKS = features.select_tasks(["engagement_level"])

@@ -7,7 +7,7 @@ import numpy as np
 from models import trainer
 from models.hparams import ModelHParams
 from models.model import build_network
-from tests.models.test_model import SMALL, VOCAB, fake_batch
+from tests.support.model_batches import SMALL, VOCAB, fake_batch
 
 
 def test_warm_start_loads_matching_weights_and_refuses_another_architecture(tmp_path):

@@ -1,0 +1,58 @@
+"""`mtl generate-data` and `mtl schema freeze`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pipeline.cli.common import add_home
+from pipeline.data import generator
+from pipeline.data import schema as schema_lib
+
+
+def register(sub) -> None:
+    gen = sub.add_parser("generate-data", help="write the embedded synthetic dataset")
+    gen.add_argument("--out", required=True, help="data folder (spans go to <out>/span-<N>/)")
+    gen.add_argument("--examples", type=int, default=100_000, help="examples per span")
+    gen.add_argument("--spans", type=int, default=1, help="number of spans to write")
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--engagement-level", action="store_true",
+                     help="add the optional multiclass label engagement_level (0/1/2, -1 missing)")
+    gen.add_argument("--append-span", action="store_true",
+                     help="write the next span(s) after the highest existing one")
+    gen.set_defaults(handler=generate_data_command)
+
+    schema = sub.add_parser("schema", help="the curated schema")
+    schema_sub = schema.add_subparsers(dest="schema_command", required=True)
+    freeze = schema_sub.add_parser(
+        "freeze", help="infer the schema from a home's newest statistics, curate it (domains, "
+                       "ranges, presence, drift comparators) and write it for review")
+    add_home(freeze)
+    freeze.add_argument("--out", default=None,
+                        help="schema file to write (default HOME/schema/schema.pbtxt, which the "
+                             "next run on that home validates against)")
+    freeze.set_defaults(handler=schema_freeze_command)
+
+
+def generate_data_command(args: argparse.Namespace) -> int:
+    try:
+        written = generator.generate(args.out, args.examples, args.spans, args.seed,
+                                     append=args.append_span,
+                                     engagement_level=args.engagement_level)
+    except (FileExistsError, ValueError) as e:
+        print(f"mtl generate-data: {e}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def schema_freeze_command(args: argparse.Namespace) -> int:
+    try:
+        written = schema_lib.freeze(args.root, args.out)
+    except (FileNotFoundError, LookupError, KeyError) as e:
+        print(f"mtl schema freeze: {e}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    return 0

@@ -1,0 +1,108 @@
+"""The flags of `mtl run`, and the one place a `PipelineConfig` is built from flags.
+
+`mtl schedule`, `mtl kfp ...` and the TFX CLI pipeline file (`MTL_RUN_ARGS`) take the same
+flags, so they all build their configuration here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+
+from models.features import OPTIONAL_TASKS
+from models.hparams import MODEL_NAMES, WEIGHTING_NAMES, ModelHParams
+from pipeline.cli.common import add_home, parse_overrides
+from pipeline.core.config import DEFAULT_BEAM_ARGS, PipelineConfig
+
+
+def add_run_flags(run: argparse.ArgumentParser) -> None:
+    add_home(run)
+    run.add_argument("--examples", type=int, default=100_000,
+                     help="examples to generate when the data folder is empty (default 100000)")
+    run.add_argument("--seed", type=int, default=42, help="data and training seed (default 42)")
+    run.add_argument("--model", default=ModelHParams.model, choices=MODEL_NAMES,
+                     help=f"architecture (default {ModelHParams.model})")
+    run.add_argument("--weighting", default=ModelHParams.weighting, choices=WEIGHTING_NAMES,
+                     help=f"loss weighting (default {ModelHParams.weighting})")
+    run.add_argument("--jit-compile", action="store_true", help="compile the train step with XLA")
+    run.add_argument("--epochs", type=int, default=ModelHParams.epochs)
+    run.add_argument("--steps-per-epoch", type=int, default=None,
+                     help="cap each epoch at this many batches (smoke runs)")
+    run.add_argument("--batch-size", type=int, default=ModelHParams.batch_size)
+    run.add_argument("--learning-rate", type=float, default=ModelHParams.learning_rate)
+    run.add_argument("--no-cache", action="store_true", help="disable ML Metadata caching")
+    run.add_argument("--wait", action="store_true",
+                     help="wait for another run on the same home to finish instead of exiting")
+    run.add_argument("--threshold", action="append", default=[], metavar="TASK=VALUE",
+                     help="override a task's absolute bound (AUC lower / RMSE upper)")
+    run.add_argument("--allow-anomalies", action="store_true",
+                     help="go on (with warnings) when the data fails validation against the "
+                          "curated schema: for people who know what they are doing")
+    schema = run.add_mutually_exclusive_group()
+    schema.add_argument("--schema", default=None,
+                        help="curated schema file (default: the home's own, written by "
+                             "`mtl schema freeze`, else the one shipped with the package)")
+    schema.add_argument("--infer-schema", action="store_true",
+                        help="validate against a schema SchemaGen infers from the span itself "
+                             "instead of a curated one (weaker: bad data shapes its own schema)")
+    run.add_argument("--beam-arg", action="append", default=None, metavar="FLAG",
+                     help="a Beam pipeline flag (repeatable); replaces the DirectRunner default")
+    run.add_argument("--train-spans", type=int, default=1, metavar="K",
+                     help="train on the latest K spans (rolling window); evaluate on the newest")
+    run.add_argument("--with-task", action="append", default=[], metavar="TASK",
+                     choices=[t.name for t in OPTIONAL_TASKS],
+                     help="also train this optional task (repeatable): "
+                          + ", ".join(f"{t.name} ({t.kind}, {t.num_classes} classes)"
+                                      for t in OPTIONAL_TASKS)
+                          + "; generated data then carries its label")
+    run.add_argument("--strategy", default="default",
+                     choices=("default", "mirrored", "multi_worker_mirrored"),
+                     help="Trainer's tf.distribute strategy")
+
+
+def config_from_args(args: argparse.Namespace) -> PipelineConfig:
+    """The `PipelineConfig` of parsed `mtl run` flags (ValueError on an invalid combination)."""
+    hparams = ModelHParams(
+        model=args.model,
+        weighting=args.weighting,
+        jit_compile=args.jit_compile,
+        epochs=args.epochs,
+        steps_per_epoch=args.steps_per_epoch,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        seed=args.seed,
+    )
+    return PipelineConfig(
+        root=args.root,
+        examples=args.examples,
+        seed=args.seed,
+        hparams=hparams,
+        thresholds=parse_overrides(args.threshold, "--threshold"),
+        beam_pipeline_args=tuple(args.beam_arg) if args.beam_arg else DEFAULT_BEAM_ARGS,
+        enable_cache=not args.no_cache,
+        train_spans=args.train_spans,
+        distribution_strategy=args.strategy,
+        schema_path=args.schema,
+        infer_schema=args.infer_schema,
+        allow_anomalies=args.allow_anomalies,
+        extra_tasks=tuple(dict.fromkeys(args.with_task)),
+    )
+
+
+def run_config(run_args: list[str], prog: str = "mtl run") -> PipelineConfig:
+    """The `PipelineConfig` that `mtl run RUN_ARGS` would use."""
+    parser = argparse.ArgumentParser(prog=prog)
+    add_run_flags(parser)
+    return config_from_args(parser.parse_args(run_args))
+
+
+def config_from_environment(environ=None) -> PipelineConfig:
+    """The config of the TFX CLI pipeline file (pipeline/cli/tfx_pipeline.py): `$MTL_RUN_ARGS`
+    holds `mtl run` flags (e.g. "--examples 5000 --epochs 3 --train-spans 3"), `$MTL_HOME` the
+    home."""
+    environ = os.environ if environ is None else environ
+    run_args = shlex.split(environ.get("MTL_RUN_ARGS", ""))
+    if "MTL_HOME" in environ and "--root" not in run_args:
+        run_args = ["--root", environ["MTL_HOME"], *run_args]
+    return run_config(run_args, prog="MTL_RUN_ARGS")

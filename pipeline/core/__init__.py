@@ -1,0 +1,1 @@
+"""The foundation every sub-package may use: run configuration, home layout, ML Metadata reads."""

@@ -1,0 +1,152 @@
+"""The pipeline's configuration: paths, model, thresholds and Beam options, in one dataclass.
+
+No import-time side effects: nothing here reads flags or the environment (``pipeline.cli.main``
+does), creates folders or imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from components.gated_pusher.latency import DEFAULT_LATENCY_BUDGET_MS, DEFAULT_LATENCY_SAMPLES
+from models import features
+from models.features import Task
+from models.hparams import ModelHParams
+
+# Beam's local FnApiRunner, named explicitly: Beam 2.74's "DirectRunner" first tries to
+# download its Prism runner from the internet, then falls back to this same runner.
+DEFAULT_BEAM_ARGS: tuple[str, ...] = (
+    "--runner=FnApiRunner",
+    "--direct_running_mode=in_memory",
+    "--direct_num_workers=1",
+)
+
+# The usual click / conversion / like fusion, plus a little watch time (seconds) and, when the
+# optional task is on, a little expected engagement level (0..2).
+DEFAULT_FUSION_WEIGHTS: dict[str, float] = {
+    "click": 1.0, "conversion": 2.0, "like": 0.5, "watch_time": 0.01, "engagement_level": 0.25,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    """Everything a pipeline run depends on.
+
+    The home folder (`root`) is laid out as:
+      data/span-<N>/*.tfrecord.gz   the input spans
+      pipeline_root/                TFX artifacts
+      metadata.db                   SQLite ML Metadata
+      serving/<model_name>/<ver>/   pushed SavedModels, TF Serving layout
+    """
+
+    root: str = "mtl_home"
+    pipeline_name: str = "mtl"
+    model_name: str = "mtl_model"
+    # Embedded data generated when the data folder has no span yet.
+    examples: int = 100_000
+    seed: int = 42
+    hparams: ModelHParams = ModelHParams()
+    # Caps on the Trainer's evaluation during training (None: the whole eval split).
+    eval_steps: int | None = None
+    # Train/eval hash buckets of ImportExampleGen's split.
+    train_buckets: int = 4
+    eval_buckets: int = 1
+    # Per-task overrides of `Task.threshold` / `Task.max_change`: {task name: value}.
+    thresholds: dict[str, float] = dataclasses.field(default_factory=dict)
+    max_changes: dict[str, float] = dataclasses.field(default_factory=dict)
+    # Per-task gate overrides {task: {"bound", "max_change", "change_mode", "min_labels"}},
+    # see pipeline/evaluation/gates.py; applied after `thresholds` / `max_changes`.
+    gates: dict[str, dict] = dataclasses.field(default_factory=dict)
+    # Weights of the fused ranking score `score` = sum_t w_t * output_t in the serving
+    # signatures (tasks not named weigh 1.0); watch_time is in seconds, hence its small weight.
+    fusion_weights: dict[str, float] = dataclasses.field(
+        default_factory=lambda: dict(DEFAULT_FUSION_WEIGHTS))
+    beam_pipeline_args: tuple[str, ...] = DEFAULT_BEAM_ARGS
+    # Latency gate of the Pusher: serving_default p99 at batch 1, in-process, on this many
+    # evaluation examples, must stay under the budget or the model is not pushed.
+    latency_budget_ms: float = DEFAULT_LATENCY_BUDGET_MS
+    latency_samples: int = DEFAULT_LATENCY_SAMPLES
+    # Transform's own pre- and post-transform statistics (two extra TFDV passes over the
+    # data that nothing downstream reads; StatisticsGen already describes the raw data).
+    # Off by default: measured by benchmarks/pipeline.py (README, "Benchmarks").
+    transform_statistics: bool = False
+    enable_cache: bool = True
+    # Rolling training window: Transform and Trainer read the latest `train_spans` spans that
+    # ImportExampleGen ingested (1: only the newest). The Evaluator always gates on the newest
+    # span's held-out (eval) examples. See pipeline/data/spans.py.
+    train_spans: int = 1
+    # Trainer's tf.distribute strategy: "default", "mirrored" or "multi_worker_mirrored".
+    distribution_strategy: str = "default"
+    # The curated schema to validate spans against (None: the home's own, written by
+    # `mtl schema freeze`, else the one shipped with the package; see
+    # pipeline.data.schema.resolve_schema_path); `infer_schema` lets SchemaGen infer one
+    # instead; `allow_anomalies` lets a run go on despite anomalies.
+    schema_path: str | None = None
+    infer_schema: bool = False
+    # Where the components read that schema, when it differs from this machine's path (the
+    # Kubeflow image: kubeflow/compile.py sets it); None: the local file itself.
+    schema_runtime_path: str | None = None
+    allow_anomalies: bool = False
+    # Optional tasks (`models.features.OPTIONAL_TASKS`) trained on top of the default ones,
+    # e.g. ("engagement_level",); the embedded data then carries their labels.
+    extra_tasks: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "extra_tasks", tuple(self.extra_tasks))
+        active = {t.name for t in features.select_tasks(self.extra_tasks)}
+        every = {t.name for t in features.ALL_TASKS}
+        for field in ("thresholds", "max_changes", "gates", "fusion_weights"):
+            names = set(getattr(self, field))
+            unknown = sorted(names - every)
+            if unknown:
+                raise ValueError(f"{field}: unknown tasks {unknown}; known tasks: {sorted(every)}")
+            # The default fusion weights name every task; other settings must name a task
+            # this run trains.
+            inactive = sorted(names - active) if field != "fusion_weights" else []
+            if inactive:
+                raise ValueError(f"{field}: tasks {inactive} are optional and not enabled in "
+                                 f"this run; add them to extra_tasks (mtl run --with-task NAME)")
+        if self.train_spans < 1:
+            raise ValueError(f"train_spans must be at least 1, got {self.train_spans}")
+
+    @property
+    def home(self) -> Path:
+        return Path(os.path.abspath(self.root))
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def pipeline_root(self) -> Path:
+        return self.home / "pipeline_root"
+
+    @property
+    def metadata_path(self) -> Path:
+        return self.home / "metadata.db"
+
+    @property
+    def serving_dir(self) -> Path:
+        return self.home / "serving" / self.model_name
+
+    def active_fusion_weights(self) -> dict[str, float]:
+        """The fusion weights of the tasks this run trains."""
+        active = {t.name for t in features.select_tasks(self.extra_tasks)}
+        return {k: v for k, v in self.fusion_weights.items() if k in active}
+
+    def tasks(self) -> tuple[Task, ...]:
+        """The task list (default plus `extra_tasks`) with the threshold overrides applied."""
+        out = []
+        for task in features.select_tasks(self.extra_tasks):
+            changes = {}
+            if task.name in self.thresholds:
+                changes["threshold"] = float(self.thresholds[task.name])
+            if task.name in self.max_changes:
+                changes["max_change"] = float(self.max_changes[task.name])
+            out.append(dataclasses.replace(task, **changes))
+        return tuple(out)
+
+    def replace(self, **changes) -> PipelineConfig:
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,1 @@
+"""The DAG: `create_pipeline(config)`, the one wiring point, and the code fingerprints."""

@@ -1,0 +1,167 @@
+"""`create_pipeline`: the one place where the TFX components are wired.
+
+  ImportExampleGen -> StatisticsGen -> ImportSchemaGen (curated) or SchemaGen -> ExampleValidator
+                   -> AnomaliesGate -> Transform -> Trainer
+                   -> Evaluator (vs. latest blessed) -> Pusher (GatedPusher: atomic, deduplicated,
+                                                               latency-gated)
+
+User code is referenced by dotted path, so building or compiling the pipeline imports no model
+code; `pipeline.dag.fingerprint` makes caching follow that code all the same.
+"""
+
+from __future__ import annotations
+
+import json
+
+from tfx import v1 as tfx
+from tfx.proto import example_gen_pb2
+
+from components.anomalies_gate.component import AnomaliesGate
+from components.curated_schema import CuratedImportSchemaGen
+from components.gated_pusher.component import GatedPusher
+from pipeline.core.config import PipelineConfig
+from pipeline.dag import fingerprint
+from pipeline.data import layout, spans
+from pipeline.data import schema as schema_lib
+from pipeline.evaluation import eval_config as eval_config_lib
+
+PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
+RUN_FN = "models.trainer.run_fn"
+
+
+def create_pipeline(
+    config: PipelineConfig,
+    metadata_connection_config=None,
+) -> tfx.dsl.Pipeline:
+    """The whole pipeline for `config`; `metadata_connection_config` defaults to SQLite."""
+    example_gen = tfx.components.ImportExampleGen(
+        input_base=str(config.data_dir),
+        input_config=example_gen_pb2.Input(
+            splits=[example_gen_pb2.Input.Split(name="single_split", pattern=layout.SPAN_PATTERN)]
+        ),
+        output_config=example_gen_pb2.Output(
+            split_config=example_gen_pb2.SplitConfig(
+                splits=[
+                    example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=config.train_buckets),
+                    example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=config.eval_buckets),
+                ]
+            )
+        ),
+    )
+    # Rolling window (config.train_spans > 1): the latest K span artifacts that ImportExampleGen
+    # produced, this run's and earlier runs', resolved from ML Metadata by span property.
+    span_window = None
+    if config.train_spans > 1:
+        span_window = tfx.dsl.Resolver(
+            strategy_class=spans.LatestVersionSpanRangeStrategy,
+            config={"range_config": spans.rolling_range(config.train_spans)},
+            examples=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Examples,
+                                     producer_component_id=example_gen.id, output_key="examples"),
+        ).with_id(spans.WINDOW_RESOLVER_ID)
+        span_window.add_upstream_node(example_gen)
+    train_examples = span_window.outputs["examples"] if span_window else example_gen.outputs["examples"]
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    # The curated schema (pipeline.data.schema.resolve_schema_path): every span is validated
+    # against it instead of a schema re-inferred from the span itself (only on request).
+    curated = schema_lib.resolve_schema_path(config.schema_path, config.home,
+                                             infer=config.infer_schema)
+    if curated is not None:
+        schema_gen = CuratedImportSchemaGen(
+            schema_file=config.schema_runtime_path or str(curated),
+            fingerprint=schema_lib.file_fingerprint(curated),
+        ).with_id("ImportSchemaGen")
+    else:
+        schema_gen = tfx.components.SchemaGen(
+            statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True
+        )
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+    )
+    # Anomalies stop the run here: Transform and Trainer read the gate's validated schema.
+    reference = schema_lib.reference_stats_path(curated) if curated is not None else None
+    anomalies_gate = AnomaliesGate(
+        statistics=statistics_gen.outputs["statistics"],
+        schema=schema_gen.outputs["schema"],
+        anomalies=example_validator.outputs["anomalies"],
+        allow_anomalies=config.allow_anomalies,
+        reference_statistics=reference.read_text() if reference and reference.exists() else "",
+        label_keys=tuple(t.label_key for t in config.tasks()),
+    )
+    validated_schema = anomalies_gate.outputs["validated_schema"]
+    transform = tfx.components.Transform(
+        examples=train_examples,
+        schema=validated_schema,
+        preprocessing_fn=PREPROCESSING_FN,
+        disable_statistics=not config.transform_statistics,
+        custom_config={"code_fingerprint": fingerprint.transform_fingerprint(),
+                       "extra_tasks": list(config.extra_tasks)},
+    )
+    hparams = config.hparams.to_dict()
+    model_resolver = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+    # Warm start (opt-in: a new blessed model is a new Trainer input, so it defeats the cache).
+    warm_start = {"base_model": model_resolver.outputs["model"]} if config.hparams.warm_start else {}
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=validated_schema,
+        train_args=tfx.proto.TrainArgs(splits=["train"]),
+        eval_args=tfx.proto.EvalArgs(splits=["eval"], num_steps=config.eval_steps or None),
+        custom_config={
+            "hparams": json.loads(json.dumps(hparams)),
+            "code_fingerprint": fingerprint.trainer_fingerprint(),
+            "fusion_weights": config.active_fusion_weights(),
+            "extra_tasks": list(config.extra_tasks),
+            "distribution_strategy": config.distribution_strategy,
+        },
+        **warm_start,
+    )
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=model_resolver.outputs["model"],
+        eval_config=eval_config_lib.make_eval_config(config.tasks(),
+                                                     gate_overrides=config.gates),
+    )
+    # Not tfx.components.Pusher: GatedPusher pushes atomically, skips a model that is already
+    # the served one, and refuses a model over the latency budget (components/gated_pusher).
+    pusher = GatedPusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        examples=example_gen.outputs["examples"],
+        serving_dir=str(config.serving_dir),
+        latency_budget_ms=config.latency_budget_ms,
+        latency_samples=config.latency_samples,
+        code_fingerprint=fingerprint.files_fingerprint(
+            sorted(fingerprint.package_dir("components").rglob("*.py")),
+            fingerprint.package_dir("components"),
+        ),
+    ).with_id("Pusher")
+    if metadata_connection_config is None:
+        metadata_connection_config = tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            str(config.metadata_path)
+        )
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.pipeline_name,
+        pipeline_root=str(config.pipeline_root),
+        components=[
+            example_gen,
+            statistics_gen,
+            schema_gen,
+            example_validator,
+            anomalies_gate,
+            transform,
+            trainer,
+            model_resolver,
+            evaluator,
+            pusher,
+            *([span_window] if span_window else []),
+        ],
+        enable_cache=config.enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(config.beam_pipeline_args),
+    )

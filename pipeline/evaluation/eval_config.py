@@ -1,0 +1,140 @@
+"""The TFMA EvalConfig, derived from the task list.
+
+Per task: labels and example weights come from the tf.Transform outputs (`<task>_label`, the
+clipped label, and `<task>_weight`, the observed-label mask: TFMA's AUC rejects a -1 label even
+at weight 0), AUC for binary tasks, RMSE / MAE for regression, accuracy and top-k accuracy for
+multiclass tasks (`pipeline.evaluation.multiclass_metrics`), example counts (all rows) and
+weighted example counts (observed labels). Each task's gating metric has an absolute bound and
+a change threshold against the baseline (absolute or relative, see `pipeline.evaluation.gates`) on the
+overall slice, and its observed-label count a lower bound; blessing needs every task to pass.
+"""
+
+from __future__ import annotations
+
+import json
+
+import tensorflow_model_analysis as tfma
+
+from models import features
+from models.features import Task
+from models.signatures import SERVING_DEFAULT
+from pipeline.evaluation import gates as gates_lib
+from pipeline.evaluation.gates import TaskGate
+
+MULTICLASS_MODULE = "pipeline.evaluation.multiclass_metrics"
+CANDIDATE = "candidate"
+BASELINE = "baseline"
+
+
+def _thresholds(gate: TaskGate) -> tfma.MetricThreshold:
+    """The bound and the direction-aware change threshold (absolute or relative)."""
+    if gate.higher_is_better:
+        direction, sign = tfma.MetricDirection.HIGHER_IS_BETTER, -1.0
+        value = tfma.GenericValueThreshold(lower_bound={"value": gate.bound})
+    else:
+        direction, sign = tfma.MetricDirection.LOWER_IS_BETTER, 1.0
+        value = tfma.GenericValueThreshold(upper_bound={"value": gate.bound})
+    # TFMA's relative change is (candidate - baseline) / baseline.
+    change = tfma.GenericChangeThreshold(direction=direction,
+                                         **{gate.change_mode: {"value": sign * gate.max_change}})
+    return tfma.MetricThreshold(value_threshold=value, change_threshold=change)
+
+
+def _overall(class_name: str, threshold: tfma.MetricThreshold) -> tfma.MetricConfig:
+    """A metric whose threshold applies to the overall slice only (slices are reported)."""
+    return tfma.MetricConfig(
+        class_name=class_name,
+        per_slice_thresholds=[
+            tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=threshold)
+        ],
+    )
+
+
+def _gated(class_name: str, task: Task | TaskGate) -> tfma.MetricConfig:
+    gate = task if isinstance(task, TaskGate) else gates_lib.resolve((task,))[task.name]
+    return _overall(class_name, _thresholds(gate))
+
+
+def slice_gate(gate: TaskGate, slice_features: tuple[str, ...]) -> tfma.MetricConfig:
+    """The per-slice bound as a `pipeline.evaluation.slice_gate.SliceGate` metric: its margin over the
+    bound must be >= 0 on every slice of `slice_features` (+inf on slices too small to judge)."""
+    config = {"metric": "auc" if gate.higher_is_better else "rmse",
+              "bound": gate.slice_bound, "min_examples": gate.min_slice_examples}
+    return tfma.MetricConfig(
+        class_name="SliceGate",
+        module="pipeline.evaluation.slice_gate",
+        config=json.dumps(config, sort_keys=True),
+        per_slice_thresholds=[tfma.PerSliceMetricThreshold(
+            slicing_specs=[tfma.SlicingSpec(feature_keys=[key]) for key in slice_features],
+            threshold=tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
+                lower_bound={"value": 0.0})))],
+    )
+
+
+def metrics_specs(task: Task, gate: TaskGate | None = None,
+                  slice_features: tuple[str, ...] = features.SLICE_FEATURES
+                  ) -> list[tfma.MetricsSpec]:
+    """A task's metrics: rows (unweighted count), then observed labels and quality (weighted).
+
+    With example weights configured, TFMA computes metrics weighted by the mask, so
+    `weighted_example_count` is the number of observed labels; the row count needs its own
+    unweighted spec. The observed-label count is gated by `gate.min_labels`, so a task with
+    too few labels in the evaluation split fails instead of blessing on nothing.
+    """
+    gate = gate or gates_lib.resolve((task,))[task.name]
+    rows = tfma.MetricsSpec(
+        output_names=[task.name],
+        metrics=[tfma.MetricConfig(class_name="ExampleCount")],
+        example_weights=tfma.ExampleWeightOptions(unweighted=True, weighted=False),
+    )
+    if task.kind == "binary":
+        quality = [_gated("AUC", gate)]
+    elif task.kind == "multiclass":
+        if gate.slice_bound is not None:
+            raise ValueError(f"gates[{task.name!r}]: slice_bound is not supported for a "
+                             f"multiclass task (it gates AUC or RMSE per slice)")
+        accuracy = _gated("MulticlassAccuracy", gate)
+        accuracy.module = MULTICLASS_MODULE
+        accuracy.config = json.dumps({"name": "accuracy", "top_k": 1}, sort_keys=True)
+        top_k = tfma.MetricConfig(
+            class_name="MulticlassAccuracy", module=MULTICLASS_MODULE,
+            config=json.dumps({"name": task.top_k_metric, "top_k": task.top_k}, sort_keys=True))
+        quality = [accuracy, top_k]
+    else:
+        quality = [
+            _gated("RootMeanSquaredError", gate),
+            tfma.MetricConfig(class_name="MeanAbsoluteError"),
+        ]
+    if gate.slice_bound is not None and slice_features:
+        quality.append(slice_gate(gate, slice_features))
+    observed = tfma.MetricsSpec(
+        output_names=[task.name],
+        metrics=[
+            _overall("WeightedExampleCount", tfma.MetricThreshold(
+                value_threshold=tfma.GenericValueThreshold(
+                    lower_bound={"value": float(gate.min_labels)})))
+        ] + quality,
+    )
+    return [rows, observed]
+
+
+def make_eval_config(tasks: tuple[Task, ...] = features.TASKS,
+                     slice_features: tuple[str, ...] = features.SLICE_FEATURES,
+                     gate_overrides: dict[str, dict] | None = None) -> tfma.EvalConfig:
+    """The EvalConfig; `gate_overrides` is `PipelineConfig.gates` (see `pipeline.evaluation.gates`)."""
+    gates = gates_lib.resolve(tasks, gate_overrides)
+    # One unnamed spec: TFX's Evaluator names it "candidate" and adds the "baseline" copy when
+    # a blessed baseline exists (and drops the change thresholds on the first run).
+    model_spec = tfma.ModelSpec(
+        signature_name=SERVING_DEFAULT,
+        preprocessing_function_names=["transform_features"],
+        model_type=tfma.TF_GENERIC,
+        label_keys={t.name: features.label_name(t) for t in tasks},
+        example_weight_keys={t.name: features.weight_name(t) for t in tasks},
+    )
+    return tfma.EvalConfig(
+        model_specs=[model_spec],
+        slicing_specs=[tfma.SlicingSpec()]
+        + [tfma.SlicingSpec(feature_keys=[key]) for key in slice_features],
+        metrics_specs=[spec for t in tasks for spec in metrics_specs(t, gates[t.name], slice_features)],
+    )

@@ -1,0 +1,208 @@
+"""Every task's metrics across runs: one row per pipeline run and task.
+
+`collect(config)` walks every `pipeline_run` context of the home's ML Metadata (oldest first),
+reads each run back with `summary.summarize_run` (the Evaluator's TFMA output, the blessing,
+the push) and adds what a trend needs: the run's start time, the data spans its `Examples`
+artifact carries, the pushed model version, the gate bound the Evaluator actually used (from
+the run's EvalConfig, so a run gated with a lowered bound is drawn with that bound) and the
+Trainer's `ModelRun` folder (TensorBoard logs and `history.json`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+
+from models.features import ALL_TASKS, Task
+from pipeline.core import metadata
+from pipeline.core.config import PipelineConfig
+from pipeline.core.metadata import NoRunsError
+from pipeline.monitoring import summary as summary_lib
+
+__all__ = ["COLUMNS", "METRIC_NAMES", "NoRunsError", "TaskRow", "collect", "read_history"]
+
+# TFMA metric names as read by `summary.read_metrics`, and the short names used in the exports.
+METRIC_NAMES: dict[str, str] = {
+    "auc": "auc",
+    "root_mean_squared_error": "rmse",
+    "mean_absolute_error": "mae",
+    "example_count": "examples",
+    "weighted_example_count": "observed",
+    "accuracy": "accuracy",
+}
+# A multiclass task's top-k accuracy (models.features.Task.top_k_metric) keeps its name.
+METRIC_NAMES.update({t.top_k_metric: t.top_k_metric for t in ALL_TASKS if t.kind == "multiclass"})
+QUALITY_METRICS = ("auc", "root_mean_squared_error", "mean_absolute_error", "accuracy")
+
+
+@dataclasses.dataclass
+class TaskRow:
+    """One task's evaluation in one pipeline run."""
+
+    run_id: str
+    run_time: dt.datetime
+    spans: tuple[int, ...]
+    task: Task
+    candidate: dict[str, float]
+    baseline: dict[str, float]
+    by_slice: dict[str, dict[str, float]]
+    threshold: float
+    blessed: bool | None
+    pushed_version: str | None
+    model_run_uri: str | None
+
+    @property
+    def metric(self) -> str:
+        """The gating metric's TFMA name (auc or root_mean_squared_error)."""
+        return self.task.metric
+
+    @property
+    def value(self) -> float | None:
+        """The candidate's gating metric (None when the Evaluator did not run)."""
+        return self.candidate.get(self.metric)
+
+    @property
+    def baseline_value(self) -> float | None:
+        return self.baseline.get(self.metric)
+
+    @property
+    def examples(self) -> float | None:
+        return self.candidate.get("example_count")
+
+    @property
+    def observed(self) -> float | None:
+        return self.candidate.get("weighted_example_count")
+
+    @property
+    def coverage(self) -> float | None:
+        """Fraction of evaluated rows whose label was observed."""
+        if not self.examples or self.observed is None:
+            return None
+        return self.observed / self.examples
+
+    def flat(self) -> dict[str, object]:
+        """The row as flat columns (table, CSV and JSON use these)."""
+        def pick(name: str) -> float | None:
+            return self.candidate.get(name)
+
+        return {
+            "run_id": self.run_id,
+            "run_time": self.run_time.isoformat(timespec="seconds"),
+            "spans": ",".join(str(s) for s in self.spans),
+            "task": self.task.name,
+            "auc": pick("auc"),
+            "rmse": pick("root_mean_squared_error"),
+            "mae": pick("mean_absolute_error"),
+            "accuracy": pick("accuracy"),
+            "examples": pick("example_count"),
+            "observed": pick("weighted_example_count"),
+            "coverage": self.coverage,
+            "gate_metric": METRIC_NAMES[self.metric],
+            "candidate": self.value,
+            "baseline": self.baseline_value,
+            "threshold": self.threshold,
+            "blessed": self.blessed,
+            "pushed_version": self.pushed_version,
+        }
+
+
+# The columns of `mtl metrics` (CSV and JSON; the table shows a subset): `TaskRow.flat` keys.
+COLUMNS: tuple[str, ...] = (
+    "run_id", "run_time", "spans", "task", "auc", "rmse", "mae", "accuracy", "examples", "observed",
+    "coverage", "gate_metric", "candidate", "baseline", "threshold", "blessed", "pushed_version",
+)
+
+
+def _gate_bounds(store, run_context) -> dict[str, float]:
+    """{task: bound} of the overall-slice value thresholds the run's Evaluator gated with."""
+    from google.protobuf import json_format
+    from tensorflow_model_analysis.proto import config_pb2
+
+    types = {t.id: t.name for t in store.get_execution_types()}
+    bounds: dict[str, float] = {}
+    for execution in store.get_executions_by_context(run_context.id):
+        if types.get(execution.type_id, "").split(".")[-1] != "Evaluator":
+            continue
+        prop = metadata.node_property(execution, "eval_config")
+        if prop is None or not prop.string_value:
+            continue
+        eval_config = json_format.Parse(prop.string_value, config_pb2.EvalConfig(),
+                                        ignore_unknown_fields=True)
+        for spec in eval_config.metrics_specs:
+            for metric in spec.metrics:
+                for per_slice in metric.per_slice_thresholds:
+                    value = per_slice.threshold.value_threshold
+                    for output in spec.output_names:
+                        if value.HasField("lower_bound"):
+                            bounds[output] = value.lower_bound.value
+                        elif value.HasField("upper_bound"):
+                            bounds[output] = value.upper_bound.value
+    return bounds
+
+
+def collect(config: PipelineConfig) -> list[TaskRow]:
+    """One row per pipeline run and task, oldest run first.
+
+    Raises NoRunsError when the home has no metadata or no run. A run whose Evaluator did not
+    run (a failed run) still gives one row per task, with empty metrics.
+    """
+    store = metadata.open_home_store(config.metadata_path, config.home)
+    runs = metadata.runs_oldest_first(store)
+    if not runs:
+        raise NoRunsError(f"no pipeline run recorded in {config.metadata_path}")
+    tasks = config.tasks()
+    names = {t.name for t in tasks}
+    rows: list[TaskRow] = []
+    types = metadata.artifact_type_names(store)
+    for run in runs:
+        summary = summary_lib.summarize_run(config, store, run)
+        spans: set[int] = set()
+        model_run_uri = None
+        executions = [e.id for e in store.get_executions_by_context(run.id)]
+        for artifact in metadata.output_artifacts(store, executions):
+            type_name = types[artifact.type_id]
+            span = metadata.node_property(artifact, "span")
+            if type_name == "Examples" and span is not None:
+                spans.add(int(span.int_value))
+            elif type_name == "ModelRun":
+                model_run_uri = artifact.uri
+        bounds = _gate_bounds(store, run)
+        version = os.path.basename(summary.pushed_path.rstrip("/")) if summary.pushed_path else None
+        run_time = dt.datetime.fromtimestamp(run.create_time_since_epoch / 1e3, tz=dt.timezone.utc)
+        by_task = {tm.task.name: tm for tm in summary.tasks}
+        # Optional tasks appear from the first run that trained them.
+        run_tasks = tasks + tuple(tm.task for tm in summary.tasks if tm.task.name not in names)
+        for task in run_tasks:
+            tm = by_task.get(task.name)
+            rows.append(TaskRow(
+                run_id=run.name,
+                run_time=run_time,
+                spans=tuple(sorted(spans)),
+                task=task,
+                candidate=dict(tm.candidate) if tm else {},
+                baseline=dict(tm.baseline) if tm else {},
+                by_slice=dict(tm.by_slice) if tm else {},
+                threshold=bounds.get(task.name, task.threshold),
+                blessed=summary.blessed,
+                pushed_version=version,
+                model_run_uri=model_run_uri,
+            ))
+    return rows
+
+
+def read_history(model_run_uri: str | None) -> dict[str, list[float]]:
+    """The Trainer's per-epoch Keras history (`history.json` in its ModelRun folder), or {}."""
+    if not model_run_uri:
+        return {}
+    path = os.path.join(model_run_uri, "history.json")
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        history = json.load(f)
+    if not isinstance(history, dict):
+        raise ValueError(f"{path}: expected a JSON object of metric name -> list of values")
+    return history
+
+

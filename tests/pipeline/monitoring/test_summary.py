@@ -1,0 +1,47 @@
+"""The run summary's gate table and push lines, on hand-made metrics (no pipeline run)."""
+
+from __future__ import annotations
+
+from models import features
+from pipeline.evaluation import gates
+from pipeline.monitoring.summary import RunSummary, TaskMetrics
+
+
+def _summary(**changes) -> RunSummary:
+    click, watch = features.task_by_name("click"), features.task_by_name("watch_time")
+    values = dict(
+        run_id="r1", components=[], blessed=False, failures=[], pushed=False,
+        pushed_path=None, evaluation_uri=None,
+        tasks=[TaskMetrics(click, {"auc": 0.70, "weighted_example_count": 900.0},
+                           {"auc": 0.73}, {}),
+               TaskMetrics(watch, {"root_mean_squared_error": 41.0,
+                                   "weighted_example_count": 30.0}, {}, {})],
+        gates=gates.resolve((click, watch), {"watch_time": {"min_labels": 40}}),
+        push_decision="not_blessed", push_reason="the Evaluator did not bless the model",
+    )
+    values.update(changes)
+    return RunSummary(**values)
+
+
+def test_gate_table_shows_candidate_baseline_thresholds_and_why():
+    text = _summary().format()
+    lines = text.splitlines()
+    lines = lines[lines.index("Gate per task (overall slice):"):]
+    click = next(line for line in lines if line.split()[:2] == ["click", "auc"])
+    assert click.split() == ["click", "auc", "0.7000", "0.7300", "≥", "0.65", "drop", "≤",
+                             "0.02", "900", "FAIL"]
+    assert ("      task 'click' auc 0.7000 vs baseline 0.7300: allowed drop ≤ 0.02 "
+            "(limit 0.7100)") in lines
+    watch = next(line for line in lines if line.split()[:2] == ["watch_time", "root_mean_squared_error"])
+    assert watch.split()[-3:] == ["baseline)", "30", "FAIL"]
+    assert ("      task 'watch_time' has 30 observed labels in the evaluation split, fewer "
+            "than the 40 required") in lines
+    assert "Push decision: not_blessed (the Evaluator did not bless the model)" in lines
+
+
+def test_latency_line_and_summary_without_gates_keeps_the_old_format():
+    text = _summary(latency_p99_ms=7.071, latency_budget_ms=50.0).format()
+    assert "Latency: serving_default p99 at batch 1 = 7.07 ms (budget 50 ms)" in text
+    old = _summary(gates={}, push_decision=None).format()
+    assert "Gate per task" not in old and "Push decision" not in old
+    assert old.splitlines()[-1] == "Pushed: no"
