@@ -12,6 +12,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
+from components.gated_pusher import latency as latency_lib
 from components.gated_pusher import push, spec
 
 # Values of the `push_decision` custom property.
@@ -36,8 +37,6 @@ class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict: dict[str, list[types.Artifact]],
            output_dict: dict[str, list[types.Artifact]],
            exec_properties: dict[str, Any]) -> None:
-        from components.gated_pusher import latency as latency_lib
-
         self._log_startup(input_dict, output_dict, exec_properties)
         pushed_model = artifact_utils.get_single_instance(output_dict[spec.PUSHED_MODEL_KEY])
         model = artifact_utils.get_single_instance(input_dict[spec.MODEL_KEY])

@@ -117,6 +117,8 @@ def export_tflite_command(args: argparse.Namespace) -> int:
 
 
 def serve_local_command(args: argparse.Namespace) -> int:
+    # Lazy: the server's gRPC servicer class derives from TF Serving's generated base class, so
+    # importing the module loads TensorFlow (seconds) that the other commands do not need.
     from pipeline.serving.local_server import LocalModelServer
 
     serving_dir = os.path.join(os.path.abspath(args.root), "serving", args.model_name)

@@ -8,7 +8,10 @@ or corrupt gzip file fails deep inside Beam with a message that names neither fi
 
 from __future__ import annotations
 
+import gzip
 import os
+import struct
+import zlib
 from pathlib import Path
 
 from pipeline.data import layout
@@ -26,10 +29,6 @@ def _check_framing(path: Path) -> int:
     reader in ImportExampleGen fails there deep in the pipeline. Reading the gzip stream to its
     end-of-stream marker and every record's length header catches such a cut here.
     """
-    import gzip
-    import struct
-    import zlib
-
     count = 0
     try:
         with gzip.open(path, "rb") as f:

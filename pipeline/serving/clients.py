@@ -21,6 +21,8 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import requests
+
 from models import features
 from models.signatures import RAW_SIGNATURE, SERVING_DEFAULT
 
@@ -244,8 +246,6 @@ class RestClient:
         self.timeout = timeout
 
     def predict(self, rows: list[dict]) -> list[dict]:
-        import requests
-
         try:
             response = requests.post(self.url, json=rest_body(rows), timeout=self.timeout)
         except requests.RequestException as e:

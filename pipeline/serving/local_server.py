@@ -15,6 +15,7 @@ import json
 import os
 import re
 import threading
+from concurrent import futures
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -85,8 +86,6 @@ class LocalModelServer:
     # gRPC ---------------------------------------------------------------------------------------
     def start_grpc(self, port: int = 0, host: str = "127.0.0.1") -> int:
         """Starts the gRPC PredictionService; returns the bound port."""
-        from concurrent import futures
-
         import grpc
         from tensorflow_serving.apis import prediction_service_pb2_grpc
 

@@ -26,6 +26,18 @@ def test_freeze_writes_a_curated_schema_and_its_reference(fault_home, tmp_path, 
     assert "StatisticsGen/statistics" in out.read_text().splitlines()[0]
 
 
+def test_freeze_writes_into_the_home_by_default_and_the_next_run_uses_it(fault_home, capsys):
+    from pipeline.cli import main as cli
+    from pipeline.data import schema as schema_lib
+
+    config, _ = fault_home
+    assert cli.main(["schema", "freeze", "--root", str(config.home)]) == 0
+    own = config.home / "schema" / "schema.pbtxt"
+    assert f"wrote {own}" in capsys.readouterr().out
+    assert (own.parent / "reference_statistics.pbtxt").is_file()
+    assert schema_lib.resolve_schema_path(None, config.home) == own.resolve()
+
+
 def test_freeze_without_a_run_is_a_clear_error(tmp_path, capsys):
     from pipeline.cli import main as cli
 

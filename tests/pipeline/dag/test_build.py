@@ -45,5 +45,6 @@ def test_allow_anomalies_and_another_schema_file(tmp_path):
 
 
 def test_a_missing_schema_file_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.pbtxt does not exist; write one with `mtl schema freeze --out FILE`"):
+    with pytest.raises(FileNotFoundError,
+                       match="nope.pbtxt does not exist; write one with `mtl schema freeze --out FILE`"):
         create_pipeline(PipelineConfig(root=str(tmp_path), schema_path=str(tmp_path / "nope.pbtxt")))

@@ -110,3 +110,24 @@ def test_optional_engagement_label_is_valid_when_present_and_checked_for_range(c
     bad = tfdv.validate_statistics(_stats(7, change=out_of_range, engagement_level=True), schema)
     assert set(bad.anomaly_info) == {"engagement_level"}
     assert "large value" in bad.anomaly_info["engagement_level"].description
+
+
+def test_a_run_validates_against_the_homes_own_schema_then_the_packaged_one(tmp_path):
+    packaged = schema_lib.default_schema_path()
+    assert packaged.is_file() and packaged.parent.name == "curated"
+    assert schema_lib.resolve_schema_path(None, tmp_path) == packaged
+    own = schema_lib.home_schema_path(tmp_path)
+    own.parent.mkdir(parents=True)
+    own.write_text(packaged.read_text())
+    assert schema_lib.resolve_schema_path(None, tmp_path) == own.resolve()
+    explicit = tmp_path / "mine.pbtxt"
+    explicit.write_text(packaged.read_text())
+    assert schema_lib.resolve_schema_path(str(explicit), tmp_path) == explicit.resolve()
+    # Only an explicit request lets SchemaGen infer the schema.
+    assert schema_lib.resolve_schema_path(None, tmp_path, infer=True) is None
+
+
+def test_a_missing_packaged_schema_stops_the_run_instead_of_inferring_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(schema_lib, "PACKAGED_DIR", tmp_path / "gone")
+    with pytest.raises(FileNotFoundError, match="ships with the package is missing .*--infer-schema"):
+        schema_lib.resolve_schema_path(None, tmp_path / "home")
