@@ -27,3 +27,13 @@ def make_row(run: int, task: str, value: float, *, examples=400.0, observed=100.
         pushed_version=version,
         model_run_uri=None,
     )
+
+
+def two_runs():
+    """click and watch_time over two runs, the second compared with the first."""
+    return [
+        make_row(1, "click", 0.70, observed=400.0, version="1700000001"),
+        make_row(1, "watch_time", 40.0, version="1700000001"),
+        make_row(2, "click", 0.71, observed=400.0, baseline=0.70, version="1700000002"),
+        make_row(2, "watch_time", 41.0, baseline=40.0, version="1700000002"),
+    ]
