@@ -5,12 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 .venv/bin/ruff check .
-# The report's browser test (tests/pipeline/monitoring/test_report.py, tests/e2e/test_monitoring.py)
-# loads the HTML in headless Chromium.
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "test.sh: installing chromium for the report's browser tests"
+# The report's browser tests (tests/pipeline/monitoring/test_report.py, tests/e2e/test_monitoring.py)
+# load the HTML in headless Chromium through Selenium and chromedriver.
+missing=""
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+[ -x /usr/bin/chromedriver ] || missing="$missing chromium-driver"
+if [ -n "$missing" ]; then
+  echo "test.sh: installing$missing for the report's browser tests"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update && $sudo apt-get install -y chromium
+  $sudo apt-get update && $sudo apt-get install -y $missing
 fi
 set +e
 .venv/bin/python -m pytest "$@"

@@ -138,6 +138,7 @@ def test_prometheus_export_parses(home, capsys):
     assert blessed == {r["run_id"]: float(r["blessed"]) for r in rows}
 
 
+@chromium.requires_chromedriver
 def test_report_renders_a_trend_chart_per_task_in_chromium(home, capsys, tmp_path):
     root, _ = home
     out = tmp_path / "report.html"

@@ -57,6 +57,7 @@ def test_report_html_is_self_contained_and_written_atomically(tmp_path):
         report.render_html([], [], "/home/x")
 
 
+@chromium.requires_chromedriver
 def test_report_renders_in_headless_chromium(tmp_path):
     rows = _rows(tmp_path)
     out = report.write_report(rows, alerts_lib.check(rows), "/home/x", str(tmp_path / "r.html"))
@@ -85,6 +86,7 @@ def test_report_for_a_home_with_many_runs(tmp_path):
     assert len(formats.format_table(rows).splitlines()) == 31
 
 
+@chromium.requires_chromedriver
 def test_chromium_helper_reports_console_errors_and_broken_images(tmp_path):
     # The browser check can fail: a script error, console.error and a missing image are caught.
     page_path = tmp_path / "broken.html"
