@@ -37,6 +37,10 @@ class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict: dict[str, list[types.Artifact]],
            output_dict: dict[str, list[types.Artifact]],
            exec_properties: dict[str, Any]) -> None:
+        """Reads `spec.MODEL_KEY`, `spec.MODEL_BLESSING_KEY`, `spec.EXAMPLES_KEY` (its
+        `spec.LATENCY_SPLIT_KEY` split) and `spec.SERVING_DIR_KEY`,
+        `spec.LATENCY_BUDGET_MS_KEY`, `spec.LATENCY_SAMPLES_KEY`; writes `spec.PUSHED_MODEL_KEY`
+        with the decision as custom properties and `RECORD_FILE` in its folder."""
         self._log_startup(input_dict, output_dict, exec_properties)
         pushed_model = artifact_utils.get_single_instance(output_dict[spec.PUSHED_MODEL_KEY])
         model = artifact_utils.get_single_instance(input_dict[spec.MODEL_KEY])
