@@ -361,7 +361,7 @@ def build_model(hp: ModelHParams, vocab_sizes: dict[str, int],
         architecture=hp.model,
         entire_space=ESMM_FUNNEL if hp.model == "esmm" else None,
         embedding_optimizer=keras.optimizers.Adam(hp.embedding_learning_rate)
-        if hp.embedding_learning_rate else None,
+        if hp.embedding_learning_rate is not None else None,
     )
     model.compile(
         optimizer=keras.optimizers.Adam(hp.learning_rate),

@@ -117,3 +117,27 @@ def test_every_architecture_builds_with_every_option_on(name):
     clone.set_weights(network.get_weights())
     for key, value in clone(inputs, training=False).items():
         np.testing.assert_allclose(value.numpy(), outputs[key].numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_embedding_tables_have_their_own_optimizer():
+    """With the dense learning rate at 0 only the tables move, and the reverse."""
+    from tests.models.test_model import fake_batch
+
+    def moved(learning_rate, embedding_learning_rate):
+        hp = ModelHParams(learning_rate=learning_rate,
+                          embedding_learning_rate=embedding_learning_rate,
+                          bottom_units=(8,), tower_units=(4,))
+        m = model.build_model(hp, VOCAB)
+        m(fake_batch()[0])
+        tables = {id(v) for v in model.embedding_variables(m.network)}
+        assert len(tables) == len(features.CATEGORICAL_FEATURES)
+        before = {id(v): v.numpy().copy() for v in m.network.trainable_variables}
+        m.train_on_batch(*[tf.nest.map_structure(tf.constant, part) for part in fake_batch()])
+        changed = {id(v) for v in m.network.trainable_variables
+                   if not np.array_equal(before[id(v)], v.numpy())}
+        return changed, tables
+
+    changed, tables = moved(0.0, 0.1)
+    assert changed == tables
+    changed, tables = moved(0.1, 0.0)
+    assert changed and not changed & tables
