@@ -59,6 +59,10 @@ def add_run_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument("--strategy", default="default",
                      choices=("default", "mirrored", "multi_worker_mirrored"),
                      help="Trainer's tf.distribute strategy")
+    run.add_argument("--workers", type=int, default=1, metavar="N",
+                     help="with --strategy multi_worker_mirrored: train in N local worker "
+                          "processes (chief + N-1 workers on 127.0.0.1); in a cluster that "
+                          "sets TF_CONFIG the cluster's workers are used instead")
 
 
 def config_from_args(args: argparse.Namespace) -> PipelineConfig:
@@ -83,6 +87,7 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
         enable_cache=not args.no_cache,
         train_spans=args.train_spans,
         distribution_strategy=args.strategy,
+        local_workers=args.workers,
         schema_path=args.schema,
         infer_schema=args.infer_schema,
         allow_anomalies=args.allow_anomalies,
