@@ -29,7 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     from models.distribute import make_strategy
 
     strategy = make_strategy("multi_worker_mirrored")
-    from models import trainer
+    from models import distribute, trainer
+
+    resolver = strategy.cluster_resolver
+    print(f"models.worker: {resolver.task_type} {resolver.task_id} of a "
+          f"{distribute.num_workers(strategy)}-worker cluster, "
+          f"{strategy.num_replicas_in_sync} replicas in sync", flush=True)
 
     with open(argv[0]) as f:
         fn_args = fn_args_from_dict(json.load(f))
