@@ -48,11 +48,11 @@ def add_run_flags(run: argparse.ArgumentParser) -> None:
                              "instead of a curated one (weaker: bad data shapes its own schema)")
     run.add_argument("--beam-arg", action="append", default=None, metavar="FLAG",
                      help="a Beam pipeline flag (repeatable); replaces the DirectRunner default")
-    run.add_argument("--beam-workers", default=None, metavar="pool:HOST:PORT[:N]",
+    run.add_argument("--beam-workers", default=None, metavar="pool:HOST:PORT",
                      help="run the Beam stages on Beam's portability framework: the embedded "
-                          "job service with N (default 2) SDK workers started by the worker "
-                          "pool at HOST:PORT (python -m apache_beam.runners.worker."
-                          "worker_pool_main --service_port=PORT); --beam-arg flags are added")
+                          "job service, SDK workers started by the worker pool at HOST:PORT "
+                          "(python -m apache_beam.runners.worker.worker_pool_main "
+                          "--service_port=PORT); --beam-arg flags are added")
     run.add_argument("--train-spans", type=int, default=1, metavar="K",
                      help="train on the latest K spans (rolling window); evaluate on the newest")
     run.add_argument("--with-task", action="append", default=[], metavar="TASK",
@@ -71,19 +71,16 @@ def add_run_flags(run: argparse.ArgumentParser) -> None:
 
 
 def portable_beam_args(spec: str) -> tuple[str, ...]:
-    """The Beam flags of `--beam-workers pool:HOST:PORT[:N]`: Beam's portable runner with its
-    embedded job service, whose N SDK workers (default 2) the external worker pool at
-    HOST:PORT starts (the pool runs them with the `python` first on its PATH)."""
+    """The Beam flags of `--beam-workers pool:HOST:PORT`: Beam's portable runner with its
+    embedded job service, whose SDK workers the external worker pool at HOST:PORT starts
+    (the pool runs them with the `python` first on its PATH). The embedded job service asks
+    for one SDK worker per Beam job; parallelism on a cluster is the runner's own flag."""
     kind, _, rest = spec.partition(":")
-    parts = rest.split(":")
-    if kind != "pool" or len(parts) not in (2, 3) or not parts[0] or not all(
-            p.isdigit() for p in parts[1:]) or (len(parts) == 3 and int(parts[2]) < 1):
-        raise ValueError(f"--beam-workers {spec!r}: expected pool:HOST:PORT or pool:HOST:PORT:N "
-                         "(N worker processes, at least 1)")
-    host, port = parts[0], int(parts[1])
-    workers = int(parts[2]) if len(parts) == 3 else 2
+    host, _, port = rest.rpartition(":")
+    if kind != "pool" or not host or not port.isdigit():
+        raise ValueError(f"--beam-workers {spec!r}: expected pool:HOST:PORT")
     return ("--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=EXTERNAL",
-            f"--environment_config={host}:{port}", f"--direct_num_workers={workers}")
+            f"--environment_config={host}:{port}")
 
 
 def beam_args(beam_workers: str | None, beam_arg: list[str] | None) -> tuple[str, ...]:

@@ -12,9 +12,8 @@ from pipeline.core.config import DEFAULT_BEAM_ARGS
 def test_beam_workers_pool_gives_the_portable_runner_flags():
     assert portable_beam_args("pool:localhost:50000") == (
         "--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=EXTERNAL",
-        "--environment_config=localhost:50000", "--direct_num_workers=2")
-    assert portable_beam_args("pool:10.0.0.5:7000:4")[-2:] == (
-        "--environment_config=10.0.0.5:7000", "--direct_num_workers=4")
+        "--environment_config=localhost:50000")
+    assert portable_beam_args("pool:10.0.0.5:7000")[-1] == "--environment_config=10.0.0.5:7000"
     config = run_config(["--beam-workers", "pool:localhost:50000",
                          "--beam-arg=--experiments=beam_fn_api"])
     assert config.beam_pipeline_args == (*portable_beam_args("pool:localhost:50000"),
@@ -23,9 +22,9 @@ def test_beam_workers_pool_gives_the_portable_runner_flags():
 
 
 @pytest.mark.parametrize("spec", ["localhost:50000", "pool:localhost", "pool::1",
-                                  "pool:h:port", "pool:h:1:0", "pool:h:1:2:3"])
+                                  "pool:h:port", "pool:50000"])
 def test_a_bad_pool_spec_is_refused_with_the_expected_form(spec):
-    with pytest.raises(ValueError, match="expected pool:HOST:PORT or pool:HOST:PORT:N"):
+    with pytest.raises(ValueError, match="expected pool:HOST:PORT"):
         portable_beam_args(spec)
 
 
