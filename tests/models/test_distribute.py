@@ -4,6 +4,7 @@ under them (variables created in the strategy's scope)."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +80,7 @@ def test_only_the_chief_writes_and_workers_get_scratch_folders(tmp_path):
     scratch = output_dir(target, worker)
     assert scratch != target and scratch.endswith("/Format-Serving")
     assert os.path.isdir(os.path.dirname(scratch)) and str(tmp_path) not in scratch
+    shutil.rmtree(os.path.dirname(scratch))
 
 
 def test_sharding_by_file_only_when_every_worker_gets_a_file():
