@@ -120,7 +120,9 @@ class MLP(keras.layers.Layer):
                 name=f"dense_{i}",
             )]
             if self.batch_norm:
-                block.append(keras.layers.BatchNormalization(name=f"bn_{i}"))
+                # Synchronised: under a multi-replica strategy the batch statistics are those
+                # of the global batch (all-reduced), not of each replica's share.
+                block.append(keras.layers.BatchNormalization(synchronized=True, name=f"bn_{i}"))
             block.append(keras.layers.ReLU(name=f"relu_{i}"))
             if self.dropout:
                 block.append(keras.layers.Dropout(self.dropout, name=f"dropout_{i}"))

@@ -28,7 +28,7 @@ from collections.abc import Callable
 import keras
 import tensorflow as tf
 
-from models import features, layers
+from models import distribute, features, layers
 from models import tasks as task_lib
 from models import weighting as weighting_lib
 from models.features import Task
@@ -298,7 +298,7 @@ class MultiTaskModel(keras.Model):
         logs = {m.name: m.result() for m in self.metrics}
         for name, value in self.weighting.current_weights().items():
             logs[f"{name}_loss_weight"] = value
-        return logs
+        return distribute.reducible_logs(logs)
 
     def _regularization(self) -> tf.Tensor:
         losses = self.network.losses
@@ -321,6 +321,8 @@ class MultiTaskModel(keras.Model):
             if weighting.uses_task_gradients else [],
         )
         del tape
+        # Replicas' gradients are summed: each replica contributes 1/N of the global batch.
+        gradients = distribute.scale_gradients(gradients)
         pairs = [(g, v) for g, v in zip(gradients, variables) if g is not None]
         if self.embedding_optimizer is None:
             self.optimizer.apply_gradients(pairs)

@@ -12,13 +12,14 @@ import io
 import json
 import logging
 import os
+import shutil
 
 import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from models import features, preprocessing
+from models import cluster, distribute, features, preprocessing
 from models.distribute import make_strategy
 from models.export import export_serving_model
 from models.hparams import ModelHParams
@@ -168,7 +169,26 @@ def maybe_warm_start(network: keras.Model, spec: dict, base_model: str | None) -
 
 
 def run_fn(fn_args) -> None:
-    """TFX Trainer entry point (GenericExecutor)."""
+    """TFX Trainer entry point (GenericExecutor).
+
+    The strategy is created first, before any other TensorFlow work in the process.
+    `multi_worker_mirrored` without a TF_CONFIG (no cluster around this process) trains in
+    `custom_config["local_workers"]` fresh local processes instead (`models.worker`): this
+    process has already done TensorFlow work, too late for collective ops. With a TF_CONFIG
+    (a TFJob replica, Vertex AI's Trainer extension) it trains here, as one of the workers.
+    """
+    config = fn_args.custom_config or {}
+    name = config.get("distribution_strategy", "default")
+    if name == "multi_worker_mirrored" and "TF_CONFIG" not in os.environ:
+        cluster.run_local_workers(fn_args, int(config.get("local_workers") or 1))
+        return
+    train_and_export(fn_args, make_strategy(name))
+
+
+def train_and_export(fn_args, strategy: tf.distribute.Strategy) -> None:
+    """Trains under `strategy` and exports. Every worker of a cluster runs this; only the chief
+    writes the serving model, the warm-start files, history.json and TensorBoard logs (the
+    others write theirs to scratch folders, then delete them)."""
     hp = hparams_from_custom_config(fn_args.custom_config)
     tasks = tasks_from_custom_config(fn_args.custom_config)
     keras.utils.set_random_seed(hp.seed)
@@ -179,24 +199,41 @@ def run_fn(fn_args) -> None:
                           shuffle=False, tasks=tasks)
     if hp.steps_per_epoch:
         train = train.repeat().take(hp.steps_per_epoch)
+    n_workers = distribute.num_workers(strategy)
+    if n_workers > 1:
+        train = train.with_options(distribute.shard_options(
+            len(_list_files(fn_args.train_files)), n_workers))
+        evaluation = evaluation.with_options(distribute.shard_options(
+            len(_list_files(fn_args.eval_files)), n_workers))
     sizes = vocab_sizes(tft_output)
-    strategy = make_strategy((fn_args.custom_config or {}).get("distribution_strategy", "default"))
     with strategy.scope():
         model = build_model(hp, sizes, tasks)
+        if n_workers > 1:
+            distribute.skip_symbolic_build(model)
     spec = network_spec(hp, sizes, tasks)
     if hp.warm_start:
         logging.info("%s", maybe_warm_start(model.network, spec, fn_args.base_model))
-    history = model.fit(
-        train,
-        epochs=hp.epochs,
-        validation_data=evaluation,
-        validation_steps=fn_args.eval_steps,
-        callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq=50)],
-        verbose=2,
-    )
-    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "history.json"), "w") as f:
-        json.dump({k: [float(v) for v in values] for k, values in history.history.items()}, f)
-    export_serving_model(model.network, tft_output, fn_args.serving_model_dir,
-                         fusion_weights=(fn_args.custom_config or {}).get("fusion_weights"),
-                         tasks=tasks)
-    save_warm_start(model.network, spec, fn_args.serving_model_dir)
+    run_dir = distribute.output_dir(fn_args.model_run_dir, strategy)
+    serving_dir = distribute.output_dir(fn_args.serving_model_dir, strategy)
+    try:
+        with strategy.scope():
+            history = model.fit(
+                train,
+                epochs=hp.epochs,
+                validation_data=evaluation,
+                validation_steps=fn_args.eval_steps,
+                callbacks=[keras.callbacks.TensorBoard(log_dir=run_dir, update_freq=50)],
+                verbose=2,
+            )
+        with tf.io.gfile.GFile(os.path.join(run_dir, "history.json"), "w") as f:
+            # Under several workers Keras logs shape-[1] values (distribute.reducible_logs).
+            json.dump({k: [float(np.mean(v)) for v in values]
+                       for k, values in history.history.items()}, f)
+        export_serving_model(model.network, tft_output, serving_dir,
+                             fusion_weights=(fn_args.custom_config or {}).get("fusion_weights"),
+                             tasks=tasks)
+        save_warm_start(model.network, spec, serving_dir)
+    finally:
+        if not distribute.is_chief(strategy):
+            for scratch in (run_dir, serving_dir):
+                shutil.rmtree(os.path.dirname(scratch), ignore_errors=True)

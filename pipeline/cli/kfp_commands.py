@@ -28,7 +28,7 @@ def register(sub) -> None:
     for name, text in (("compile", "compile to a KFP v2 pipeline spec"),
                        ("submit", "compile, upload and run once"),
                        ("schedule", "compile and create a recurring run")):
-        p = kfp_sub.add_parser(name, help=text,
+        p = kfp_sub.add_parser(name, help=text, allow_abbrev=False,
                                usage=f"mtl kfp {name} [options] [-- RUN FLAGS (as for mtl run)]")
         p.add_argument("--output", default="mtl_pipeline.yaml",
                        help="package file to write, .yaml (default mtl_pipeline.yaml)")
@@ -46,6 +46,15 @@ def register(sub) -> None:
             p.add_argument("--namespace", default=None, help="Kubernetes namespace (multi-user)")
             p.add_argument("--package", default=None,
                            help="an already compiled .yaml spec to send instead of compiling")
+            p.add_argument("--token-file", default=None, metavar="PATH",
+                           help="file holding a bearer token (service-account, OIDC); default "
+                                f"${kfp_client.TOKEN_PATH_ENV}, as the kfp SDK reads it in a "
+                                "cluster. Tokens are never taken on the command line")
+            p.add_argument("--cookie-file", default=None, metavar="PATH",
+                           help="file holding the session cookie of a Dex multi-user install "
+                                f"(name=value, or the bare {kfp_client.DEX_COOKIE} value)")
+            p.add_argument("--ca-bundle", default=None, metavar="PATH",
+                           help="CA bundle (PEM) to verify the API server's TLS certificate")
         if name == "schedule":
             p.add_argument("--cron", required=True,
                            help='cron expression, e.g. "0 3 * * *" (5 fields; KFP also takes 6)')
@@ -65,8 +74,11 @@ def cluster_config(run_args: list[str]) -> PipelineConfig:
 
 def kfp_command(args: argparse.Namespace) -> int:
     package = getattr(args, "package", None)
+    auth = kfp_client.Auth()
     try:
         config = cluster_config(args.run_args)
+        if args.kfp_command != "compile":
+            auth = kfp_client.resolve_auth(args.token_file, args.cookie_file, args.ca_bundle)
         if args.kfp_command == "schedule":
             kfp_client.to_kfp_cron(args.cron)
         if package is None:
@@ -82,13 +94,20 @@ def kfp_command(args: argparse.Namespace) -> int:
     if args.kfp_command == "compile":
         return 0
     pipeline_root = args.pipeline_root or str(config.pipeline_root)
-    if args.kfp_command == "submit":
-        run_id = kfp_client.submit(args.host, package, args.experiment,
-                                   f"{config.pipeline_name}-run", pipeline_root, args.namespace)
-        print(f"submitted run {run_id} to {args.host}")
-    else:
-        job = args.job_name or f"{config.pipeline_name}-retrain"
-        rid = kfp_client.schedule(args.host, package, args.experiment, job, args.cron,
-                                  pipeline_root, args.namespace)
-        print(f"scheduled recurring run {rid} ({args.cron}) on {args.host}")
+    try:
+        if args.kfp_command == "submit":
+            run_id = kfp_client.submit(args.host, package, args.experiment,
+                                       f"{config.pipeline_name}-run", pipeline_root,
+                                       args.namespace, auth)
+            print(f"submitted run {run_id} to {args.host} ({auth.describe()})")
+        else:
+            job = args.job_name or f"{config.pipeline_name}-retrain"
+            rid = kfp_client.schedule(args.host, package, args.experiment, job, args.cron,
+                                      pipeline_root, args.namespace, auth)
+            print(f"scheduled recurring run {rid} ({args.cron}) on {args.host} "
+                  f"({auth.describe()})")
+    except Exception as e:  # the KFP API's and TLS errors: shown without any secret
+        print(f"mtl kfp {args.kfp_command}: {args.host}: "
+              f"{kfp_client.redact(f'{type(e).__name__}: {e}', auth)}", file=sys.stderr)
+        return 1
     return 0

@@ -48,6 +48,11 @@ def add_run_flags(run: argparse.ArgumentParser) -> None:
                              "instead of a curated one (weaker: bad data shapes its own schema)")
     run.add_argument("--beam-arg", action="append", default=None, metavar="FLAG",
                      help="a Beam pipeline flag (repeatable); replaces the DirectRunner default")
+    run.add_argument("--beam-workers", default=None, metavar="pool:HOST:PORT",
+                     help="run the Beam stages on Beam's portability framework: the embedded "
+                          "job service, SDK workers started by the worker pool at HOST:PORT "
+                          "(python -m apache_beam.runners.worker.worker_pool_main "
+                          "--service_port=PORT); --beam-arg flags are added")
     run.add_argument("--train-spans", type=int, default=1, metavar="K",
                      help="train on the latest K spans (rolling window); evaluate on the newest")
     run.add_argument("--with-task", action="append", default=[], metavar="TASK",
@@ -59,6 +64,31 @@ def add_run_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument("--strategy", default="default",
                      choices=("default", "mirrored", "multi_worker_mirrored"),
                      help="Trainer's tf.distribute strategy")
+    run.add_argument("--workers", type=int, default=1, metavar="N",
+                     help="with --strategy multi_worker_mirrored: train in N local worker "
+                          "processes (chief + N-1 workers on 127.0.0.1); in a cluster that "
+                          "sets TF_CONFIG the cluster's workers are used instead")
+
+
+def portable_beam_args(spec: str) -> tuple[str, ...]:
+    """The Beam flags of `--beam-workers pool:HOST:PORT`: Beam's portable runner with its
+    embedded job service, whose SDK workers the external worker pool at HOST:PORT starts
+    (the pool runs them with the `python` first on its PATH). The embedded job service asks
+    for one SDK worker per Beam job; parallelism on a cluster is the runner's own flag."""
+    kind, _, rest = spec.partition(":")
+    host, _, port = rest.rpartition(":")
+    if kind != "pool" or not host or not port.isdigit():
+        raise ValueError(f"--beam-workers {spec!r}: expected pool:HOST:PORT")
+    return ("--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=EXTERNAL",
+            f"--environment_config={host}:{port}")
+
+
+def beam_args(beam_workers: str | None, beam_arg: list[str] | None) -> tuple[str, ...]:
+    """`beam_pipeline_args` from --beam-workers and --beam-arg (the FnApiRunner default when
+    neither is given)."""
+    if beam_workers:
+        return portable_beam_args(beam_workers) + tuple(beam_arg or ())
+    return tuple(beam_arg) if beam_arg else DEFAULT_BEAM_ARGS
 
 
 def config_from_args(args: argparse.Namespace) -> PipelineConfig:
@@ -79,10 +109,11 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
         seed=args.seed,
         hparams=hparams,
         thresholds=parse_overrides(args.threshold, "--threshold"),
-        beam_pipeline_args=tuple(args.beam_arg) if args.beam_arg else DEFAULT_BEAM_ARGS,
+        beam_pipeline_args=beam_args(args.beam_workers, args.beam_arg),
         enable_cache=not args.no_cache,
         train_spans=args.train_spans,
         distribution_strategy=args.strategy,
+        local_workers=args.workers,
         schema_path=args.schema,
         infer_schema=args.infer_schema,
         allow_anomalies=args.allow_anomalies,

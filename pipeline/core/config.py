@@ -79,6 +79,9 @@ class PipelineConfig:
     train_spans: int = 1
     # Trainer's tf.distribute strategy: "default", "mirrored" or "multi_worker_mirrored".
     distribution_strategy: str = "default"
+    # multi_worker_mirrored only: worker processes the Trainer starts on this machine when no
+    # cluster gives it a TF_CONFIG (models/workers.py); ignored inside a cluster.
+    local_workers: int = 1
     # The curated schema to validate spans against (None: the home's own, written by
     # `mtl schema freeze`, else the one shipped with the package; see
     # pipeline.data.schema.resolve_schema_path); `infer_schema` lets SchemaGen infer one
@@ -108,6 +111,11 @@ class PipelineConfig:
             if inactive:
                 raise ValueError(f"{field}: tasks {inactive} are optional and not enabled in "
                                  f"this run; add them to extra_tasks (mtl run --with-task NAME)")
+        if self.local_workers < 1:
+            raise ValueError(f"local_workers must be at least 1, got {self.local_workers}")
+        if self.local_workers > 1 and self.distribution_strategy != "multi_worker_mirrored":
+            raise ValueError(f"local_workers={self.local_workers} needs distribution_strategy "
+                             f"multi_worker_mirrored, got {self.distribution_strategy!r}")
         if self.train_spans < 1:
             raise ValueError(f"train_spans must be at least 1, got {self.train_spans}")
 

@@ -117,6 +117,7 @@ def create_pipeline(
             "fusion_weights": config.active_fusion_weights(),
             "extra_tasks": list(config.extra_tasks),
             "distribution_strategy": config.distribution_strategy,
+            "local_workers": config.local_workers,
         },
         **warm_start,
     )

@@ -1,16 +1,15 @@
 """Kubeflow: the compiled spec, checked strictly with the kfp SDK, and the requests that
-`mtl kfp submit` / `mtl kfp schedule` send, recorded by a local fake KFP API server."""
+`mtl kfp submit` / `mtl kfp schedule` send, recorded by a local fake KFP API server
+(tests/support/fake_kfp.py)."""
 
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from kubeflow import compile as compile_lib
+from tests.support.fake_kfp import fake_kfp_server
 
 IMAGE = "registry.example.com/mtl-pipeline:test"
 TASKS = {
@@ -113,61 +112,10 @@ def test_compile_refuses_the_span_window_the_v2_compiler_cannot_express(tmp_path
     assert list(tmp_path.iterdir()) == []
 
 
-class _FakeKfp(BaseHTTPRequestHandler):
-    """Answers the KFP v2beta1 REST calls the kfp client makes, recording each request."""
-
-    requests: list[dict] = []
-
-    def _reply(self, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _record(self) -> dict:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length)) if length else None
-        url = urlparse(self.path)
-        entry = {"method": self.command, "path": url.path, "query": parse_qs(url.query),
-                 "body": body}
-        self.requests.append(entry)
-        return entry
-
-    def do_GET(self):  # noqa: N802 - http.server's naming
-        entry = self._record()
-        if entry["path"].endswith("/healthz"):
-            self._reply({"multi_user": False})
-        else:  # list experiments: none yet
-            self._reply({})
-
-    def do_POST(self):  # noqa: N802
-        entry = self._record()
-        body = entry["body"] or {}
-        if entry["path"] == "/apis/v2beta1/experiments":
-            self._reply({"experiment_id": "exp-7", "display_name": body.get("display_name")})
-        elif entry["path"] == "/apis/v2beta1/runs":
-            self._reply({"run_id": "run-42", "display_name": body.get("display_name"),
-                         "experiment_id": body.get("experiment_id")})
-        elif entry["path"] == "/apis/v2beta1/recurringruns":
-            self._reply({"recurring_run_id": "rr-9", "display_name": body.get("display_name")})
-        else:
-            self.send_error(404)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture()
 def fake_kfp():
-    _FakeKfp.requests = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeKfp)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", _FakeKfp.requests
-    server.shutdown()
-    server.server_close()
+    with fake_kfp_server() as server:
+        yield server
 
 
 def _posts(requests, path):

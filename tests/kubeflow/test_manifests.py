@@ -52,3 +52,32 @@ def test_dockerfile_installs_every_package_with_the_locked_versions():
     assert re.search(r"^FROM python:3\.10", text, flags=re.M)
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     assert requires.startswith(">=3.10")
+
+
+def test_tfjob_runs_the_local_clusters_worker_command_in_the_pipeline_image():
+    from kubeflow.compile import DEFAULT_HOME, DEFAULT_IMAGE, DEFAULT_PVC
+    from models import cluster
+
+    [job] = yaml.safe_load_all((ROOT / "kubeflow/training/tfjob.yaml").read_text())
+    assert (job["apiVersion"], job["kind"]) == ("kubeflow.org/v1", "TFJob")
+    replicas = job["spec"]["tfReplicaSpecs"]
+    # A chief (MultiWorkerMirroredStrategy's writer, models.distribute.is_chief) and workers:
+    # the same two jobs models.cluster.tf_configs names locally; 2 processes in all.
+    assert set(replicas) == {"Chief", "Worker"}
+    assert replicas["Chief"]["replicas"] == 1
+    assert replicas["Chief"]["replicas"] + replicas["Worker"]["replicas"] == 2
+    for spec in replicas.values():
+        assert spec["restartPolicy"] == "Never"
+        pod = spec["template"]["spec"]
+        [container] = pod["containers"]
+        assert container["name"] == "tensorflow"  # the operator's required container name
+        assert container["image"] == DEFAULT_IMAGE  # what `mtl kfp compile` defaults to
+        command = container["command"]
+        assert tuple(command[:-1]) == cluster.WORKER_COMMAND
+        assert command[-1] == f"{DEFAULT_HOME}/trainer/{cluster.ARGS_FILE}"
+        [mount] = container["volumeMounts"]
+        assert mount["mountPath"] == DEFAULT_HOME
+        [volume] = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+        assert volume["persistentVolumeClaim"]["claimName"] == DEFAULT_PVC
+    # Chief and Worker pods are the same but for their count.
+    assert replicas["Chief"]["template"] == replicas["Worker"]["template"]
