@@ -365,6 +365,10 @@ def build_model(hp: ModelHParams, vocab_sizes: dict[str, int],
         embedding_optimizer=keras.optimizers.Adam(hp.embedding_learning_rate)
         if hp.embedding_learning_rate is not None else None,
     )
+    if model.embedding_optimizer is not None:
+        # Built now, under the caller's distribution strategy scope: an optimizer first built
+        # inside a replicated train step has no per-replica slots to update.
+        model.embedding_optimizer.build(embedding_variables(network))
     model.compile(
         optimizer=keras.optimizers.Adam(hp.learning_rate),
         jit_compile=hp.jit_compile,
