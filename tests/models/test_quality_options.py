@@ -121,7 +121,7 @@ def test_every_architecture_builds_with_every_option_on(name):
 
 def test_embedding_tables_have_their_own_optimizer():
     """With the dense learning rate at 0 only the tables move, and the reverse."""
-    from tests.models.test_model import fake_batch
+    from tests.support.model_batches import fake_batch
 
     def moved(learning_rate, embedding_learning_rate):
         hp = ModelHParams(learning_rate=learning_rate,
