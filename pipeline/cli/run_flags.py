@@ -13,7 +13,7 @@ import shlex
 from models.features import OPTIONAL_TASKS
 from models.hparams import MODEL_NAMES, WEIGHTING_NAMES, ModelHParams
 from pipeline.cli.common import add_home, parse_overrides
-from pipeline.core.config import DEFAULT_BEAM_ARGS, PipelineConfig
+from pipeline.core.config import DEFAULT_BEAM_ARGS, DEFAULT_MIN_SPAN_EXAMPLES, PipelineConfig
 
 
 def add_run_flags(run: argparse.ArgumentParser) -> None:
@@ -39,6 +39,11 @@ def add_run_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument("--allow-anomalies", action="store_true",
                      help="go on (with warnings) when the data fails validation against the "
                           "curated schema: for people who know what they are doing")
+    run.add_argument("--min-span-examples", type=int, default=DEFAULT_MIN_SPAN_EXAMPLES,
+                     metavar="N",
+                     help="refuse a span with fewer examples than N before validating its "
+                          f"distributions or training (default {DEFAULT_MIN_SPAN_EXAMPLES}; "
+                          "0: no minimum)")
     schema = run.add_mutually_exclusive_group()
     schema.add_argument("--schema", default=None,
                         help="curated schema file (default: the home's own, written by "
@@ -86,6 +91,7 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
         schema_path=args.schema,
         infer_schema=args.infer_schema,
         allow_anomalies=args.allow_anomalies,
+        min_span_examples=args.min_span_examples,
         extra_tasks=tuple(dict.fromkeys(args.with_task)),
     )
 

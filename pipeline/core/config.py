@@ -23,6 +23,11 @@ DEFAULT_BEAM_ARGS: tuple[str, ...] = (
     "--direct_num_workers=1",
 )
 
+# The fewest examples a new span may have (train and eval splits together): the AnomaliesGate
+# refuses a smaller one with the count, before its drift checks (which, on a few dozen examples,
+# would only report noise) and before Transform. 1,000 examples leave about 200 for evaluation.
+DEFAULT_MIN_SPAN_EXAMPLES = 1000
+
 # The usual click / conversion / like fusion, plus a little watch time (seconds) and, when the
 # optional task is on, a little expected engagement level (0..2).
 DEFAULT_FUSION_WEIGHTS: dict[str, float] = {
@@ -89,6 +94,8 @@ class PipelineConfig:
     # Kubeflow image: kubeflow/compile.py sets it); None: the local file itself.
     schema_runtime_path: str | None = None
     allow_anomalies: bool = False
+    # The AnomaliesGate refuses a span with fewer examples than this (0: no minimum).
+    min_span_examples: int = DEFAULT_MIN_SPAN_EXAMPLES
     # Optional tasks (`models.features.OPTIONAL_TASKS`) trained on top of the default ones,
     # e.g. ("engagement_level",); the embedded data then carries their labels.
     extra_tasks: tuple[str, ...] = ()
@@ -108,6 +115,8 @@ class PipelineConfig:
             if inactive:
                 raise ValueError(f"{field}: tasks {inactive} are optional and not enabled in "
                                  f"this run; add them to extra_tasks (mtl run --with-task NAME)")
+        if self.min_span_examples < 0:
+            raise ValueError(f"min_span_examples must be >= 0, got {self.min_span_examples}")
         if self.train_spans < 1:
             raise ValueError(f"train_spans must be at least 1, got {self.train_spans}")
 

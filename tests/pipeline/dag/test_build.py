@@ -24,6 +24,7 @@ def test_the_committed_curated_schema_is_imported_and_gates_transform_and_traine
     gate = nodes["AnomaliesGate"]
     assert gate.exec_properties["allow_anomalies"] == 0
     assert '"like"' in gate.exec_properties["label_keys"]
+    assert gate.exec_properties["min_examples"] == 1000  # PipelineConfig.min_span_examples
     assert 'step: "price"' in gate.exec_properties["reference_statistics"]
     validated = gate.outputs["validated_schema"]
     assert nodes["Transform"].inputs["schema"] is validated
@@ -42,6 +43,17 @@ def test_allow_anomalies_and_another_schema_file(tmp_path):
     assert nodes["AnomaliesGate"].exec_properties["allow_anomalies"] == 1
     # No reference statistics next to that schema: no drift check, no error.
     assert nodes["AnomaliesGate"].exec_properties["reference_statistics"] == ""
+
+
+def test_the_minimum_span_size_comes_from_the_flag_or_the_config(tmp_path):
+    from pipeline.cli import run_flags
+
+    config = run_flags.run_config(["--root", str(tmp_path), "--min-span-examples", "500"])
+    assert config.min_span_examples == 500
+    assert _nodes(config)["AnomaliesGate"].exec_properties["min_examples"] == 500
+    assert run_flags.run_config(["--root", str(tmp_path)]).min_span_examples == 1000
+    with pytest.raises(ValueError, match="min_span_examples must be >= 0, got -1"):
+        PipelineConfig(min_span_examples=-1)
 
 
 def test_a_missing_schema_file_is_a_clear_error(tmp_path):
