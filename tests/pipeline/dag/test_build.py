@@ -60,3 +60,13 @@ def test_a_missing_schema_file_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError,
                        match="nope.pbtxt does not exist; write one with `mtl schema freeze --out FILE`"):
         create_pipeline(PipelineConfig(root=str(tmp_path), schema_path=str(tmp_path / "nope.pbtxt")))
+
+
+def test_naive_flag_sets_the_ratio_or_the_margin_by_task_kind(tmp_path):
+    from pipeline.cli import run_flags
+
+    config = run_flags.run_config(["--root", str(tmp_path), "--naive", "watch_time=1.2",
+                                   "--naive", "like=-0.1"])
+    assert config.gates == {"watch_time": {"naive_ratio": 1.2}, "like": {"naive_margin": -0.1}}
+    with pytest.raises(SystemExit, match="--naive clik=0.1: unknown task 'clik'"):
+        run_flags.run_config(["--root", str(tmp_path), "--naive", "clik=0.1"])
