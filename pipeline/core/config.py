@@ -61,8 +61,9 @@ class PipelineConfig:
     # Per-task overrides of `Task.threshold` / `Task.max_change`: {task name: value}.
     thresholds: dict[str, float] = dataclasses.field(default_factory=dict)
     max_changes: dict[str, float] = dataclasses.field(default_factory=dict)
-    # Per-task gate overrides {task: {"bound", "max_change", "change_mode", "min_labels"}},
-    # see pipeline/evaluation/gates.py; applied after `thresholds` / `max_changes`.
+    # Per-task gate overrides {task: {"bound", "max_change", "change_mode", "min_labels",
+    # "naive_ratio" | "naive_margin", ...}}, see pipeline/evaluation/gates.py; applied after
+    # `thresholds` / `max_changes`.
     gates: dict[str, dict] = dataclasses.field(default_factory=dict)
     # Weights of the fused ranking score `score` = sum_t w_t * output_t in the serving
     # signatures (tasks not named weigh 1.0); watch_time is in seconds, hence its small weight.
