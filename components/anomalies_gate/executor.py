@@ -212,8 +212,8 @@ class Executor(base_executor.BaseExecutor):
            output_dict: dict[str, list[types.Artifact]],
            exec_properties: dict[str, Any]) -> None:
         """Reads `spec.SCHEMA_KEY`, `spec.STATISTICS_KEY`, `spec.ANOMALIES_KEY` and
-        `spec.ALLOW_ANOMALIES_KEY`, `spec.REFERENCE_STATISTICS_KEY`, `spec.LABEL_KEYS_KEY`;
-        writes the schema to `spec.VALIDATED_SCHEMA_KEY` when the span passes."""
+        `spec.ALLOW_ANOMALIES_KEY`, `spec.REFERENCE_STATISTICS_KEY`, `spec.LABEL_KEYS_KEY`,
+        `spec.MIN_EXAMPLES_KEY`; writes the schema to `spec.VALIDATED_SCHEMA_KEY` when the span passes."""
         from google.protobuf import text_format
         from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 
