@@ -1,12 +1,20 @@
 """AnomaliesGate executor: refuse a span with anomalies, naming each feature and what was expected.
 
-Three checks per split (train and eval):
+First, the span's size: fewer examples (train and eval splits together) than `min_examples`
+refuse the span with that count and nothing else, since on so few examples the distribution
+checks below would only report noise (a 30-example span reads as "drift"). Then, per split
+(train and eval):
   1. ExampleValidator's anomalies (the span against the curated schema: presence, types,
      domains, ranges, NaN/inf);
   2. drift: TFDV's drift comparators of the schema (`drift_comparator`) against the reference
      statistics frozen with the schema (ExampleValidator does not compare distributions);
   3. labels: every label feature in `label_keys` has at least one observed (>= 0) value; a
      span where a task's labels are all missing would train that task's head on nothing.
+Last, over the whole span: a label whose observed values are all one value (every click is
+1, say) is refused, naming the label and the value: a task cannot be trained to rank, nor
+evaluated, on one class. The statistics tell it exactly: the labels lie in {-1 (missing)} and
+[0, max], and a distribution on [min, max] has variance (mean - min)(max - mean) only when all
+its mass sits on min and max (the Bhatia-Davis bound).
 
 Any finding stops the run with `AnomaliesFoundError` (the gate's output, the validated schema,
 is never published, so Transform and Trainer never start), unless `allow_anomalies` is set: the
@@ -78,15 +86,64 @@ def expected_of(schema, name: str) -> str:
     return ", ".join(parts)
 
 
+def span_size_problem(statistics_by_split: dict, min_examples: int) -> str | None:
+    """The span's example count when it is below `min_examples` (None: big enough)."""
+    counts = {split: int(stats.datasets[0].num_examples) if stats.datasets else 0
+              for split, stats in sorted(statistics_by_split.items())}
+    total = sum(counts.values())
+    if total >= min_examples:
+        return None
+    by_split = ", ".join(f"{split} {count}" for split, count in counts.items())
+    return (f"[span] dataset: the span has {total} examples ({by_split}), fewer than the "
+            f"{min_examples} required to validate and train on it (PipelineConfig."
+            f"min_span_examples, `mtl run --min-span-examples`); no other check was run on so "
+            f"few examples")
+
+
+def _num_values(feature) -> float:
+    common = feature.num_stats.common_stats
+    return float(common.tot_num_values or common.num_non_missing * (common.avg_num_values or 1))
+
+
+def single_observed_value(features: list) -> tuple[float, float] | None:
+    """(value, observed count) when every observed (>= 0) value of a label is the same value,
+    pooled over the splits' `FeatureNameStatistics` of that label; None otherwise, or when
+    no value is observed (reported as "every label is missing")."""
+    n = sum(_num_values(f) for f in features)
+    if n <= 0:
+        return None
+    low = min(f.num_stats.min for f in features)
+    high = max(f.num_stats.max for f in features)
+    if high < 0:
+        return None
+    if low >= 0:
+        return (high, n) if low == high else None
+    mean = sum(_num_values(f) * f.num_stats.mean for f in features) / n
+    square = sum(_num_values(f) * (f.num_stats.std_dev ** 2 + f.num_stats.mean ** 2)
+                 for f in features) / n
+    variance = square - mean * mean
+    # Bhatia-Davis: variance <= (mean - low)(high - mean), equal only for values on {low, high}.
+    gap = (mean - low) * (high - mean) - variance
+    if gap > 1e-9 * (high - low) ** 2:
+        return None
+    return high, n * (mean - low) / (high - low)
+
+
 def find_problems(schema, statistics_by_split: dict, anomalies_by_split: dict,
-                  reference=None, label_keys: tuple[str, ...] = ()) -> list[str]:
+                  reference=None, label_keys: tuple[str, ...] = (),
+                  min_examples: int = 0) -> list[str]:
     """One line per problem: split, feature, what was found and what the schema expects."""
     import tensorflow_data_validation as tfdv
 
+    size = span_size_problem(statistics_by_split, min_examples)
+    if size:
+        return [size]
     problems = []
 
     def add(split: str, name: str, found: str) -> None:
         problems.append(f"[{split}] feature {name!r}: {found} (expected: {expected_of(schema, name)})")
+
+    label_stats: dict[str, list] = {}
 
     for split in sorted(statistics_by_split):
         anomalies = anomalies_by_split.get(split)
@@ -117,9 +174,17 @@ def find_problems(schema, statistics_by_split: dict, anomalies_by_split: dict,
                 continue
             if feature is None or not feature.HasField("num_stats"):
                 continue  # absent or wrong type: ExampleValidator reports it
+            label_stats.setdefault(key, []).append(feature)
             if feature.num_stats.max < 0:
                 add(split, key, f"every label is missing (all values {feature.num_stats.max:g}); "
                     f"the task would train on nothing")
+    for key, label_features in label_stats.items():
+        single = single_observed_value(label_features)
+        if single is not None:
+            value, observed = single
+            add("span", key, f"the label has a single observed value in this span: all "
+                f"{observed:.0f} observed labels are {value:g}; its task can be neither trained "
+                f"nor evaluated on one value")
     return problems
 
 
@@ -147,8 +212,8 @@ class Executor(base_executor.BaseExecutor):
            output_dict: dict[str, list[types.Artifact]],
            exec_properties: dict[str, Any]) -> None:
         """Reads `spec.SCHEMA_KEY`, `spec.STATISTICS_KEY`, `spec.ANOMALIES_KEY` and
-        `spec.ALLOW_ANOMALIES_KEY`, `spec.REFERENCE_STATISTICS_KEY`, `spec.LABEL_KEYS_KEY`;
-        writes the schema to `spec.VALIDATED_SCHEMA_KEY` when the span passes."""
+        `spec.ALLOW_ANOMALIES_KEY`, `spec.REFERENCE_STATISTICS_KEY`, `spec.LABEL_KEYS_KEY`,
+        `spec.MIN_EXAMPLES_KEY`; writes the schema to `spec.VALIDATED_SCHEMA_KEY` when the span passes."""
         from google.protobuf import text_format
         from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 
@@ -173,9 +238,10 @@ class Executor(base_executor.BaseExecutor):
             reference = text_format.Parse(exec_properties[spec.REFERENCE_STATISTICS_KEY],
                                           statistics_pb2.DatasetFeatureStatisticsList())
         label_keys = tuple(json.loads(exec_properties.get(spec.LABEL_KEYS_KEY) or "[]"))
+        min_examples = int(exec_properties.get(spec.MIN_EXAMPLES_KEY) or 0)
 
         problems = find_problems(schema, statistics_by_split, anomalies_by_split, reference,
-                                 label_keys)
+                                 label_keys, min_examples)
         span = stats_artifact.span if stats_artifact.has_property("span") else None
         if problems:
             report = format_report(problems, span)

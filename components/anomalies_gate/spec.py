@@ -11,6 +11,7 @@ VALIDATED_SCHEMA_KEY = "validated_schema"
 ALLOW_ANOMALIES_KEY = "allow_anomalies"
 REFERENCE_STATISTICS_KEY = "reference_statistics"
 LABEL_KEYS_KEY = "label_keys"
+MIN_EXAMPLES_KEY = "min_examples"
 
 
 class AnomaliesGateSpec(ComponentSpec):
@@ -24,6 +25,9 @@ class AnomaliesGateSpec(ComponentSpec):
         # JSON list of label features of which every span must hold at least one observed
         # (>= 0) value.
         LABEL_KEYS_KEY: ExecutionParameter(type=str, optional=True),
+        # The fewest examples (all splits) a span may have; fewer refuse it before any other
+        # check (0: no minimum).
+        MIN_EXAMPLES_KEY: ExecutionParameter(type=int, optional=True),
     }
     INPUTS = {
         STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics),

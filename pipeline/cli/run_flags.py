@@ -10,10 +10,10 @@ import argparse
 import os
 import shlex
 
-from models.features import OPTIONAL_TASKS
+from models.features import ALL_TASKS, OPTIONAL_TASKS, task_by_name
 from models.hparams import MODEL_NAMES, WEIGHTING_NAMES, ModelHParams
 from pipeline.cli.common import add_home, parse_overrides
-from pipeline.core.config import DEFAULT_BEAM_ARGS, PipelineConfig
+from pipeline.core.config import DEFAULT_BEAM_ARGS, DEFAULT_MIN_SPAN_EXAMPLES, PipelineConfig
 
 
 def add_run_flags(run: argparse.ArgumentParser) -> None:
@@ -36,9 +36,19 @@ def add_run_flags(run: argparse.ArgumentParser) -> None:
                      help="wait for another run on the same home to finish instead of exiting")
     run.add_argument("--threshold", action="append", default=[], metavar="TASK=VALUE",
                      help="override a task's absolute bound (AUC lower / RMSE upper)")
+    run.add_argument("--naive", action="append", default=[], metavar="TASK=VALUE",
+                     help="override a task's naive-baseline bound: the largest RMSE / mean "
+                          "predictor's RMSE of a regression task (default 0.95), the smallest "
+                          "margin of AUC over 0.5 or of accuracy over the majority share "
+                          "(default 0.01)")
     run.add_argument("--allow-anomalies", action="store_true",
                      help="go on (with warnings) when the data fails validation against the "
                           "curated schema: for people who know what they are doing")
+    run.add_argument("--min-span-examples", type=int, default=DEFAULT_MIN_SPAN_EXAMPLES,
+                     metavar="N",
+                     help="refuse a span with fewer examples than N before validating its "
+                          f"distributions or training (default {DEFAULT_MIN_SPAN_EXAMPLES}; "
+                          "0: no minimum)")
     schema = run.add_mutually_exclusive_group()
     schema.add_argument("--schema", default=None,
                         help="curated schema file (default: the home's own, written by "
@@ -109,6 +119,7 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
         seed=args.seed,
         hparams=hparams,
         thresholds=parse_overrides(args.threshold, "--threshold"),
+        gates=naive_gates(parse_overrides(args.naive, "--naive")),
         beam_pipeline_args=beam_args(args.beam_workers, args.beam_arg),
         enable_cache=not args.no_cache,
         train_spans=args.train_spans,
@@ -117,8 +128,23 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
         schema_path=args.schema,
         infer_schema=args.infer_schema,
         allow_anomalies=args.allow_anomalies,
+        min_span_examples=args.min_span_examples,
         extra_tasks=tuple(dict.fromkeys(args.with_task)),
     )
+
+
+def naive_gates(bounds: dict[str, float]) -> dict[str, dict]:
+    """`--naive TASK=VALUE` pairs as `PipelineConfig.gates` overrides: `naive_ratio` for a
+    regression task, `naive_margin` for the others (see pipeline.evaluation.gates)."""
+    gates = {}
+    for name, value in bounds.items():
+        try:
+            task = task_by_name(name, ALL_TASKS)
+        except KeyError as e:
+            raise SystemExit(f"mtl: --naive {name}={value:g}: {e.args[0]}") from None
+        field = "naive_ratio" if task.kind == "regression" else "naive_margin"
+        gates[name] = {field: value}
+    return gates
 
 
 def run_config(run_args: list[str], prog: str = "mtl run") -> PipelineConfig:

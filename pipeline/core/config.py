@@ -23,6 +23,11 @@ DEFAULT_BEAM_ARGS: tuple[str, ...] = (
     "--direct_num_workers=1",
 )
 
+# The fewest examples a new span may have (train and eval splits together): the AnomaliesGate
+# refuses a smaller one with the count, before its drift checks (which, on a few dozen examples,
+# would only report noise) and before Transform. 1,000 examples leave about 200 for evaluation.
+DEFAULT_MIN_SPAN_EXAMPLES = 1000
+
 # The usual click / conversion / like fusion, plus a little watch time (seconds) and, when the
 # optional task is on, a little expected engagement level (0..2).
 DEFAULT_FUSION_WEIGHTS: dict[str, float] = {
@@ -56,8 +61,9 @@ class PipelineConfig:
     # Per-task overrides of `Task.threshold` / `Task.max_change`: {task name: value}.
     thresholds: dict[str, float] = dataclasses.field(default_factory=dict)
     max_changes: dict[str, float] = dataclasses.field(default_factory=dict)
-    # Per-task gate overrides {task: {"bound", "max_change", "change_mode", "min_labels"}},
-    # see pipeline/evaluation/gates.py; applied after `thresholds` / `max_changes`.
+    # Per-task gate overrides {task: {"bound", "max_change", "change_mode", "min_labels",
+    # "naive_ratio" | "naive_margin", ...}}, see pipeline/evaluation/gates.py; applied after
+    # `thresholds` / `max_changes`.
     gates: dict[str, dict] = dataclasses.field(default_factory=dict)
     # Weights of the fused ranking score `score` = sum_t w_t * output_t in the serving
     # signatures (tasks not named weigh 1.0); watch_time is in seconds, hence its small weight.
@@ -92,6 +98,8 @@ class PipelineConfig:
     # Kubeflow image: kubeflow/compile.py sets it); None: the local file itself.
     schema_runtime_path: str | None = None
     allow_anomalies: bool = False
+    # The AnomaliesGate refuses a span with fewer examples than this (0: no minimum).
+    min_span_examples: int = DEFAULT_MIN_SPAN_EXAMPLES
     # Optional tasks (`models.features.OPTIONAL_TASKS`) trained on top of the default ones,
     # e.g. ("engagement_level",); the embedded data then carries their labels.
     extra_tasks: tuple[str, ...] = ()
@@ -116,6 +124,8 @@ class PipelineConfig:
         if self.local_workers > 1 and self.distribution_strategy != "multi_worker_mirrored":
             raise ValueError(f"local_workers={self.local_workers} needs distribution_strategy "
                              f"multi_worker_mirrored, got {self.distribution_strategy!r}")
+        if self.min_span_examples < 0:
+            raise ValueError(f"min_span_examples must be >= 0, got {self.min_span_examples}")
         if self.train_spans < 1:
             raise ValueError(f"train_spans must be at least 1, got {self.train_spans}")
 

@@ -77,7 +77,8 @@ def create_pipeline(
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
-    # Anomalies stop the run here: Transform and Trainer read the gate's validated schema.
+    # Anomalies, a span too small or a label with one value stop the run here: Transform and
+    # Trainer read the gate's validated schema.
     reference = schema_lib.reference_stats_path(curated) if curated is not None else None
     anomalies_gate = AnomaliesGate(
         statistics=statistics_gen.outputs["statistics"],
@@ -86,6 +87,7 @@ def create_pipeline(
         allow_anomalies=config.allow_anomalies,
         reference_statistics=reference.read_text() if reference and reference.exists() else "",
         label_keys=tuple(t.label_key for t in config.tasks()),
+        min_examples=config.min_span_examples,
     )
     validated_schema = anomalies_gate.outputs["validated_schema"]
     transform = tfx.components.Transform(

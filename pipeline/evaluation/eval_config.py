@@ -6,7 +6,8 @@ at weight 0), AUC for binary tasks, RMSE / MAE for regression, accuracy and top-
 multiclass tasks (`pipeline.evaluation.multiclass_metrics`), example counts (all rows) and
 weighted example counts (observed labels). Each task's gating metric has an absolute bound and
 a change threshold against the baseline (absolute or relative, see `pipeline.evaluation.gates`) on the
-overall slice, and its observed-label count a lower bound; blessing needs every task to pass.
+overall slice, its margin over the naive predictor a bound (`pipeline.evaluation.naive_metrics`),
+and its observed-label count a lower bound; blessing needs every task to pass.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ from pipeline.evaluation import gates as gates_lib
 from pipeline.evaluation.gates import TaskGate
 
 MULTICLASS_MODULE = "pipeline.evaluation.multiclass_metrics"
+NAIVE_MODULE = "pipeline.evaluation.naive_metrics"
+# Per task kind, the class of `pipeline.evaluation.naive_metrics` gating the task against its
+# naive predictor.
+NAIVE_CLASSES = {"regression": "NaiveRmseRatio", "binary": "AucOverChance",
+                 "multiclass": "AccuracyOverMajority"}
 CANDIDATE = "candidate"
 BASELINE = "baseline"
 
@@ -53,6 +59,18 @@ def _overall(class_name: str, threshold: tfma.MetricThreshold) -> tfma.MetricCon
 def _gated(class_name: str, task: Task | TaskGate) -> tfma.MetricConfig:
     gate = task if isinstance(task, TaskGate) else gates_lib.resolve((task,))[task.name]
     return _overall(class_name, _thresholds(gate))
+
+
+def naive_gate(gate: TaskGate) -> tfma.MetricConfig:
+    """The naive-baseline gate on the overall slice (computed and reported on every slice):
+    RMSE ratio <= `naive_ratio`, or AUC / accuracy margin >= `naive_margin`."""
+    if gate.task.kind == "regression":
+        value = tfma.GenericValueThreshold(upper_bound={"value": gate.naive_threshold})
+    else:
+        value = tfma.GenericValueThreshold(lower_bound={"value": gate.naive_threshold})
+    config = _overall(NAIVE_CLASSES[gate.task.kind], tfma.MetricThreshold(value_threshold=value))
+    config.module = NAIVE_MODULE
+    return config
 
 
 def slice_gate(gate: TaskGate, slice_features: tuple[str, ...]) -> tfma.MetricConfig:
@@ -105,6 +123,7 @@ def metrics_specs(task: Task, gate: TaskGate | None = None,
             _gated("RootMeanSquaredError", gate),
             tfma.MetricConfig(class_name="MeanAbsoluteError"),
         ]
+    quality.append(naive_gate(gate))
     if gate.slice_bound is not None and slice_features:
         quality.append(slice_gate(gate, slice_features))
     observed = tfma.MetricsSpec(

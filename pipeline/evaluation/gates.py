@@ -1,4 +1,4 @@
-"""Per-task release gates: absolute bound, direction-aware change threshold, label count.
+"""Per-task release gates: absolute bound, change threshold, label count, naive baseline.
 
 A task's gate comes from its `models.features.Task` (bound and allowed absolute change),
 overridden by `PipelineConfig.thresholds` / `max_changes`, then by `PipelineConfig.gates`:
@@ -18,6 +18,12 @@ overridden by `PipelineConfig.thresholds` / `max_changes`, then by `PipelineConf
 - `slice_bound` / `min_slice_examples` (optional): the same kind of bound on every slice of
   `models.features.SLICE_FEATURES` (device), applied only to slices with at least that many
   observed labels, so a tiny slice cannot veto a release by noise (`pipeline.evaluation.slice_gate`).
+- `naive_ratio` (regression) / `naive_margin` (binary, multiclass): the naive-baseline gate, on
+  for every task (`pipeline.evaluation.naive_metrics`). A regression task's RMSE must be at most
+  `naive_ratio` (default 0.95) times the RMSE of predicting the observed labels' mean; a binary
+  task's AUC must exceed 0.5 (a constant score) by `naive_margin` (default 0.01); a multiclass
+  task's accuracy must exceed the majority-class share by `naive_margin` (default 0.01). Both on
+  the same evaluation rows and observed labels as the metric itself.
 
 Pure Python: the CLI and the run summary use it without importing TensorFlow.
 """
@@ -25,6 +31,7 @@ Pure Python: the CLI and the run summary use it without importing TensorFlow.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Literal
 
 from models.features import Task
@@ -32,6 +39,18 @@ from models.features import Task
 ChangeMode = Literal["absolute", "relative"]
 DEFAULT_MIN_LABELS = 50
 DEFAULT_MIN_SLICE_EXAMPLES = 200
+# The naive-baseline gate: RMSE <= 0.95 x the mean predictor's; AUC >= 0.5 + 0.01; accuracy >=
+# majority share + 0.01.
+DEFAULT_NAIVE_RATIO = 0.95
+DEFAULT_NAIVE_MARGIN = 0.01
+CHANCE_AUC = 0.5
+# Per task kind: the TFMA metric gated (pipeline.evaluation.naive_metrics), the metric holding
+# the naive predictor's own figure (None: the constant 0.5 of a binary task) and its name.
+NAIVE_METRICS = {"regression": "naive_rmse_ratio", "binary": "auc_over_chance",
+                 "multiclass": "accuracy_over_majority"}
+NAIVE_FIGURES = {"regression": "naive_rmse", "binary": None, "multiclass": "majority_share"}
+NAIVE_PREDICTORS = {"regression": "the mean predictor", "binary": "a constant score",
+                    "multiclass": "the majority-class predictor"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +64,8 @@ class TaskGate:
     min_labels: int = DEFAULT_MIN_LABELS
     slice_bound: float | None = None
     min_slice_examples: int = DEFAULT_MIN_SLICE_EXAMPLES
+    naive_ratio: float = DEFAULT_NAIVE_RATIO
+    naive_margin: float = DEFAULT_NAIVE_MARGIN
 
     def __post_init__(self):
         if self.change_mode not in ("absolute", "relative"):
@@ -56,6 +77,9 @@ class TaskGate:
         if self.min_labels < 0:
             raise ValueError(f"task {self.task.name!r}: min_labels must be >= 0, "
                              f"got {self.min_labels}")
+        if not self.naive_ratio > 0:
+            raise ValueError(f"task {self.task.name!r}: naive_ratio must be > 0 (RMSE over the "
+                             f"mean predictor's RMSE), got {self.naive_ratio}")
 
     @property
     def metric(self) -> str:
@@ -64,6 +88,60 @@ class TaskGate:
     @property
     def higher_is_better(self) -> bool:
         return self.task.higher_is_better
+
+    # --- the naive-baseline gate -----------------------------------------------------------
+
+    @property
+    def naive_metric(self) -> str:
+        """The TFMA metric of the naive-baseline gate (pipeline.evaluation.naive_metrics)."""
+        return NAIVE_METRICS[self.task.kind]
+
+    @property
+    def naive_threshold(self) -> float:
+        """The TFMA bound on `naive_metric`: upper for the RMSE ratio, lower for the margins."""
+        return self.naive_ratio if self.task.kind == "regression" else self.naive_margin
+
+    @property
+    def naive_predictor(self) -> str:
+        return NAIVE_PREDICTORS[self.task.kind]
+
+    def naive_figure(self, metrics: dict[str, float]) -> float | None:
+        """The naive predictor's own value of the gating metric (naive RMSE, 0.5, majority
+        share) from a slice's metrics; None when the run did not compute it."""
+        name = NAIVE_FIGURES[self.task.kind]
+        return CHANCE_AUC if name is None else metrics.get(name)
+
+    def naive_limit(self, naive: float | None) -> float | None:
+        """The worst candidate value the naive gate allows, in the gating metric's units."""
+        if naive is None:
+            return None
+        if self.task.kind == "regression":
+            return self.naive_ratio * naive
+        return naive + self.naive_margin
+
+    def describe_naive_bound(self, naive: float | None) -> str:
+        limit = self.naive_limit(naive)
+        return "-" if limit is None else f"{'≥' if self.higher_is_better else '≤'} {limit:.4f}"
+
+    def naive_reason(self, candidate: float | None, naive: float | None,
+                     observed: float | None) -> str | None:
+        """Why the candidate fails the naive-baseline gate (None: it passes or cannot be told)."""
+        limit = self.naive_limit(naive)
+        if candidate is None or limit is None or math.isnan(candidate) or math.isnan(limit):
+            return None
+        if (candidate >= limit) if self.higher_is_better else (candidate <= limit):
+            return None
+        rows = (f"on the same {observed:,.0f} observed labels" if observed is not None
+                else "on the same evaluation rows")
+        name = self.task.name
+        if self.task.kind == "regression":
+            return (f"task {name!r} RMSE {candidate:.2f} is not below {self.naive_ratio:g} x "
+                    f"{self.naive_predictor}'s {naive:.2f} (= {limit:.2f}) {rows}")
+        what = {"binary": "AUC", "multiclass": "accuracy"}[self.task.kind]
+        figure = ("0.5" if self.task.kind == "binary"
+                  else f"{naive:.4f} (the most frequent class's share)")
+        return (f"task {name!r} {what} {candidate:.4f} does not exceed {self.naive_predictor}'s "
+                f"{figure} by {self.naive_margin:g} {rows}")
 
     def describe_bound(self) -> str:
         return f"{'≥' if self.higher_is_better else '≤'} {self.bound:g}"
@@ -82,8 +160,9 @@ class TaskGate:
         return baseline - allowed if self.higher_is_better else baseline + allowed
 
     def check(self, candidate: float | None, baseline: float | None,
-              observed_labels: float | None) -> list[str]:
-        """Why the candidate fails this gate (empty: it passes). Mirrors the TFMA config."""
+              observed_labels: float | None, naive: float | None = None) -> list[str]:
+        """Why the candidate fails this gate (empty: it passes). Mirrors the TFMA config;
+        `naive` is the naive predictor's figure (`naive_figure`) on the same rows."""
         name = self.task.name
         reasons = []
         if observed_labels is not None and observed_labels < self.min_labels:
@@ -95,6 +174,9 @@ class TaskGate:
         if (candidate < self.bound) if self.higher_is_better else (candidate > self.bound):
             reasons.append(f"task {name!r} {self.metric} {candidate:.4f} is not "
                            f"{self.describe_bound()}")
+        naive_reason = self.naive_reason(candidate, naive, observed_labels)
+        if naive_reason:
+            reasons.append(naive_reason)
         if baseline is not None:
             limit = self.change_limit(baseline)
             if (candidate < limit) if self.higher_is_better else (candidate > limit):
@@ -105,7 +187,7 @@ class TaskGate:
 
 
 _FIELDS = ("bound", "max_change", "change_mode", "min_labels", "slice_bound",
-           "min_slice_examples")
+           "min_slice_examples", "naive_ratio", "naive_margin")
 
 
 def resolve(tasks: tuple[Task, ...], overrides: dict[str, dict] | None = None
@@ -122,6 +204,11 @@ def resolve(tasks: tuple[Task, ...], overrides: dict[str, dict] | None = None
         bad = sorted(set(values) - set(_FIELDS))
         if bad:
             raise ValueError(f"gates[{task.name!r}]: unknown fields {bad}; known: {list(_FIELDS)}")
+        wrong = "naive_margin" if task.kind == "regression" else "naive_ratio"
+        if wrong in values:
+            right = "naive_ratio" if task.kind == "regression" else "naive_margin"
+            raise ValueError(f"gates[{task.name!r}]: {wrong} does not apply to a {task.kind} "
+                             f"task; its naive-baseline gate is set with {right}")
         gates[task.name] = TaskGate(
             task=task,
             bound=float(values.get("bound", task.threshold)),
@@ -132,5 +219,7 @@ def resolve(tasks: tuple[Task, ...], overrides: dict[str, dict] | None = None
                          else float(values["slice_bound"])),
             min_slice_examples=int(values.get("min_slice_examples",
                                               DEFAULT_MIN_SLICE_EXAMPLES)),
+            naive_ratio=float(values.get("naive_ratio", DEFAULT_NAIVE_RATIO)),
+            naive_margin=float(values.get("naive_margin", DEFAULT_NAIVE_MARGIN)),
         )
     return gates

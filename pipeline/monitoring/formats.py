@@ -72,6 +72,12 @@ PROM_METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
                               ("run", "task", "slice", "metric")),
     "mtl_task_threshold": ("The bound the run's Evaluator gated the task's metric with.",
                            ("run", "task", "metric")),
+    "mtl_task_naive": ("The naive predictor's value of the task's gating metric on the same "
+                       "observed labels (mean predictor's RMSE, 0.5 AUC, majority share).",
+                       ("run", "task", "metric")),
+    "mtl_task_naive_bound": ("The worst value of the task's gating metric the naive-baseline "
+                             "gate allowed (e.g. 0.95 x the mean predictor's RMSE).",
+                             ("run", "task", "metric")),
     "mtl_run_blessed": ("1 when the run's model was blessed by the Evaluator, else 0.", ("run",)),
     "mtl_run_start_time_seconds": ("Start time of the pipeline run (Unix seconds).", ("run",)),
     "mtl_run_pushed_version": ("Version (folder name) of the model the run pushed.", ("run",)),
@@ -112,6 +118,10 @@ class _RowsCollector:
                         add("mtl_task_slice_metric", value, run, task, slice_name,
                             METRIC_NAMES[name])
             add("mtl_task_threshold", row.threshold, run, task, METRIC_NAMES[row.metric])
+            if row.naive is not None:
+                add("mtl_task_naive", row.naive, run, task, METRIC_NAMES[row.metric])
+            if row.naive_bound is not None:
+                add("mtl_task_naive_bound", row.naive_bound, run, task, METRIC_NAMES[row.metric])
             for name, value in row.candidate.items():
                 if name in METRIC_NAMES:
                     latest[(task, METRIC_NAMES[name])] = value

@@ -4,7 +4,8 @@
 reads each run back with `summary.summarize_run` (the Evaluator's TFMA output, the blessing,
 the push) and adds what a trend needs: the run's start time, the data spans its `Examples`
 artifact carries, the pushed model version, the gate bound the Evaluator actually used (from
-the run's EvalConfig, so a run gated with a lowered bound is drawn with that bound) and the
+the run's EvalConfig, so a run gated with a lowered bound is drawn with that bound), the naive
+predictor's figure and the bound the naive-baseline gate set from it, and the
 Trainer's `ModelRun` folder (TensorBoard logs and `history.json`).
 """
 
@@ -19,6 +20,7 @@ from models.features import ALL_TASKS, Task
 from pipeline.core import metadata
 from pipeline.core.config import PipelineConfig
 from pipeline.core.metadata import NoRunsError
+from pipeline.evaluation import gates as gates_lib
 from pipeline.monitoring import summary as summary_lib
 
 __all__ = ["COLUMNS", "METRIC_NAMES", "NoRunsError", "TaskRow", "collect", "read_history"]
@@ -31,6 +33,12 @@ METRIC_NAMES: dict[str, str] = {
     "example_count": "examples",
     "weighted_example_count": "observed",
     "accuracy": "accuracy",
+    # The naive-baseline gate (pipeline.evaluation.naive_metrics).
+    "naive_rmse": "naive_rmse",
+    "naive_rmse_ratio": "naive_rmse_ratio",
+    "auc_over_chance": "auc_over_chance",
+    "majority_share": "majority_share",
+    "accuracy_over_majority": "accuracy_over_majority",
 }
 # A multiclass task's top-k accuracy (models.features.Task.top_k_metric) keeps its name.
 METRIC_NAMES.update({t.top_k_metric: t.top_k_metric for t in ALL_TASKS if t.kind == "multiclass"})
@@ -52,6 +60,31 @@ class TaskRow:
     blessed: bool | None
     pushed_version: str | None
     model_run_uri: str | None
+    # The naive-baseline gate's TFMA bound the run used (RMSE ratio or AUC / accuracy margin,
+    # see pipeline.evaluation.gates); None: the default of the task's kind.
+    naive_threshold: float | None = None
+
+    @property
+    def gate(self) -> gates_lib.TaskGate:
+        """The task's default gate with the naive bound this run used."""
+        gate = gates_lib.resolve((self.task,))[self.task.name]
+        if self.naive_threshold is None:
+            return gate
+        field = "naive_ratio" if self.task.kind == "regression" else "naive_margin"
+        return dataclasses.replace(gate, **{field: self.naive_threshold})
+
+    @property
+    def naive(self) -> float | None:
+        """The naive predictor's gating-metric value on the same observed labels (naive RMSE,
+        0.5 for AUC, the majority share for accuracy); None when not evaluated."""
+        if self.value is None:
+            return None
+        return self.gate.naive_figure(self.candidate)
+
+    @property
+    def naive_bound(self) -> float | None:
+        """The worst candidate value the naive-baseline gate allowed, in the metric's units."""
+        return self.gate.naive_limit(self.naive)
 
     @property
     def metric(self) -> str:
@@ -103,6 +136,8 @@ class TaskRow:
             "candidate": self.value,
             "baseline": self.baseline_value,
             "threshold": self.threshold,
+            "naive": self.naive,
+            "naive_bound": self.naive_bound,
             "blessed": self.blessed,
             "pushed_version": self.pushed_version,
         }
@@ -111,17 +146,23 @@ class TaskRow:
 # The columns of `mtl metrics` (CSV and JSON; the table shows a subset): `TaskRow.flat` keys.
 COLUMNS: tuple[str, ...] = (
     "run_id", "run_time", "spans", "task", "auc", "rmse", "mae", "accuracy", "examples", "observed",
-    "coverage", "gate_metric", "candidate", "baseline", "threshold", "blessed", "pushed_version",
+    "coverage", "gate_metric", "candidate", "baseline", "threshold", "naive", "naive_bound",
+    "blessed", "pushed_version",
 )
+_NAIVE_METRICS = set(gates_lib.NAIVE_METRICS.values())
+# Thresholded metrics that are not the task's gating metric.
+_NOT_GATING = {"weighted_example_count", "slice_gate"}
 
 
-def _gate_bounds(store, run_context) -> dict[str, float]:
-    """{task: bound} of the overall-slice value thresholds the run's Evaluator gated with."""
+def _gate_bounds(store, run_context) -> tuple[dict[str, float], dict[str, float]]:
+    """({task: bound}, {task: naive bound}) of the overall-slice value thresholds the run's
+    Evaluator gated the task's metric and its naive-baseline metric with."""
     from google.protobuf import json_format
     from tensorflow_model_analysis.proto import config_pb2
 
     types = {t.id: t.name for t in store.get_execution_types()}
     bounds: dict[str, float] = {}
+    naive: dict[str, float] = {}
     for execution in store.get_executions_by_context(run_context.id):
         if types.get(execution.type_id, "").split(".")[-1] != "Evaluator":
             continue
@@ -132,14 +173,33 @@ def _gate_bounds(store, run_context) -> dict[str, float]:
                                         ignore_unknown_fields=True)
         for spec in eval_config.metrics_specs:
             for metric in spec.metrics:
+                name = _metric_name(metric)
+                if name in _NOT_GATING:
+                    continue
+                target = naive if name in _NAIVE_METRICS else bounds
                 for per_slice in metric.per_slice_thresholds:
                     value = per_slice.threshold.value_threshold
                     for output in spec.output_names:
                         if value.HasField("lower_bound"):
-                            bounds[output] = value.lower_bound.value
+                            target[output] = value.lower_bound.value
                         elif value.HasField("upper_bound"):
-                            bounds[output] = value.upper_bound.value
-    return bounds
+                            target[output] = value.upper_bound.value
+    return bounds, naive
+
+
+def _metric_name(metric) -> str:
+    """A MetricConfig's metric name: the config's "name" or the class's default name."""
+    if metric.config:
+        try:
+            name = json.loads(metric.config).get("name")
+        except ValueError:
+            name = None
+        if name:
+            return name
+    known = {"WeightedExampleCount": "weighted_example_count", "SliceGate": "slice_gate",
+             "NaiveRmseRatio": "naive_rmse_ratio", "AucOverChance": "auc_over_chance",
+             "AccuracyOverMajority": "accuracy_over_majority"}
+    return known.get(metric.class_name, metric.class_name)
 
 
 def collect(config: PipelineConfig) -> list[TaskRow]:
@@ -168,7 +228,7 @@ def collect(config: PipelineConfig) -> list[TaskRow]:
                 spans.add(int(span.int_value))
             elif type_name == "ModelRun":
                 model_run_uri = artifact.uri
-        bounds = _gate_bounds(store, run)
+        bounds, naive_bounds = _gate_bounds(store, run)
         version = os.path.basename(summary.pushed_path.rstrip("/")) if summary.pushed_path else None
         run_time = dt.datetime.fromtimestamp(run.create_time_since_epoch / 1e3, tz=dt.timezone.utc)
         by_task = {tm.task.name: tm for tm in summary.tasks}
@@ -188,6 +248,7 @@ def collect(config: PipelineConfig) -> list[TaskRow]:
                 blessed=summary.blessed,
                 pushed_version=version,
                 model_run_uri=model_run_uri,
+                naive_threshold=naive_bounds.get(task.name),
             ))
     return rows
 

@@ -3,8 +3,9 @@
 Charts are matplotlib PNGs embedded as base64 `data:` URIs and the CSS is inline, so the file
 opens offline, attaches to an e-mail and needs no JavaScript. Per task: the gating metric's
 trend across runs with the bound the Evaluator used drawn in (and the baseline it was compared
-with), the latest run's metric per device slice, and the Trainer's per-epoch curves (loss, the
-task's metric, its loss weight) read from `history.json` in the run's ModelRun folder. One chart
+with, the naive predictor's value on the same observed labels and the naive-baseline bound),
+the latest run's metric per device slice, and the Trainer's per-epoch curves (loss, the task's
+metric, its loss weight) read from `history.json` in the run's ModelRun folder. One chart
 shows label coverage (observed labels / rows) per task and run, and a table lists every row of
 `mtl metrics`. Alerts from `monitoring.check` head the page.
 """
@@ -25,6 +26,7 @@ from pipeline.monitoring.history import METRIC_NAMES, TaskRow, read_history
 
 COVERAGE_RUNS = 6
 _GOOD, _BAD, _BASE, _BOUND = "#1b7f3b", "#c0392b", "#7f8c8d", "#d35400"
+_NAIVE = "#8e44ad"
 
 
 def _figure(width: float = 6.0, height: float = 3.2, columns: int = 1):
@@ -58,7 +60,8 @@ def _run_label(row: TaskRow) -> str:
 
 
 def trend_chart(task_rows: Sequence[TaskRow]) -> str:
-    """The gating metric across runs (candidate, baseline), the gate bound drawn in."""
+    """The gating metric across runs (candidate, baseline), the gate bound drawn in, and the
+    naive predictor's value on the same observed labels with the bound the naive gate set."""
     task = task_rows[0].task
     metric = METRIC_NAMES[task.metric].upper()
     fig, ax = _figure()
@@ -79,6 +82,13 @@ def trend_chart(task_rows: Sequence[TaskRow]) -> str:
             [r.threshold for r in task_rows] + [task_rows[-1].threshold],
             where="post", linestyle="--", color=_BOUND,
             label=f"threshold ({'min' if task.higher_is_better else 'max'})")
+    naive = [(x, r.naive, r.naive_bound) for x, r in zip(xs, task_rows) if r.naive is not None]
+    if naive:
+        predictor = task_rows[0].gate.naive_predictor
+        ax.plot([n[0] for n in naive], [n[1] for n in naive], ":", marker="x", color=_NAIVE,
+                label=f"naive ({predictor})")
+        ax.plot([n[0] for n in naive], [n[2] for n in naive], "-.", color=_NAIVE, alpha=0.7,
+                label="naive-baseline bound")
     ax.scatter([], [], color=_GOOD, edgecolor="black", label="blessed")
     ax.scatter([], [], color=_BAD, edgecolor="black", label="not blessed")
     every = max(1, math.ceil(len(xs) / 12))  # at most ~12 labels on a home with many runs

@@ -3,7 +3,8 @@
 `summarize_latest_run(config)` finds the newest pipeline run in the home's metadata.db and
 collects per-component wall times (cached or executed), each task's candidate and baseline
 metrics on the overall slice and by device, the blessing with the reasons for a failure, each
-task's gate (candidate vs baseline, bound, allowed change, verdict), the Pusher's latency figure
+task's gate (candidate vs baseline, bound, allowed change, the naive predictor and the bound
+it sets, verdict), the Pusher's latency figure
 and decision, and the pushed path.
 """
 
@@ -60,25 +61,31 @@ class RunSummary:
     served_version: str | None = None
 
     def gate_lines(self) -> list[str]:
-        """Per task: candidate vs baseline, bound, allowed change, and the verdict with why."""
+        """Per task: candidate vs baseline, bound, allowed change, the naive predictor's figure
+        on the same observed labels with the bound it sets, and the verdict with why."""
         if not self.gates or not self.tasks:
             return []
-        lines = ["", "Gate per task (overall slice):",
+        lines = ["", "Gate per task (overall slice; naive: the mean / constant / majority-class "
+                 "predictor on the same observed labels):",
                  f"  {'task':<16} {'metric':<24} {'candidate':>10} {'baseline':>10} "
-                 f"{'bound':>9} {'change allowed':>16} {'labels':>7}  verdict"]
+                 f"{'bound':>9} {'change allowed':>16} {'naive':>8} {'naive bound':>12} "
+                 f"{'labels':>7}  verdict"]
         for tm in self.tasks:
             gate = self.gates.get(tm.task.name)
             if gate is None:
                 continue
             cand, base = tm.candidate.get(gate.metric), tm.baseline.get(gate.metric)
             observed = tm.candidate.get("weighted_example_count")
-            reasons = gate.check(cand, base, observed)
+            naive = gate.naive_figure(tm.candidate)
+            reasons = gate.check(cand, base, observed, naive)
             change = gate.describe_change() if base is not None else "(no baseline)"
             lines.append(
                 f"  {tm.task.name:<16} {gate.metric:<24} "
                 f"{(f'{cand:.4f}' if cand is not None else '-'):>10} "
                 f"{(f'{base:.4f}' if base is not None else '-'):>10} "
                 f"{gate.describe_bound():>9} {change:>16} "
+                f"{(f'{naive:.4f}' if naive is not None else '-'):>8} "
+                f"{gate.describe_naive_bound(naive):>12} "
                 f"{(f'{observed:.0f}' if observed is not None else '-'):>7}  "
                 f"{'pass' if not reasons else 'FAIL'}")
             for reason in reasons:
@@ -180,14 +187,21 @@ def read_metrics(evaluation_uri: str, tasks: tuple[Task, ...]) -> list[TaskMetri
     return [per_task[t.name] for t in tasks]
 
 
-def read_failures(evaluation_uri: str) -> list[str]:
-    """Human-readable reasons the TFMA validation failed (empty when it passed)."""
+def read_failures(evaluation_uri: str, tasks: tuple[Task, ...] = (),
+                  gates: dict[str, TaskGate] | None = None) -> list[str]:
+    """Human-readable reasons the TFMA validation failed (empty when it passed).
+
+    A naive-baseline failure of a task in `tasks` names the naive predictor, its figure and the
+    number of observed labels, read from the same evaluation (`gates` gives the bound used)."""
     import tensorflow_model_analysis as tfma
 
     try:
         result = tfma.load_validation_result(evaluation_uri)
     except Exception:  # noqa: BLE001 - no validation file: the Evaluator ran no validation
         return []
+    gates = gates if gates is not None else gates_lib.resolve(tasks)
+    naive_names = set(gates_lib.NAIVE_METRICS.values())
+    metrics: dict[str, TaskMetrics] | None = None
     failures = []
     for per_slice in result.metric_validations_per_slice:
         slice_name = _slice_name(per_slice.slice_key) or "overall"
@@ -200,6 +214,15 @@ def read_failures(evaluation_uri: str) -> list[str]:
                     f"task {key.output_name!r} on slice {slice_name} misses its per-slice "
                     f"bound by {abs(failure.metric_value.double_value.value):.4f} (the slice "
                     f"has enough observed labels to be judged)")
+                continue
+            if key.name in naive_names and not key.is_diff and key.output_name in gates:
+                if metrics is None:
+                    metrics = {tm.task.name: tm for tm in read_metrics(
+                        evaluation_uri, tuple(g.task for g in gates.values()))}
+                failures.append(_naive_failure(
+                    gates[key.output_name], metrics[key.output_name],
+                    failure.metric_value.double_value.value,
+                    failure.metric_threshold.value_threshold, slice_name))
                 continue
             if key.name == "weighted_example_count" and not key.is_diff:
                 bound = failure.metric_threshold.value_threshold.lower_bound.value
@@ -215,6 +238,19 @@ def read_failures(evaluation_uri: str) -> list[str]:
     for missing in result.missing_slices:
         failures.append(f"missing slice {_slice_name(missing)}")
     return failures
+
+
+def _naive_failure(gate: TaskGate, tm: TaskMetrics, value: float, threshold,
+                   slice_name: str) -> str:
+    """A naive-baseline failure in words, with the bound the Evaluator actually used."""
+    bound = (threshold.upper_bound.value if threshold.HasField("upper_bound")
+             else threshold.lower_bound.value)
+    field = "naive_ratio" if gate.task.kind == "regression" else "naive_margin"
+    used = dataclasses.replace(gate, **{field: bound})
+    reason = used.naive_reason(tm.candidate.get(gate.metric), gate.naive_figure(tm.candidate),
+                               tm.candidate.get("weighted_example_count"))
+    return reason or (f"task {gate.task.name!r} {gate.naive_metric} on {slice_name}: "
+                      f"{value:.4f} fails its bound {bound:g} against {gate.naive_predictor}")
 
 
 def summarize_latest_run(config: PipelineConfig) -> RunSummary:
@@ -264,7 +300,9 @@ def summarize_run(config: PipelineConfig, store, run_context) -> RunSummary:
     others = tuple(t for t in OPTIONAL_TASKS if t.name not in names)
     metrics = [tm for tm in read_metrics(evaluation_uri, tasks + others)
                if tm.task.name in names or tm.candidate] if evaluation_uri else []
-    failures = read_failures(evaluation_uri) if evaluation_uri and blessed is False else []
+    gates = gates_lib.resolve(tasks, config.gates)
+    failures = (read_failures(evaluation_uri, tasks, gates)
+                if evaluation_uri and blessed is False else [])
     return RunSummary(
         run_id=run_context.name,
         components=components,
@@ -274,7 +312,7 @@ def summarize_run(config: PipelineConfig, store, run_context) -> RunSummary:
         pushed=pushed,
         pushed_path=os.fspath(pushed_path) if pushed_path else None,
         evaluation_uri=evaluation_uri,
-        gates=gates_lib.resolve(tasks, config.gates),
+        gates=gates,
         push_decision=_string_prop(push_props, "push_decision"),
         push_reason=_string_prop(push_props, "push_reason"),
         latency_p99_ms=_float_prop(push_props, "latency_p99_ms"),

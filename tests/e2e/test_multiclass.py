@@ -52,6 +52,11 @@ def test_accuracy_is_gated_and_top_k_reported(multiclass_run):
     # Only observed labels count: clicked rows with the label, not every evaluated row.
     assert 0 < tm.candidate["weighted_example_count"] < 0.5 * tm.candidate["example_count"]
     assert "engagement_level" in summary.format()
+    # The naive-baseline gate, computed by TFMA on the same observed labels: the majority
+    # class's share of three real classes, and the accuracy's margin over it.
+    share = tm.candidate["majority_share"]
+    assert 1 / 3 < share < 0.5
+    assert tm.candidate["accuracy_over_majority"] == pytest.approx(accuracy - share, abs=1e-9)
 
 
 def test_serving_returns_class_probabilities_and_fuses_the_expected_level(multiclass_run):

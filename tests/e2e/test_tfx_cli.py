@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.pipelines import SMALL_DATA_THRESHOLDS
+from tests.support.pipelines import SMALL_DATA_THRESHOLDS, naive_flags, small_data_gates
 
 pytestmark = pytest.mark.e2e
 
@@ -35,6 +35,7 @@ def test_tfx_cli_creates_and_runs_the_pipeline_with_the_mtl_run_configuration(tm
     run_args = ["--examples", "2000", "--epochs", "1", "--batch-size", "128", "--seed", "7"]
     for task, bound in LOOSE.items():
         run_args += ["--threshold", f"{task}={bound}"]
+    run_args += naive_flags(small_data_gates(LOOSE))  # the naive-baseline gate, on, loosened
     env = dict(os.environ, LOCAL_HOME=str(tmp_path / "tfx_local"), MTL_HOME=str(tmp_path / "home"),
                MTL_RUN_ARGS=" ".join(run_args),
                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))

@@ -17,7 +17,14 @@ import numpy as np
 import pytest
 
 from models import features
-from tests.support.faults import append_span, cli_args, fault_config, tree_digest
+from tests.support.faults import (
+    BAD_SPAN_EXAMPLES,
+    MIN_SPAN_EXAMPLES,
+    append_span,
+    cli_args,
+    fault_config,
+    tree_digest,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -145,6 +152,22 @@ def test_large_drift(fault_home, capsys):
     append_span(config, _columns_map("price", lambda col: np.asarray(col) * 10.0))
     _assert_refused_by_the_gate(config, digest, capsys, "feature 'price'", "distribution drift",
                                 "Jensen-Shannon divergence to the reference")
+
+
+def test_span_with_too_few_examples(fault_home, capsys):
+    config, digest = fault_home
+    append_span(config, examples=30)
+    err = _assert_refused_by_the_gate(config, digest, capsys, "the span has 30 examples",
+                                      f"fewer than the {MIN_SPAN_EXAMPLES} required")
+    assert "drift" not in err, err  # the count, not its noise
+
+
+def test_a_label_with_one_value_in_the_span(fault_home, capsys):
+    config, digest = fault_home
+    append_span(config, _columns_map("click", lambda col: np.ones(len(col), np.int64)))
+    _assert_refused_by_the_gate(config, digest, capsys, "feature 'click'",
+                                "the label has a single observed value in this span",
+                                f"all {BAD_SPAN_EXAMPLES} observed labels are 1")
 
 
 # --- models, crashes, concurrency -------------------------------------------------------------

@@ -50,6 +50,16 @@ CASES: tuple[Case, ...] = (
     Case("drift", "a large drift: `price` ten times higher in the new span",
          f"AnomaliesGate: the drift comparator of the curated schema (Jensen-Shannon divergence "
          f"against the frozen reference) names the feature; {REFUSED}", "test_large_drift"),
+    Case("tiny_span", "a new span of 30 examples",
+         f"AnomaliesGate, before its drift checks: 'the span has 30 examples (...), fewer than "
+         f"the N required' (`PipelineConfig.min_span_examples`, `mtl run --min-span-examples`, "
+         f"default 1,000; no drift is reported on so few examples); {REFUSED}",
+         "test_span_with_too_few_examples"),
+    Case("single_label_value", "a new span in which every click label is 1 (other columns as "
+         "usual)",
+         f"AnomaliesGate: the label is named, 'the label has a single observed value in this "
+         f"span: all 600 observed labels are 1' (TFMA would otherwise refuse it only after "
+         f"training, with click AUC 0); {REFUSED}", "test_a_label_with_one_value_in_the_span"),
     Case("allow_anomalies", "any of the above with `mtl run --allow-anomalies`",
          "the gate logs the same report as a warning and publishes the validated schema, so Transform "
          "and Trainer run",
@@ -61,6 +71,12 @@ CASES: tuple[Case, ...] = (
     Case("regressed_model", "a regressed model (worse than the last blessed one)",
          "the TFMA gate refuses it: not blessed, exit code 3, nothing pushed, serving/ untouched",
          "test_regressed_model_is_not_pushed"),
+    Case("worse_than_naive", "a model whose watch_time head a constant would beat (its "
+         "predictions offset by a constant)",
+         "the naive-baseline gate refuses it even within the absolute RMSE bound: not blessed, "
+         "exit code 3, nothing pushed; the gate table and the failure name the mean predictor, "
+         "its RMSE and the observed labels",
+         "tests.e2e.test_release_gate::test_watch_time_head_worse_than_the_mean_is_refused"),
     Case("killed_mid_run", "the process killed (SIGKILL) during the Trainer, then run again",
          "the re-run resumes from the cached components (ExampleGen to Transform CACHED) and "
          "finishes; the killed execution never counts as complete in ML Metadata; serving/ "

@@ -6,6 +6,51 @@ from __future__ import annotations
 # (still above chance) so that they test the mechanics, not the data size.
 SMALL_DATA_THRESHOLDS = {"click": 0.55, "conversion": 0.55, "watch_time": 80.0, "like": 0.5}
 SMALL_EXAMPLES = 5000
+# The naive-baseline gate (pipeline.evaluation.gates) stays ON in every small-data run, loosened
+# only where small data cannot pass it:
+# - watch_time: RMSE at most 1.5 x the mean predictor's (production: 0.95). LOOSENED: the
+#   current default model's watch_time head is biased (issue 13: RMSE 36.89 s = 1.11 x the
+#   mean predictor's 33.32 s on the default 100,000-example run), and one epoch on 1,600
+#   examples leaves it more so (2,000 examples, seed 7: RMSE 39.5-41.6 s against the mean
+#   predictor's 29.2 s on the same 130 labels, 1.35-1.42 x); a head that predicts a constant
+#   100 s (tests/e2e/test_release_gate.py: 2.05 x) still fails. Tighten to the default once
+#   the model defaults are fixed.
+# - binary tasks: AUC above 0.5 by at most the default margin, and never by more than the
+#   test's own (already loosened) absolute bound: a 2,000-example eval split holds ~90 like
+#   labels, whose AUC is noise of several points either side of 0.5.
+# - multiclass (engagement_level): accuracy at least the majority-class share - 0.05
+#   (production: + 0.01). LOOSENED: 3 epochs on 5,000 examples leave the softmax head below
+#   the majority class (accuracy 0.3908 against a majority share of 0.4023 on 261 labels,
+#   where an accuracy's standard error is 0.03): the old bound, accuracy >= 0.36 ("above a
+#   uniform guess"), blessed a head the majority class beats.
+SMALL_DATA_NAIVE_RATIO = 1.5
+SMALL_DATA_MULTICLASS_MARGIN = -0.05
+
+
+def small_data_gates(thresholds: dict[str, float]) -> dict[str, dict]:
+    """The naive-baseline gate overrides matching small-data absolute `thresholds`."""
+    from models.features import ALL_TASKS
+    from pipeline.evaluation.gates import DEFAULT_NAIVE_MARGIN
+
+    gates = {}
+    for task in ALL_TASKS:
+        if task.kind == "regression":
+            gates[task.name] = {"naive_ratio": SMALL_DATA_NAIVE_RATIO}
+        elif task.kind == "binary" and task.name in thresholds:
+            gates[task.name] = {"naive_margin": round(min(DEFAULT_NAIVE_MARGIN,
+                                                          thresholds[task.name] - 0.5), 6)}
+        elif task.kind == "multiclass" and task.name in thresholds:
+            gates[task.name] = {"naive_margin": SMALL_DATA_MULTICLASS_MARGIN}
+    return gates
+
+
+def naive_flags(gates: dict[str, dict]) -> list[str]:
+    """`small_data_gates` as `mtl run --naive TASK=VALUE` flags."""
+    flags = []
+    for task, fields in gates.items():
+        for value in fields.values():
+            flags += ["--naive", f"{task}={value:g}"]
+    return flags
 
 
 def small_config(root, **changes):
@@ -14,11 +59,16 @@ def small_config(root, **changes):
     from pipeline.core.config import PipelineConfig
 
     hparams = changes.pop("hparams", ModelHParams(epochs=3, batch_size=128))
+    thresholds = changes.pop("thresholds", dict(SMALL_DATA_THRESHOLDS))
+    gates = small_data_gates(thresholds)
+    for task, fields in changes.pop("gates", {}).items():
+        gates[task] = {**gates.get(task, {}), **fields}
     return PipelineConfig(
         root=str(root),
         examples=changes.pop("examples", SMALL_EXAMPLES),
         seed=changes.pop("seed", 7),
         hparams=hparams,
-        thresholds=changes.pop("thresholds", dict(SMALL_DATA_THRESHOLDS)),
+        thresholds=thresholds,
+        gates=gates,
         **changes,
     )

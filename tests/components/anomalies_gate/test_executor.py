@@ -154,3 +154,72 @@ def test_component_wires_the_validated_schema_and_the_override():
     assert gate.outputs["validated_schema"].type == standard_artifacts.Schema
     assert gate.exec_properties[spec.ALLOW_ANOMALIES_KEY] == 1
     assert gate.exec_properties[spec.LABEL_KEYS_KEY] == '["click", "like"]'
+    assert gate.exec_properties[spec.MIN_EXAMPLES_KEY] == 0
+
+
+# --- degenerate spans: too few examples, a label with one observed value ------------------------
+
+def test_a_span_smaller_than_the_minimum_is_refused_with_its_count_not_as_drift():
+    reference = _stats({"ios": 50, "web": 50})
+    stats = {"train": _stats({"ios": 20, "web": 2}), "eval": _stats({"ios": 7, "web": 1})}
+    assert len(executor.find_problems(SCHEMA, stats, {}, reference=reference)) == 2  # "drift"
+    problems = executor.find_problems(SCHEMA, stats, {}, reference=reference, min_examples=1000)
+    assert problems == [
+        "[span] dataset: the span has 30 examples (eval 8, train 22), fewer than the 1000 "
+        "required to validate and train on it (PipelineConfig.min_span_examples, `mtl run "
+        "--min-span-examples`); no other check was run on so few examples"]
+    assert executor.find_problems(SCHEMA, stats, {}, min_examples=30) == []
+
+
+def _label(values) -> statistics_pb2.FeatureNameStatistics:
+    """TFDV's numeric statistics of a label column (population std, as TFDV computes it)."""
+    import numpy as np
+
+    values = np.asarray(values, dtype=np.float64)
+    feature = statistics_pb2.FeatureNameStatistics(type=statistics_pb2.FeatureNameStatistics.INT)
+    feature.path.step.append("click")
+    num = feature.num_stats
+    num.common_stats.num_non_missing = len(values)
+    num.common_stats.tot_num_values = len(values)
+    num.common_stats.avg_num_values = 1.0
+    num.mean, num.std_dev = float(values.mean()), float(values.std())
+    num.min, num.max = float(values.min()), float(values.max())
+    num.num_zeros = int((values == 0).sum())
+    return feature
+
+
+def test_single_observed_value_from_the_statistics_by_hand():
+    single = executor.single_observed_value
+    assert single([_label([1] * 30)]) == (1.0, 30.0)  # every click is 1
+    # 40 missing, 60 observed all 1: mean 0.2, variance 0.96 = (0.2 + 1)(1 - 0.2).
+    value, observed = single([_label([-1] * 40 + [1] * 60)])
+    assert value == 1.0 and observed == pytest.approx(60.0)
+    value, observed = single([_label([-1] * 40 + [0] * 60)])  # every observed label is 0
+    assert value == 0.0 and observed == pytest.approx(60.0)
+    # One 0 among 99 ones and 40 missing: variance falls 1/140 short of the bound.
+    assert single([_label([-1] * 40 + [0] + [1] * 99)]) is None
+    assert single([_label([0, 1] * 10)]) is None
+    assert single([_label([-1] * 5)]) is None  # all missing: reported on its own
+    # A regression label: one value 12.5 among missing ones; and real spread.
+    value, observed = single([_label([-1.0] * 3 + [12.5] * 7)])
+    assert value == 12.5 and observed == pytest.approx(7.0)
+    assert single([_label([-1.0, 3.0, 12.5, 40.0])]) is None
+    # Pooled over the splits: train has both classes, eval only ones.
+    assert single([_label([0, 1, 1]), _label([1, 1])]) is None
+    assert single([_label([-1, 1, 1]), _label([1, 1])])[0] == 1.0
+
+
+def test_a_label_with_one_observed_value_in_the_span_is_refused_naming_it():
+    def split(values):
+        stats = _stats({"ios": len(values) // 2, "web": len(values) - len(values) // 2})
+        stats.datasets[0].features.append(_label(values))
+        return stats
+
+    stats = {"train": split([1] * 80), "eval": split([1] * 20)}
+    problems = executor.find_problems(SCHEMA, stats, {}, label_keys=("click",))
+    assert problems == [
+        "[span] feature 'click': the label has a single observed value in this span: all 100 "
+        "observed labels are 1; its task can be neither trained nor evaluated on one value "
+        "(expected: INT, present in 100% of examples, values in [-1, 1])"]
+    healthy = {"train": split([0, 1] * 40), "eval": split([1] * 20)}
+    assert executor.find_problems(SCHEMA, healthy, {}, label_keys=("click",)) == []

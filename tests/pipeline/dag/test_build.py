@@ -24,6 +24,7 @@ def test_the_committed_curated_schema_is_imported_and_gates_transform_and_traine
     gate = nodes["AnomaliesGate"]
     assert gate.exec_properties["allow_anomalies"] == 0
     assert '"like"' in gate.exec_properties["label_keys"]
+    assert gate.exec_properties["min_examples"] == 1000  # PipelineConfig.min_span_examples
     assert 'step: "price"' in gate.exec_properties["reference_statistics"]
     validated = gate.outputs["validated_schema"]
     assert nodes["Transform"].inputs["schema"] is validated
@@ -44,7 +45,28 @@ def test_allow_anomalies_and_another_schema_file(tmp_path):
     assert nodes["AnomaliesGate"].exec_properties["reference_statistics"] == ""
 
 
+def test_the_minimum_span_size_comes_from_the_flag_or_the_config(tmp_path):
+    from pipeline.cli import run_flags
+
+    config = run_flags.run_config(["--root", str(tmp_path), "--min-span-examples", "500"])
+    assert config.min_span_examples == 500
+    assert _nodes(config)["AnomaliesGate"].exec_properties["min_examples"] == 500
+    assert run_flags.run_config(["--root", str(tmp_path)]).min_span_examples == 1000
+    with pytest.raises(ValueError, match="min_span_examples must be >= 0, got -1"):
+        PipelineConfig(min_span_examples=-1)
+
+
 def test_a_missing_schema_file_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError,
                        match="nope.pbtxt does not exist; write one with `mtl schema freeze --out FILE`"):
         create_pipeline(PipelineConfig(root=str(tmp_path), schema_path=str(tmp_path / "nope.pbtxt")))
+
+
+def test_naive_flag_sets_the_ratio_or_the_margin_by_task_kind(tmp_path):
+    from pipeline.cli import run_flags
+
+    config = run_flags.run_config(["--root", str(tmp_path), "--naive", "watch_time=1.2",
+                                   "--naive", "like=-0.1"])
+    assert config.gates == {"watch_time": {"naive_ratio": 1.2}, "like": {"naive_margin": -0.1}}
+    with pytest.raises(SystemExit, match="--naive clik=0.1: unknown task 'clik'"):
+        run_flags.run_config(["--root", str(tmp_path), "--naive", "clik=0.1"])

@@ -60,7 +60,8 @@ def test_multiclass_task_gates_accuracy_and_reports_top_k():
     assert [m.class_name for m in rows.metrics] == ["ExampleCount"]
     by_name = {json.loads(m.config or "{}").get("name", m.class_name): m
                for m in observed.metrics}
-    assert set(by_name) == {"WeightedExampleCount", "accuracy", "top_2_accuracy"}
+    assert set(by_name) == {"WeightedExampleCount", "accuracy", "top_2_accuracy",
+                            "AccuracyOverMajority"}  # the naive-baseline gate
     accuracy = by_name["accuracy"]
     assert accuracy.module == MULTICLASS_MODULE
     threshold = accuracy.per_slice_thresholds[0].threshold

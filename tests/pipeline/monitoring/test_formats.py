@@ -17,10 +17,10 @@ def test_table_json_csv():
     table = formats.format_table(rows).splitlines()
     assert table[0].split() == ["run_id", "run_time", "spans", "task", "auc", "rmse", "mae",
                                 "accuracy", "examples", "observed", "coverage", "baseline",
-                                "threshold", "blessed", "pushed"]
+                                "threshold", "naive", "naive_bound", "blessed", "pushed"]
     assert len(table) == 5
     assert table[3].split()[3:] == ["click", "0.7100", "-", "-", "-", "400", "400", "1.0000",
-                                    "0.7000", "0.6500", "yes", "1700000002"]
+                                    "0.7000", "0.6500", "0.5000", "0.5100", "yes", "1700000002"]
     data = json.loads(formats.format_json(rows))
     assert [(d["task"], d["spans"], d["candidate"]) for d in data] == [
         ("click", [1], 0.70), ("watch_time", [1], 40.0), ("click", [2], 0.71),
@@ -81,6 +81,12 @@ def test_prometheus_exact_text_for_one_row():
         "# HELP mtl_task_threshold " + formats.PROM_METRICS["mtl_task_threshold"][0],
         "# TYPE mtl_task_threshold gauge",
         'mtl_task_threshold{metric="auc",run="2026-11-01T00:00:00",task="click"} 0.65',
+        "# HELP mtl_task_naive " + formats.PROM_METRICS["mtl_task_naive"][0],
+        "# TYPE mtl_task_naive gauge",
+        'mtl_task_naive{metric="auc",run="2026-11-01T00:00:00",task="click"} 0.5',
+        "# HELP mtl_task_naive_bound " + formats.PROM_METRICS["mtl_task_naive_bound"][0],
+        "# TYPE mtl_task_naive_bound gauge",
+        'mtl_task_naive_bound{metric="auc",run="2026-11-01T00:00:00",task="click"} 0.51',
         "# HELP mtl_run_blessed " + formats.PROM_METRICS["mtl_run_blessed"][0],
         "# TYPE mtl_run_blessed gauge",
         'mtl_run_blessed{run="2026-11-01T00:00:00"} 0.0',

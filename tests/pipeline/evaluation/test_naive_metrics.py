@@ -1,0 +1,158 @@
+"""The naive-baseline TFMA metrics, their gate config and the failure messages, by hand."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from tensorflow_model_analysis.metrics import metric_types
+
+from models import features
+from pipeline.core.config import PipelineConfig
+from pipeline.evaluation import gates
+from pipeline.evaluation.eval_config import NAIVE_MODULE, make_eval_config
+from pipeline.evaluation.naive_metrics import (
+    AccuracyOverMajority,
+    AucOverChance,
+    NaiveRmseRatio,
+    majority_share,
+    rmse_and_naive,
+    rmse_ratio,
+)
+
+
+def _combine(metric, rows):
+    """The metric's outputs {name: value} over rows fed to two workers, merged as Beam would."""
+    (computation,) = metric.computations(example_weighted=True)
+    combiner = computation.combiner
+    accumulators = []
+    for part in (rows[:2], rows[2:]):
+        acc = combiner.create_accumulator()
+        for label, prediction, weight in part:
+            acc = combiner.add_input(acc, metric_types.StandardMetricInputs(
+                labels=np.array([label]), predictions=np.array(prediction),
+                example_weights=np.array([weight])))
+        accumulators.append(acc)
+    out = combiner.extract_output(combiner.merge_accumulators(accumulators))
+    return {key.name: value for key, value in out.items()}
+
+
+def test_rmse_ratio_against_the_mean_of_the_observed_labels():
+    rows = [
+        (10.0, [12.0], 1.0),
+        (20.0, [18.0], 1.0),
+        (0.0, [50.0], 0.0),   # a missing label (clipped to 0, weight 0): counts for nothing
+        (30.0, [30.0], 2.0),  # weighted twice
+    ]
+    # Observed: weights 1, 1, 2; mean = (10 + 20 + 60) / 4 = 22.5;
+    # naive MSE = (100 + 400 + 2 * 900) / 4 - 22.5^2 = 575 - 506.25 = 68.75;
+    # MSE = (2^2 + 2^2 + 0) / 4 = 2.
+    out = _combine(NaiveRmseRatio(), rows)
+    assert out["naive_rmse"] == pytest.approx(math.sqrt(68.75))
+    assert out["naive_rmse_ratio"] == pytest.approx(math.sqrt(2.0 / 68.75))
+
+
+def test_rmse_ratio_edge_cases():
+    assert all(math.isnan(v) for v in rmse_and_naive(0.0, 0.0, 0.0, 0.0))
+    assert rmse_ratio(0.0, 0.0) == 0.0  # constant labels predicted exactly
+    assert rmse_ratio(1.0, 0.0) == math.inf
+    # A constant prediction at the mean scores exactly 1.
+    assert _combine(NaiveRmseRatio(), [(1.0, [2.0], 1.0), (3.0, [2.0], 1.0),
+                                       (0.0, [9.0], 0.0)])["naive_rmse_ratio"] == 1.0
+
+
+def test_accuracy_over_the_majority_class_share():
+    rows = [
+        (0.0, [0.7, 0.2, 0.1], 1.0),   # hit
+        (1.0, [0.1, 0.3, 0.6], 1.0),   # miss
+        (0.0, [0.1, 0.1, 0.8], 0.0),   # missing label: counts for nothing
+        (2.0, [0.5, 0.4, 0.1], 2.0),   # miss, weighted twice
+        (0.0, [0.2, 0.5, 0.3], 1.0),   # miss
+    ]
+    # Observed weights per class: 0 -> 2, 1 -> 1, 2 -> 2 (total 5): majority share 2/5;
+    # accuracy 1/5.
+    out = _combine(AccuracyOverMajority(), rows)
+    assert out["majority_share"] == pytest.approx(0.4)
+    assert out["accuracy_over_majority"] == pytest.approx(0.2 - 0.4)
+    assert majority_share({0: 3.0, 1: 1.0}) == 0.75 and math.isnan(majority_share({}))
+
+
+def test_auc_over_chance_is_tfma_auc_minus_a_half():
+    computations = AucOverChance().computations(example_weighted=True, output_names=["click"])
+    derived = computations[-1]
+    assert isinstance(derived, metric_types.DerivedMetricComputation)
+    auc_key = metric_types.MetricKey(name="auc", output_name="click", example_weighted=True)
+    (value,) = derived.result({auc_key: 0.73}).values()
+    assert value == pytest.approx(0.23)
+    (key,) = derived.keys
+    assert key.name == "auc_over_chance" and key.output_name == "click"
+
+
+def test_every_task_kind_is_gated_against_its_naive_predictor_by_default():
+    tasks = PipelineConfig(extra_tasks=("engagement_level",)).tasks()
+    config = make_eval_config(tasks)
+    expected = {"binary": ("AucOverChance", "lower_bound", 0.01),
+                "regression": ("NaiveRmseRatio", "upper_bound", 0.95),
+                "multiclass": ("AccuracyOverMajority", "lower_bound", 0.01)}
+    for task in tasks:
+        (observed,) = [s for s in config.metrics_specs[1::2] if s.output_names == [task.name]]
+        class_name, side, bound = expected[task.kind]
+        (metric,) = [m for m in observed.metrics if m.class_name == class_name]
+        assert metric.module == NAIVE_MODULE
+        (per_slice,) = metric.per_slice_thresholds
+        assert [s.feature_keys for s in per_slice.slicing_specs] == [[]]  # overall slice
+        threshold = per_slice.threshold.value_threshold
+        assert threshold.HasField(side) and getattr(threshold, side).value == bound, task.name
+
+
+def test_naive_bounds_are_set_per_task_and_refused_on_the_wrong_kind():
+    resolved = gates.resolve(features.TASKS, {"watch_time": {"naive_ratio": 0.9},
+                                              "click": {"naive_margin": 0.05}})
+    assert resolved["watch_time"].naive_threshold == 0.9
+    assert resolved["click"].naive_threshold == 0.05
+    assert resolved["like"].naive_threshold == gates.DEFAULT_NAIVE_MARGIN
+    config = make_eval_config(features.TASKS, gate_overrides={"watch_time": {"naive_ratio": 0.9}})
+    metric = next(m for s in config.metrics_specs for m in s.metrics
+                  if m.class_name == "NaiveRmseRatio")
+    assert metric.per_slice_thresholds[0].threshold.value_threshold.upper_bound.value == 0.9
+    with pytest.raises(ValueError, match=r"gates\['watch_time'\]: naive_margin does not apply "
+                                         r"to a regression task.*naive_ratio"):
+        gates.resolve(features.TASKS, {"watch_time": {"naive_margin": 0.1}})
+    with pytest.raises(ValueError, match=r"gates\['click'\]: naive_ratio does not apply"):
+        gates.resolve(features.TASKS, {"click": {"naive_ratio": 0.9}})
+    with pytest.raises(ValueError, match="naive_ratio must be > 0"):
+        gates.resolve(features.TASKS, {"watch_time": {"naive_ratio": 0}})
+
+
+def test_a_model_a_constant_beats_fails_with_the_naive_predictor_named():
+    resolved = gates.resolve(PipelineConfig(extra_tasks=("engagement_level",)).tasks())
+    watch, click = resolved["watch_time"], resolved["click"]
+    # RMSE 37.3 against a mean predictor's 32.7 on 4,900 labels: bound 0.95 x 32.7 = 31.065.
+    assert watch.naive_limit(32.7) == pytest.approx(31.065)
+    assert watch.describe_naive_bound(32.7) == "≤ 31.0650"
+    reasons = watch.check(37.3, None, 4900.0, naive=32.7)
+    assert reasons == ["task 'watch_time' RMSE 37.30 is not below 0.95 x the mean predictor's "
+                       "32.70 (= 31.07) on the same 4,900 observed labels"]
+    assert watch.check(31.0, None, 4900.0, naive=32.7) == []
+    # The absolute bound (60) passes it; the naive gate does not.
+    assert watch.check(37.3, None, 4900.0) == []
+    assert click.naive_figure({}) == 0.5
+    assert click.check(0.7, None, 800.0, naive=0.5) == []
+    (reason,) = click.check(0.505, None, 800.0, naive=0.5)[1:]
+    assert reason == ("task 'click' AUC 0.5050 does not exceed a constant score's 0.5 by 0.01 "
+                      "on the same 800 observed labels")
+    level = resolved["engagement_level"]
+    assert level.naive_figure({"majority_share": 0.45}) == 0.45
+    (reason,) = [r for r in level.check(0.44, None, 300.0, naive=0.45) if "majority" in r]
+    assert reason == ("task 'engagement_level' accuracy 0.4400 does not exceed the "
+                      "majority-class predictor's 0.4500 (the most frequent class's share) by "
+                      "0.01 on the same 300 observed labels")
+
+
+def test_naive_metric_config_is_plain_json():
+    for spec in make_eval_config().metrics_specs:
+        for metric in spec.metrics:
+            if metric.module == NAIVE_MODULE:
+                assert json.loads(metric.config or "{}") == {}
