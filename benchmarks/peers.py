@@ -452,9 +452,7 @@ def run_peers(examples: int, seeds: int, home: str | None, data_seed: int,
         "train_examples": int(len(train["click"])), "eval_examples": int(len(evals["click"])),
         "eval_observed": {t.name: int(eval_masks[t.name].sum()) for t in tasks},
         "epochs": epochs, "batch_size": batch_size, "seeds": seeds,
-        "default_hparams": {k: v for k, v in default_hp.to_dict().items()
-                            if k in ("model", "weighting", "bottom_units", "tower_units",
-                                     "dropout", "l2", "learning_rate", "embedding_scale")},
+        "default_hparams": default_hp.to_dict(),
         "metric": "AUC (click, conversion, like) / RMSE in s (watch_time) on the eval split over "
                   "observed labels; position = (metric - naive) / (oracle - naive)",
         "naive": {t.name: {"prediction": round(naive_value[t.name], 4),
