@@ -297,9 +297,37 @@ def train_reference(tasks, seed: int, train: dict, eval_columns: dict, epochs: i
             * (REFERENCE_WATCH_SCALE if t.kind == "regression" else 1.0) for t in tasks}
 
 
+def parse_weight_trial(text: str) -> tuple[str, float]:
+    """`TASK=W` -> (task, weight): a trial of the default model with that task's loss weight."""
+    task, sep, weight = text.partition("=")
+    if not sep or not task:
+        raise ValueError(f"expected TASK=WEIGHT, got {text!r}")
+    return task, float(weight)
+
+
+def trial_tasks(tasks, weights: dict[str, float] | None = None,
+                only: tuple[str, ...] | None = None) -> tuple:
+    """`tasks` with some static loss weights replaced, or only the named ones (in their order)."""
+    import dataclasses
+
+    names = {t.name for t in tasks}
+    unknown = sorted((set(weights or {}) | set(only or ())) - names)
+    if unknown:
+        raise ValueError(f"unknown tasks {unknown}; tasks: {sorted(names)}")
+    out = tuple(dataclasses.replace(t, loss_weight=(weights or {}).get(t.name, t.loss_weight))
+                for t in tasks)
+    return tuple(t for t in out if only is None or t.name in only)
+
+
 def run_peers(examples: int, seeds: int, home: str | None, data_seed: int,
-              zoo: tuple[str, ...] | None = None, epochs: int = 1, batch_size: int = 512) -> dict:
-    """Every peer on the same eval split, per seed; positions between naive and oracle."""
+              zoo: tuple[str, ...] | None = None, epochs: int = 1, batch_size: int = 512,
+              weight_trials: tuple[tuple[str, float], ...] = (),
+              task_trials: tuple[tuple[str, ...], ...] = ()) -> dict:
+    """Every peer on the same eval split, per seed; positions between naive and oracle.
+
+    `weight_trials` ((task, weight), ...) and `task_trials` ((task, ...), ...) add rows of the
+    default model with one task's static loss weight changed, or trained on those tasks only.
+    """
     import subprocess
     import tempfile
 
@@ -390,6 +418,10 @@ def run_peers(examples: int, seeds: int, home: str | None, data_seed: int,
               file=sys.stderr, flush=True)
 
     default_hp = ModelHParams(epochs=epochs, batch_size=batch_size)
+
+    def hp_default(seed: int) -> ModelHParams:
+        return ModelHParams(epochs=epochs, batch_size=batch_size, seed=seed)
+
     zoo = tuple(zoo if zoo is not None else (m for m in MODEL_NAMES if m != default_hp.model))
     x_train, categorical = gbdt_matrix(train, train)
     x_eval, _ = gbdt_matrix(train, evals)
@@ -424,15 +456,26 @@ def run_peers(examples: int, seeds: int, home: str | None, data_seed: int,
             begin = time.time()
             hp = ModelHParams(model=name, epochs=epochs, batch_size=batch_size, seed=seed)
             record(name, seed, train_project(hp, tasks), begin)
+        for task_name, weight in weight_trials:
+            begin = time.time()
+            record(f"default_{task_name}_weight_{weight:g}", seed,
+                   train_project(hp_default(seed), trial_tasks(tasks, {task_name: weight})),
+                   begin)
+        for only in task_trials:
+            begin = time.time()
+            record(f"default_only_{'+'.join(only)}", seed,
+                   train_project(hp_default(seed), trial_tasks(tasks, only=only)), begin)
 
     def summary(results: list[dict[str, float]]) -> dict:
         out = {}
-        for t in tasks:
+        present = [t for t in tasks if t.name in results[0]]
+        for t in present:
             values = [r[t.name] for r in results]
             places = [position(v, naive[t.name], oracle[t.name]) for v in values]
             out[t.name] = {**_mean_std(values), "position": _mean_std(places)["mean"],
                            "position_std": _mean_std(places)["std"]}
-        out["mean_position"] = round(float(np.mean([out[t.name]["position"] for t in tasks])), 4)
+        out["mean_position"] = round(float(np.mean([out[t.name]["position"] for t in present])),
+                                     4)
         return out
 
     peers = {name: summary(results) for name, results in runs.items()}

@@ -401,6 +401,11 @@ def main(argv: list[str] | None = None) -> int:
                                  "its ground truth); also the seed of the scratch run")
     peers_args.add_argument("--zoo", nargs="*", default=None,
                             help="zoo architectures besides the default (default: all)")
+    peers_args.add_argument("--weight-trial", action="append", default=[], metavar="TASK=W",
+                            help="also train the default model with TASK's static loss weight "
+                                 "set to W (repeatable)")
+    peers_args.add_argument("--tasks-trial", action="append", default=[], metavar="T1,T2",
+                            help="also train the default model on these tasks only (repeatable)")
     args = parser.parse_args(argv)
     if args.benchmark in ("synthetic", "all"):
         print(json.dumps(run_synthetic(args.seeds, args.epochs, args.train, args.test,
@@ -411,8 +416,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.benchmark in ("peers", "all"):
         from benchmarks import peers
 
-        print(json.dumps(peers.run_peers(args.examples, args.peer_seeds, args.home,
-                                         args.data_seed, args.zoo)), flush=True)
+        print(json.dumps(peers.run_peers(
+            args.examples, args.peer_seeds, args.home, args.data_seed, args.zoo,
+            weight_trials=tuple(peers.parse_weight_trial(t) for t in args.weight_trial),
+            task_trials=tuple(tuple(t.split(",")) for t in args.tasks_trial))), flush=True)
     return 0
 
 

@@ -103,3 +103,17 @@ def test_paired_differences_and_their_standard_error():
     assert out["mean"] == pytest.approx(0.02)
     # Sample std of 0.01, 0.02, 0.03 is 0.01; SE = 0.01 / sqrt(3).
     assert out["se"] == pytest.approx(round(0.01 / math.sqrt(3), 4))
+
+
+def test_trials_change_one_loss_weight_or_keep_only_the_named_tasks():
+    from models import features
+
+    weighted = peers.trial_tasks(features.TASKS, {"click": 2.0})
+    assert [t.loss_weight for t in weighted] == [2.0] + [t.loss_weight for t in features.TASKS[1:]]
+    assert [t.name for t in peers.trial_tasks(features.TASKS, only=("conversion", "click"))] == \
+        ["click", "conversion"]
+    with pytest.raises(ValueError, match="unknown tasks"):
+        peers.trial_tasks(features.TASKS, {"clicks": 2.0})
+    assert peers.parse_weight_trial("click=2") == ("click", 2.0)
+    with pytest.raises(ValueError, match="TASK=WEIGHT"):
+        peers.parse_weight_trial("click")
