@@ -25,12 +25,21 @@ class ModelHParams:
       embedding_scale: multiplies every feature's embedding dimension from `models.features`.
       bottom_units: widths of the shared dense stack.
       tower_units: widths of each task tower.
+      tower_batch_norm: BatchNorm after every dense layer of the task towers.
+      head_bias_init: start each regression head at its task's `scale` (the label's typical
+        magnitude, in seconds for watch_time) rather than at softplus(0) * scale.
+      own_history_embedding: the history (`history_item_ids`) looks up an embedding table of
+        its own instead of sharing the item table.
+      dot_interactions: append the pairwise dot products of the equally wide embeddings
+        (user, item, mean-pooled history) to the input vector (FM / DLRM interactions).
       dropout: dropout rate in the towers.
       l2: L2 penalty on the dense kernels.
       batch_size: training batch size.
       epochs: full passes over the training split.
       steps_per_epoch: when set, caps each epoch at this many batches (smoke runs).
       learning_rate: Adam learning rate.
+      embedding_learning_rate: when set, the embedding tables have an Adam optimizer of their
+        own with this learning rate (`learning_rate` then applies to the rest).
       seed: seeds weights, dropout and shuffling, so a run is reproducible.
       jit_compile: compile the train step with XLA.
       num_experts: MMoE's shared experts.
@@ -51,15 +60,20 @@ class ModelHParams:
 
     model: str = "shared_bottom"
     weighting: str = "static"
-    embedding_scale: float = 1.0
+    embedding_scale: float = 2.0
     bottom_units: tuple[int, ...] = (128, 64)
     tower_units: tuple[int, ...] = (32,)
+    tower_batch_norm: bool = False
+    head_bias_init: bool = False
+    own_history_embedding: bool = False
+    dot_interactions: bool = True
     dropout: float = 0.1
     l2: float = 1e-5
     batch_size: int = 512
     epochs: int = 1
     steps_per_epoch: int | None = None
     learning_rate: float = 2e-3
+    embedding_learning_rate: float | None = 2e-2
     seed: int = 42
     jit_compile: bool = False
     num_experts: int = 4

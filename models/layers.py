@@ -10,9 +10,19 @@ import tensorflow as tf
 class FeatureEmbedding(keras.layers.Layer):
     """Turns the transformed features into one dense vector per example.
 
-    Categorical ids get an embedding each; the history list shares the item embedding table and
-    is mean-pooled over its non-padding entries (id 0 is padding, real ids are shifted by one);
-    numeric features are concatenated as they are (already z-scored by Transform).
+    Categorical ids get an embedding each; the history list is mean-pooled over its
+    non-padding entries (id 0 is padding, real ids are shifted by one); numeric features are
+    concatenated as they are (already z-scored by Transform).
+
+    The history's ids come from the `history_vocab_of` vocabulary. With `own_history_table`
+    they look up a table of their own (same size and width as that feature's); otherwise they
+    share that feature's table, so the history and the target item live in one space.
+
+    With `dot_interactions`, the pairwise dot products of the vectors as wide as the history's
+    (the embeddings of that width, e.g. user and item, and the mean-pooled history) are
+    appended: the explicit second-order interactions of factorization machines (Rendle, ICDM
+    2010) and DLRM (Naumov et al., 2019), which a ReLU stack fed the concatenation learns
+    only slowly (user-item affinity, the history's similarity to the target item).
     """
 
     def __init__(
@@ -22,6 +32,8 @@ class FeatureEmbedding(keras.layers.Layer):
         numeric_keys: list[str],
         history_key: str,
         history_vocab_of: str,
+        own_history_table: bool = False,
+        dot_interactions: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -30,6 +42,8 @@ class FeatureEmbedding(keras.layers.Layer):
         self.numeric_keys = list(numeric_keys)
         self.history_key = history_key
         self.history_vocab_of = history_vocab_of
+        self.own_history_table = bool(own_history_table)
+        self.dot_interactions = bool(dot_interactions)
         self.embeddings = {
             key: keras.layers.Embedding(
                 size + 1, self.embedding_dims[key], name=f"{key}_embedding",
@@ -37,6 +51,12 @@ class FeatureEmbedding(keras.layers.Layer):
             )
             for key, size in self.vocab_sizes.items()
         }
+        # None: the history looks up `history_vocab_of`'s table.
+        self.history_table = keras.layers.Embedding(
+            self.vocab_sizes[history_vocab_of] + 1, self.embedding_dims[history_vocab_of],
+            name=f"{history_key}_embedding",
+            embeddings_initializer=keras.initializers.RandomNormal(stddev=0.05),
+        ) if self.own_history_table else None
 
     def call(self, inputs: dict, training=None) -> tf.Tensor:
         parts = []
@@ -44,10 +64,22 @@ class FeatureEmbedding(keras.layers.Layer):
             ids = tf.cast(tf.reshape(inputs[key], [-1]), tf.int32) + 1
             parts.append(layer(ids))
         history = tf.cast(inputs[self.history_key], tf.int32)
-        item_vectors = self.embeddings[self.history_vocab_of](history)
-        parts.append(self.pool_history(item_vectors, history > 0, parts, training))
+        table = (self.history_table if self.history_table is not None
+                 else self.embeddings[self.history_vocab_of])
+        item_vectors = table(history)
+        pooled = self.pool_history(item_vectors, history > 0, parts, training)
+        if self.dot_interactions:
+            width = self.embedding_dims[self.history_vocab_of]
+            vectors = [part for key, part in zip(self.embeddings, parts)
+                       if self.embedding_dims[key] == width]
+            vectors.append(FeatureEmbedding.pool_history(self, item_vectors, history > 0, parts))
+            dots = [tf.reduce_sum(vectors[i] * vectors[j], axis=-1, keepdims=True)
+                    for i in range(len(vectors)) for j in range(i + 1, len(vectors))]
+        parts.append(pooled)
         for key in self.numeric_keys:
             parts.append(tf.reshape(tf.cast(inputs[key], tf.float32), [-1, 1]))
+        if self.dot_interactions:
+            parts.extend(dots)
         return tf.concat(parts, axis=-1)
 
     def pool_history(self, item_vectors, valid, categorical_parts, training=None) -> tf.Tensor:
@@ -64,6 +96,8 @@ class FeatureEmbedding(keras.layers.Layer):
             numeric_keys=self.numeric_keys,
             history_key=self.history_key,
             history_vocab_of=self.history_vocab_of,
+            own_history_table=self.own_history_table,
+            dot_interactions=self.dot_interactions,
         )
         return config
 
@@ -109,20 +143,27 @@ class MLP(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="mtl")
 class TaskTower(keras.layers.Layer):
-    """One task's tower: MLP (BatchNorm, Dropout, L2) then the logits: [batch] for one output
-    (binary, regression), [batch, outputs] for several (a multiclass task's classes)."""
+    """One task's tower: MLP (optional BatchNorm, Dropout, L2) then the logits: [batch] for one
+    output (binary, regression), [batch, outputs] for several (a multiclass task's classes).
+
+    `logit_bias` is the logits' initial bias, so a head can start at a sensible prediction (a
+    regression head at the label's typical magnitude) instead of wherever a zero logit maps.
+    """
 
     def __init__(self, units, dropout: float = 0.0, l2: float = 0.0, outputs: int = 1,
-                 **kwargs):
+                 batch_norm: bool = False, logit_bias: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.units = [int(u) for u in units]
         self.dropout = float(dropout)
         self.l2 = float(l2)
         self.outputs = int(outputs)
-        self.mlp = MLP(self.units, dropout=self.dropout, l2=self.l2, batch_norm=True, name="mlp")
+        self.batch_norm = bool(batch_norm)
+        self.logit_bias = float(logit_bias)
+        self.mlp = MLP(self.units, dropout=self.dropout, l2=self.l2, batch_norm=self.batch_norm,
+                       name="mlp")
         self.logit = keras.layers.Dense(
             self.outputs, kernel_regularizer=keras.regularizers.L2(self.l2) if self.l2 else None,
-            name="logit"
+            bias_initializer=keras.initializers.Constant(self.logit_bias), name="logit"
         )
 
     def call(self, x, training=None):
@@ -131,7 +172,8 @@ class TaskTower(keras.layers.Layer):
 
     def get_config(self) -> dict:
         config = super().get_config()
-        config.update(units=self.units, dropout=self.dropout, l2=self.l2, outputs=self.outputs)
+        config.update(units=self.units, dropout=self.dropout, l2=self.l2, outputs=self.outputs,
+                      batch_norm=self.batch_norm, logit_bias=self.logit_bias)
         return config
 
 

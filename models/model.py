@@ -66,6 +66,8 @@ def embed(inputs: dict, vocab_sizes: dict[str, int], hp: ModelHParams,
         numeric_keys=[xf(k) for k in features.FLOAT_FEATURES + features.INT_FEATURES],
         history_key=xf(features.HISTORY_FEATURE),
         history_vocab_of=xf(features.HISTORY_VOCAB_OF),
+        own_history_table=hp.own_history_embedding,
+        dot_interactions=hp.dot_interactions,
         name="feature_embedding",
     )
     if sequence_encoder:
@@ -83,10 +85,12 @@ def task_outputs(tower_inputs: dict[str, keras.KerasTensor], hp: ModelHParams,
     """One tower and head per task, each fed from its own input vector."""
     outputs = {}
     for task in tasks:
-        logits = layers.TaskTower(hp.tower_units, hp.dropout, hp.l2,
-                                  outputs=max(1, task.num_classes), name=f"{task.name}_tower")(
-            tower_inputs[task.name]
-        )
+        logits = layers.TaskTower(
+            hp.tower_units, hp.dropout, hp.l2, outputs=max(1, task.num_classes),
+            batch_norm=hp.tower_batch_norm,
+            logit_bias=task_lib.initial_logit(task) if hp.head_bias_init else 0.0,
+            name=f"{task.name}_tower",
+        )(tower_inputs[task.name])
         outputs[task.name] = task_lib.head_activation(task, logits)
     return outputs
 
@@ -206,6 +210,12 @@ def last_shared_variables(network: keras.Model, architecture: str) -> list:
     raise ValueError(f"unknown model {architecture!r}; choose one of {sorted(ARCHITECTURES)}")
 
 
+def embedding_variables(network: keras.Model) -> list:
+    """The trainable tables of every `keras.layers.Embedding` in the network."""
+    return [w for layer in network._flatten_layers(include_self=False, recursive=True)
+            if isinstance(layer, keras.layers.Embedding) for w in layer.trainable_weights]
+
+
 class MultiTaskModel(keras.Model):
     """Wraps a multi-output network with masked per-task losses and a loss-weighting strategy.
 
@@ -216,13 +226,20 @@ class MultiTaskModel(keras.Model):
 
     `entire_space` ({child: parent}, ESMM) trains each child through p(parent) * p(child) over
     every row where the parent's label is observed.
+
+    `embedding_optimizer`, when given, updates the embedding tables (every `keras.layers.
+    Embedding` of the network) and the compiled optimizer everything else: an id's row gets a
+    gradient only in the batches where the id occurs, so with one epoch the tables need a
+    larger step than the dense layers.
     """
 
     def __init__(self, network: keras.Model, tasks: tuple[Task, ...],
                  weighting: weighting_lib.LossWeighting, architecture: str = "shared_bottom",
-                 entire_space: dict[str, str] | None = None, **kwargs):
+                 entire_space: dict[str, str] | None = None,
+                 embedding_optimizer: keras.optimizers.Optimizer | None = None, **kwargs):
         super().__init__(**kwargs)
         self.network = network
+        self.embedding_optimizer = embedding_optimizer
         self.tasks = tuple(tasks)
         self.weighting = weighting
         self.architecture = architecture
@@ -304,9 +321,13 @@ class MultiTaskModel(keras.Model):
             if weighting.uses_task_gradients else [],
         )
         del tape
-        self.optimizer.apply_gradients(
-            [(g, v) for g, v in zip(gradients, variables) if g is not None]
-        )
+        pairs = [(g, v) for g, v in zip(gradients, variables) if g is not None]
+        if self.embedding_optimizer is None:
+            self.optimizer.apply_gradients(pairs)
+        else:
+            tables = {id(v) for v in embedding_variables(self.network)}
+            self.embedding_optimizer.apply_gradients([p for p in pairs if id(p[1]) in tables])
+            self.optimizer.apply_gradients([p for p in pairs if id(p[1]) not in tables])
         return self._update_metrics(total, task_losses, labels, masks, predictions)
 
     def test_step(self, data):
@@ -339,6 +360,8 @@ def build_model(hp: ModelHParams, vocab_sizes: dict[str, int],
         network, tasks, weighting_lib.make_weighting(hp.weighting, tasks, hp),
         architecture=hp.model,
         entire_space=ESMM_FUNNEL if hp.model == "esmm" else None,
+        embedding_optimizer=keras.optimizers.Adam(hp.embedding_learning_rate)
+        if hp.embedding_learning_rate is not None else None,
     )
     model.compile(
         optimizer=keras.optimizers.Adam(hp.learning_rate),

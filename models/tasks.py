@@ -30,6 +30,17 @@ def head_activation(task: Task, logits: tf.Tensor) -> tf.Tensor:
     raise ValueError(f"task {task.name!r}: unknown kind {task.kind!r}")
 
 
+# softplus^-1(1) = log(e - 1): the logit at which a regression head predicts exactly `scale`.
+_SOFTPLUS_INVERSE_OF_ONE = 0.5413248546129181
+
+
+def initial_logit(task: Task) -> float:
+    """The logit bias a head starts from: a regression head starts at its task's `scale` (the
+    label's typical magnitude), so the first steps fit the spread rather than the level;
+    other heads start at 0 (probability 0.5, uniform classes)."""
+    return _SOFTPLUS_INVERSE_OF_ONE if task.kind == "regression" else 0.0
+
+
 def class_ids(task: Task, labels: tf.Tensor) -> tf.Tensor:
     """A multiclass task's labels as int32 class ids; a missing label (any value) is clipped
     into range, and the mask removes it afterwards."""

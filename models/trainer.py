@@ -111,10 +111,11 @@ WARM_START_DIR = "mtl-warm-start"
 WARM_START_WEIGHTS = "network_weights.npz"
 WARM_START_SPEC = "spec.json"
 # Hyperparameters that do not change the network's variables.
-_TRAINING_ONLY = {"weighting", "epochs", "steps_per_epoch", "batch_size", "learning_rate", "seed",
+_TRAINING_ONLY = {"weighting", "epochs", "steps_per_epoch", "batch_size", "learning_rate",
+                  "embedding_learning_rate", "seed",
                   "jit_compile", "warm_start", "uncertainty_init", "gradnorm_alpha",
                   "gradnorm_lr", "dwa_temperature", "dwa_period_steps", "dropout",
-                  "attention_dropout", "l2", "cross_stitch_l2"}
+                  "attention_dropout", "l2", "cross_stitch_l2", "head_bias_init"}
 
 
 def network_spec(hp: ModelHParams, sizes: dict[str, int],
