@@ -370,7 +370,8 @@ def run_funnel(examples: int, seeds: int, epochs: int, grid_seeds: int,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--benchmark", choices=("synthetic", "funnel", "all"), default="all")
+    parser.add_argument("--benchmark", choices=("synthetic", "funnel", "peers", "all"),
+                        default="all")
     synthetic_args = parser.add_argument_group("synthetic (MMoE paper)")
     synthetic_args.add_argument("--seeds", type=int, default=6)
     synthetic_args.add_argument("--epochs", type=int, default=50,
@@ -392,6 +393,19 @@ def main(argv: list[str] | None = None) -> int:
                              help="reuse this finished `mtl run` home (its Transform output) "
                                   "instead of running the pipeline into a scratch home (which "
                                   "is kept; its path is the JSON's `home`)")
+    peers_args = parser.add_argument_group("peers and the ceiling (the embedded dataset)")
+    peers_args.add_argument("--peer-seeds", type=int, default=3,
+                            help="training seeds of every peer (mean ± std)")
+    peers_args.add_argument("--data-seed", type=int, default=42,
+                            help="the seed the data was generated with (the oracle regenerates "
+                                 "its ground truth); also the seed of the scratch run")
+    peers_args.add_argument("--zoo", nargs="*", default=None,
+                            help="zoo architectures besides the default (default: all)")
+    peers_args.add_argument("--weight-trial", action="append", default=[], metavar="TASK=W",
+                            help="also train the default model with TASK's static loss weight "
+                                 "set to W (repeatable)")
+    peers_args.add_argument("--tasks-trial", action="append", default=[], metavar="T1,T2",
+                            help="also train the default model on these tasks only (repeatable)")
     args = parser.parse_args(argv)
     if args.benchmark in ("synthetic", "all"):
         print(json.dumps(run_synthetic(args.seeds, args.epochs, args.train, args.test,
@@ -399,6 +413,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.benchmark in ("funnel", "all"):
         print(json.dumps(run_funnel(args.examples, args.funnel_seeds, args.funnel_epochs,
                                     args.grid_seeds, args.home)), flush=True)
+    if args.benchmark in ("peers", "all"):
+        from benchmarks import peers
+
+        print(json.dumps(peers.run_peers(
+            args.examples, args.peer_seeds, args.home, args.data_seed, args.zoo,
+            weight_trials=tuple(peers.parse_weight_trial(t) for t in args.weight_trial),
+            task_trials=tuple(tuple(t.split(",")) for t in args.tasks_trial))), flush=True)
     return 0
 
 

@@ -95,10 +95,30 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+# Gauss-Hermite nodes (probabilists') for expectations over the watch time's N(0, 1) noise.
+_NOISE_NODES, _NOISE_WEIGHTS = np.polynomial.hermite_e.hermegauss(40)
+_NOISE_WEIGHTS = _NOISE_WEIGHTS / _NOISE_WEIGHTS.sum()
+TRUTH_KEYS = ("click_prob", "conversion_prob", "like_prob", "like_prob_given_watch",
+              "watch_time_mean")
+
+
+def _watch_seconds(log_mean: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Watch time in seconds before rounding: 25 exp(log_mean + 0.3 noise), clipped to 0..600."""
+    return np.clip(25.0 * np.exp(log_mean + 0.3 * noise), 0.0, 600.0)
+
+
 def generate_span(world: World, num_examples: int, seed: int, span: int,
-                  engagement_level: bool = False) -> dict[str, object]:
+                  engagement_level: bool = False, with_truth: bool = False):
     """Draws `num_examples` impressions of span `span` as columns (numpy arrays / lists);
-    `engagement_level` adds that optional multiclass label."""
+    `engagement_level` adds that optional multiclass label.
+
+    With `with_truth`, returns `(columns, truth)`: `truth` holds, per example, what the
+    generator knows and a model never sees (`TRUTH_KEYS`): the click probability, the
+    conversion and like probabilities given a click, the expected watch time in seconds given a
+    click, and the like probability given the realized watch time (the label's own draw uses
+    it; `like_prob` averages it over the watch-time noise, so it is a function of the impression
+    alone). The columns and every random draw are the same with or without it.
+    """
     if num_examples <= 0:
         raise ValueError(f"num_examples must be positive, got {num_examples}")
     c = world.config
@@ -193,7 +213,21 @@ def generate_span(world: World, num_examples: int, seed: int, span: int,
         level = np.digitize(engagement, ENGAGEMENT_CUTS).astype(np.int64)
         observed = (click == 1) & (extra_rng.random(n) >= 0.2)
         columns["engagement_level"] = np.where(observed, level, -1).astype(np.int64)
-    return columns
+    if not with_truth:
+        return columns
+    # Computed apart from the draws above (which stay exactly as they were): expectations over
+    # the watch-time noise by quadrature (the 0.01 s rounding is ignored).
+    watch_log_mean = 0.25 * affinity + 0.35 * quality + 0.2 * hist_aff
+    like_base = -0.6 + 0.6 * affinity + 0.8 * quality + device_effect
+    watch_nodes = _watch_seconds(watch_log_mean[:, None], _NOISE_NODES[None, :])
+    truth = {
+        "click_prob": _sigmoid(click_logit),
+        "conversion_prob": _sigmoid(conv_logit),
+        "like_prob": _sigmoid(like_base[:, None] + 0.04 * (watch_nodes - 25.0)) @ _NOISE_WEIGHTS,
+        "like_prob_given_watch": _sigmoid(like_logit),
+        "watch_time_mean": watch_nodes @ _NOISE_WEIGHTS,
+    }
+    return columns, truth
 
 
 def columns_to_examples(columns: dict[str, object]) -> list[bytes]:

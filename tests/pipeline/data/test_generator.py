@@ -1,6 +1,7 @@
 """The embedded dataset: exact feature names, funnel label semantics, determinism, spans."""
 
 import glob
+import hashlib
 
 import numpy as np
 import pytest
@@ -89,3 +90,50 @@ def test_write_span_is_gzipped_examples_and_append_writes_the_next_span(tmp_path
     assert data.existing_spans(tmp_path) == [1, 2, 3]
     # Nothing temporary is left behind.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["span-1", "span-2", "span-3"]
+
+
+def _digest(columns) -> str:
+    """A digest of every value of every column (key by key, values in order)."""
+    digest = hashlib.sha256()
+    for key in sorted(columns):
+        digest.update(key.encode())
+        digest.update(repr([v if isinstance(v, (str, list)) else v.item()
+                            for v in columns[key]]).encode())
+    return digest.hexdigest()
+
+
+def test_the_ground_truth_changes_no_column_and_no_draw(world, columns):
+    with_truth, truth = data.generate_span(world, 4000, seed=7, span=1, with_truth=True)
+    assert _digest(with_truth) == _digest(columns)
+    assert set(truth) == set(data.TRUTH_KEYS)
+    assert all(np.asarray(v).shape == (4000,) for v in truth.values())
+    # Every value of a small span, pinned to what the generator wrote before the ground truth
+    # existed: asking for the truth must never move a random draw.
+    small, _ = data.generate_span(data.World(7), 500, seed=7, span=2, with_truth=True)
+    assert _digest(small) == "4723f4b63efe8c8c7387b480801483198baaa5297c26f95385a6ea863d51fc7f"
+
+
+def test_the_ground_truth_matches_the_labels_it_draws(world):
+    columns, truth = data.generate_span(world, 40_000, seed=7, span=1, with_truth=True)
+    click = np.asarray(columns["click"])
+    clicked = click == 1
+    for key in ("click_prob", "conversion_prob", "like_prob", "like_prob_given_watch"):
+        assert ((truth[key] > 0) & (truth[key] < 1)).all(), key
+    # Each probability averages to its label's rate (binomial standard errors are < 0.005).
+    assert truth["click_prob"].mean() == pytest.approx(click.mean(), abs=0.015)
+    conversion = np.asarray(columns["conversion"])[clicked]
+    assert truth["conversion_prob"][clicked].mean() == pytest.approx(conversion.mean(), abs=0.02)
+    like = np.asarray(columns["like"])
+    liked = like >= 0
+    assert truth["like_prob"][liked].mean() == pytest.approx(like[liked].mean(), abs=0.02)
+    assert truth["like_prob_given_watch"][liked].mean() == pytest.approx(like[liked].mean(),
+                                                                         abs=0.02)
+    # The expected watch time is the mean of the observed ones, and closer to each of them
+    # than any constant is (it explains part of the variance).
+    watch = np.asarray(columns["watch_time"])[clicked]
+    expected = truth["watch_time_mean"][clicked]
+    assert expected.mean() == pytest.approx(watch.mean(), rel=0.03)
+    assert np.mean((watch - expected) ** 2) < 0.9 * np.var(watch)
+    # Click probabilities rank clicks well above chance.
+    positives, negatives = truth["click_prob"][clicked], truth["click_prob"][~clicked]
+    assert np.median(positives) > np.median(negatives)
