@@ -43,16 +43,23 @@ def run_command(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"mtl run: {e}", file=sys.stderr)
         return 2
+    verbosity = 1 if args.verbose else -1 if args.quiet else 0
     try:
-        summary = local_runner.run(config, wait_for_lock=args.wait)
+        result = local_runner.run_watched(config, wait_for_lock=args.wait, verbosity=verbosity,
+                                            force=args.force)
     except HomeLockedError as e:
         print(f"mtl run: {e}", file=sys.stderr)
         return 2
     except (AnomaliesFoundError, BadSpanError, FileNotFoundError) as e:
         print(f"mtl run: {e}", file=sys.stderr)
         return 4
-    print(summary.format())
-    return 0 if summary.blessed else 3
+    if verbosity >= 0:
+        print()
+    if result.unchanged:
+        print(result.unchanged)
+        print()
+    print(result.summary.format())
+    return 0 if result.summary.blessed else 3
 
 
 def schedule_command(args: argparse.Namespace) -> int:
