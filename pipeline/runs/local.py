@@ -67,24 +67,27 @@ def run_pipeline(config: PipelineConfig, reporter: progress.RunReporter | None =
     TFX's cache deciding per component.
     """
     # Lazy: TFX takes seconds to import; `mtl --help` and the other commands need none of it.
-    from tfx import v1 as tfx
-
     from pipeline.dag.build import create_pipeline
 
     ensure_data(config, reporter)
-    check_latest_span(config.data_dir)
     config.pipeline_root.mkdir(parents=True, exist_ok=True)
     pipeline = create_pipeline(config)
     key = unchanged.run_key(config, pipeline)
     reason = unchanged.unchanged_reason(config, key) if skip_unchanged else None
     if reason:
+        # The same files as that completed run, which passed this check: not read again.
         return reason
+    check_latest_span(config.data_dir)
     unchanged.forget(config)
+    # Not `tfx.v1` (see pipeline/dag/build.py), and only now: an unchanged run needs none of
+    # the launcher's modules.
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
     if reporter:
         reporter.total = len(pipeline.components)
     watch = progress.watch_components(reporter) if reporter else contextlib.nullcontext()
     with _argv_for_absl(), watch:
-        tfx.orchestration.LocalDagRunner().run(pipeline)
+        LocalDagRunner().run(pipeline)
     unchanged.write_record(config, key, summary_lib.summarize_latest_run(config))
     return None
 
