@@ -14,6 +14,11 @@ On a shared machine compare CPU seconds too: wall seconds follow the other jobs'
     PYTHONPATH=$PWD python benchmarks/pipeline.py --sizes 100000 --repeats 3
     PYTHONPATH=$PWD python benchmarks/pipeline.py --sizes 1000000 --repeats 1   # the 1M run
     PYTHONPATH=$PWD python benchmarks/pipeline.py --beam-arg=--runner=FnApiRunner ...
+    PYTHONPATH=$PWD python benchmarks/pipeline.py --sizes 100000 --no-cached --profile
+
+`--profile` runs the cold runs under a per-component cProfile ($MTL_PROFILE_DIR, see
+pipeline/runs/progress.py; slower, so its seconds are not comparable) and adds each long
+component's top functions by own time (`profile`: {component: [[function, own s, cum s]]}).
 
 Prints one JSON line: {"sizes": {N: {medians and every repeat's figures}}, ...}.
 """
@@ -34,8 +39,22 @@ COMPONENTS = ("ImportExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidato
               "Trainer", "Evaluator", "Pusher")
 
 
+def top_functions(prof_path: Path, n: int = 12) -> list[list]:
+    """The `n` functions with the most own time in a cProfile dump: [name, own s, cum s]."""
+    import pstats
+
+    stats = pstats.Stats(str(prof_path)).stats
+    rows = sorted(stats.items(), key=lambda kv: kv[1][2], reverse=True)[:n]
+    out = []
+    for (filename, line, name), (_, _, own, cum, _) in rows:
+        short = filename.split("site-packages/")[-1] if filename != "~" else ""
+        out.append([f"{short}:{line}({name})" if short else name, round(own, 2), round(cum, 2)])
+    return out
+
+
 def bench_size(workdir: Path, examples: int, repeats: int, extra: list[str],
-               beam_args: list[str] | None, cached: bool = True) -> dict:
+               beam_args: list[str] | None, cached: bool = True,
+               profile: bool = False) -> dict:
     """Cold runs (and cached re-runs) of `mtl run` on `examples` examples; medians and raws."""
     data_dir = workdir / f"data_{examples}"
     gen_seconds = common.generate_data(data_dir, examples)
@@ -44,7 +63,13 @@ def bench_size(workdir: Path, examples: int, repeats: int, extra: list[str],
         home = workdir / f"home_{examples}_{i}"
         common.fresh_home(home, data_dir)
         cmd = common.mtl_run_cmd(home, examples, extra, beam_args)
-        cold = common.run_tree(cmd, workdir / f"cold_{examples}_{i}.log")
+        profile_dir = workdir / f"profile_{examples}_{i}"
+        if profile:
+            os.environ["MTL_PROFILE_DIR"] = str(profile_dir)
+        try:
+            cold = common.run_tree(cmd, workdir / f"cold_{examples}_{i}.log")
+        finally:
+            os.environ.pop("MTL_PROFILE_DIR", None)
         if cold["returncode"] not in (0, 3):
             raise RuntimeError(f"mtl run failed ({cold['returncode']}); see "
                                f"{workdir / f'cold_{examples}_{i}.log'}")
@@ -58,6 +83,9 @@ def bench_size(workdir: Path, examples: int, repeats: int, extra: list[str],
             "peak_single_gib": round(cold["peak_single_gib"], 3),
             "blessed": cold["returncode"] == 0,
         }
+        if profile:
+            run["profile"] = {p.stem: top_functions(p) for p in sorted(profile_dir.glob("*.prof"))
+                              if components.get(p.stem, 0) >= 5}
         if cached:
             # Re-run 2 finds a new latest blessed model (run 1's), so the Evaluator's baseline
             # input changed and it re-executes; re-run 3 has every input unchanged.
@@ -108,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--beam-arg", action="append", default=None,
                         help="Beam flag passed to `mtl run` (repeatable; default: the config's)")
     parser.add_argument("--no-cached", action="store_true", help="skip the cached re-run")
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile each component of the cold runs (see the docstring)")
     parser.add_argument("--workdir", default=None,
                         help="scratch folder (default: a new temp folder, kept for inspection)")
     args = parser.parse_args(argv)
@@ -128,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     for size in args.sizes:
         figures["sizes"][str(size)] = bench_size(workdir, size, args.repeats, extra,
-                                                 args.beam_arg, cached=not args.no_cached)
+                                                 args.beam_arg, cached=not args.no_cached,
+                                                 profile=args.profile)
     figures["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
     common.emit(figures)
     return 0

@@ -253,6 +253,35 @@ class _TrainingWatch:
         return text + (f", loss {self.loss:.4f}" if self.loss is not None else "")
 
 
+PROFILE_ENV = "MTL_PROFILE_DIR"
+
+
+@contextlib.contextmanager
+def _profiled(node_id: str):
+    """With $MTL_PROFILE_DIR set, a cProfile of the node's launch in `<dir>/<node>.prof`
+    (benchmarks/pipeline.py --profile). The in-process FnApiRunner executes Beam bundles on
+    this thread, so Beam stages are in it; TensorFlow's own threads show as the Python calls
+    that wait for them."""
+    folder = os.environ.get(PROFILE_ENV)
+    if not folder:
+        yield
+        return
+    import cProfile
+
+    profile = cProfile.Profile()
+    try:
+        profile.enable()
+    except ValueError:  # another profiler is active (python -m cProfile)
+        yield
+        return
+    try:
+        yield
+    finally:
+        profile.disable()
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        profile.dump_stats(str(Path(folder) / f"{node_id}.prof"))
+
+
 def _absl_info() -> None:
     """Transform's libraries lower absl's level to WARNING: without this the log file would
     lose the INFO records of every later component (LocalDagRunner's included)."""
@@ -282,7 +311,8 @@ def watch_components(reporter: RunReporter):
         launcher._mtl_cached = False
         training = _TrainingWatch(reporter) if node_type.endswith("Trainer") else None
         try:
-            with training.hooked() if training else contextlib.nullcontext():
+            with training.hooked() if training else contextlib.nullcontext(), \
+                    _profiled(node_id):
                 info = saved_launch(launcher)
         except BaseException as error:
             reporter.failed(error)

@@ -74,3 +74,25 @@ def test_new_log_path_never_reuses_a_name(tmp_path):
     first.write_text("")
     second = progress.new_log_path(tmp_path)
     assert first.parent == tmp_path / "logs" and second != first
+
+
+def _busy():
+    return sum(i * i for i in range(200_000))
+
+
+def test_profiled_writes_one_dump_per_node_only_when_asked(tmp_path, monkeypatch):
+    import pstats
+
+    from benchmarks.pipeline import top_functions
+
+    monkeypatch.delenv(progress.PROFILE_ENV, raising=False)
+    with progress._profiled("Transform"):
+        _busy()
+    assert not list(tmp_path.iterdir())
+    monkeypatch.setenv(progress.PROFILE_ENV, str(tmp_path / "prof"))
+    with progress._profiled("Transform"):
+        _busy()
+    dump = tmp_path / "prof" / "Transform.prof"
+    assert pstats.Stats(str(dump)).total_calls > 0
+    names = [row[0] for row in top_functions(dump, n=3)]
+    assert any("_busy" in name or "genexpr" in name for name in names), names
