@@ -115,7 +115,9 @@ class RunReporter:
         return seconds
 
     def failed(self, error: BaseException) -> None:
-        """The FAILED line, the log's path and the last lines the component logged."""
+        """The FAILED line, the log's path and the last lines the component logged (also
+        when quiet: there is no summary to print instead)."""
+        self.quiet = False
         self.end(FAILED, type(error).__name__)
         if self.log_path is None:
             return

@@ -45,12 +45,15 @@ def test_reporter_lines_and_failure_tail(tmp_path):
                          "  | line one", "  | Traceback: boom"]
 
 
-def test_quiet_reporter_prints_nothing():
+def test_quiet_reporter_prints_only_a_failure():
     out = io.StringIO()
-    reporter = progress.RunReporter(out, total=1, quiet=True)
-    reporter.start("Pusher")
+    reporter = progress.RunReporter(out, total=2, quiet=True)
+    reporter.start("Trainer")
     reporter.end(progress.DONE)
     assert out.getvalue() == ""
+    reporter.start("Pusher")
+    reporter.failed(ValueError("x"))
+    assert out.getvalue().startswith("[2/2] FAILED  Pusher")
 
 
 def test_logs_to_file_sends_logging_and_native_writes_to_the_file(tmp_path, capsys):
