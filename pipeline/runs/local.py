@@ -86,9 +86,13 @@ def run_pipeline(config: PipelineConfig, reporter: progress.RunReporter | None =
     if reporter:
         reporter.total = len(pipeline.components)
     watch = progress.watch_components(reporter) if reporter else contextlib.nullcontext()
+    previous_run = unchanged.latest_run_id(config)
     with _argv_for_absl(), watch:
         LocalDagRunner().run(pipeline)
-    unchanged.write_record(config, key, summary_lib.summarize_latest_run(config))
+    # Only a run this call made is recorded: under `tfx pipeline create` the TFX CLI
+    # intercepts LocalDagRunner.run and nothing runs.
+    if unchanged.latest_run_id(config) not in (None, previous_run):
+        unchanged.write_record(config, key, summary_lib.summarize_latest_run(config))
     return None
 
 

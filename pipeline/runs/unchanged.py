@@ -92,6 +92,14 @@ def forget(config: PipelineConfig) -> None:
     record_path(config).unlink(missing_ok=True)
 
 
+def latest_run_id(config: PipelineConfig) -> str | None:
+    """The name of the newest `pipeline_run` context in the home's ML Metadata, or None."""
+    if not config.metadata_path.exists():
+        return None
+    runs = metadata.runs_oldest_first(metadata.readonly_store(config.metadata_path))
+    return runs[-1].name if runs else None
+
+
 def unchanged_reason(config: PipelineConfig, key: str) -> str | None:
     """Why a run with `key` would re-run nothing ("unchanged: ..."), or None: it must run."""
     if not config.enable_cache:

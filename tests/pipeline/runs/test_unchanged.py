@@ -32,6 +32,7 @@ def test_run_key_follows_config_and_data(tmp_path):
 
 def test_no_reason_without_a_matching_record(tmp_path):
     config = small_config(tmp_path)
+    assert unchanged.latest_run_id(config) is None  # no ML Metadata yet: nothing to record
     assert unchanged.unchanged_reason(config, "k") is None
     config.pipeline_root.mkdir(parents=True)
     unchanged.record_path(config).write_text('{"key": "other", "run_id": "r"}')
