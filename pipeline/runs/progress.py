@@ -230,14 +230,17 @@ class _TrainingWatch:
             if now - watch._last > 0.5 and logs and "loss" in logs:
                 watch._last = now
                 watch.loss = float(logs["loss"])
-                watch.reporter.status(format_training(watch.epoch, watch.epochs, watch.step,
-                                                      watch.steps, watch.loss))
+            watch.reporter.status(format_training(watch.epoch, watch.epochs, watch.step,
+                                                  watch.steps, watch.loss))
             return saved["on_train_batch_end"](logger, batch, logs)
 
         def on_epoch_end(logger, epoch, logs=None):
             if logs and "loss" in logs:
                 watch.loss = float(logs["loss"])
             watch.steps = watch.step
+            done = f"epoch {watch.epoch}/{watch.epochs} done, {watch.step} steps"
+            watch.reporter.status(done + (f", loss {watch.loss:.4f}"
+                                          if watch.loss is not None else ""))
             return saved["on_epoch_end"](logger, epoch, logs)
 
         cls.on_epoch_begin, cls.on_train_batch_end, cls.on_epoch_end = (
