@@ -17,6 +17,7 @@ while it runs would need a counter in every transform.
 from __future__ import annotations
 
 import contextlib
+import cProfile
 import dataclasses
 import logging
 import os
@@ -271,8 +272,6 @@ def _profiled(node_id: str):
     if not folder:
         yield
         return
-    import cProfile
-
     profile = cProfile.Profile()
     try:
         profile.enable()
