@@ -3,15 +3,22 @@
 For each size, the embedded data are generated once (timed apart), then each repeat runs
 `mtl run` cold in a fresh home (a child process, so the peak memory is the run's own), reads
 every component's wall time from ML Metadata, then runs `mtl run` twice more on the same home.
-The second run is not fully cached: run 1 blessed its model, which becomes the Evaluator's
-baseline, so the Evaluator re-executes (candidate vs. that baseline). The third run has every
-input unchanged, every component is a cache hit, and its process wall time is the "cached
-re-run" figure (`rerun_*` and `cached_*` report both, with the components that executed).
+Both re-runs have the cold run's spans, configuration and code: `mtl run` finds them unchanged
+(pipeline.runs.unchanged) and launches nothing, so no new run appears in ML Metadata
+(`*_unchanged`: true, `*_executed`: []). Before that check existed, the second run's Evaluator
+re-evaluated run 1's blessed model against itself (its new baseline), and only the third was
+fully cached. `rerun_*` and `cached_*` report the process wall and CPU seconds of both.
+On a shared machine compare CPU seconds too: wall seconds follow the other jobs' load.
 
     PYTHONPATH=$PWD python benchmarks/pipeline.py                       # 20,000 and 100,000
     PYTHONPATH=$PWD python benchmarks/pipeline.py --sizes 100000 --repeats 3
     PYTHONPATH=$PWD python benchmarks/pipeline.py --sizes 1000000 --repeats 1   # the 1M run
     PYTHONPATH=$PWD python benchmarks/pipeline.py --beam-arg=--runner=FnApiRunner ...
+    PYTHONPATH=$PWD python benchmarks/pipeline.py --sizes 100000 --no-cached --profile
+
+`--profile` runs the cold runs under a per-component cProfile ($MTL_PROFILE_DIR, see
+pipeline/runs/progress.py; slower, so its seconds are not comparable) and adds each long
+component's top functions by own time (`profile`: {component: [[function, own s, cum s]]}).
 
 Prints one JSON line: {"sizes": {N: {medians and every repeat's figures}}, ...}.
 """
@@ -32,8 +39,22 @@ COMPONENTS = ("ImportExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidato
               "Trainer", "Evaluator", "Pusher")
 
 
+def top_functions(prof_path: Path, n: int = 12) -> list[list]:
+    """The `n` functions with the most own time in a cProfile dump: [name, own s, cum s]."""
+    import pstats
+
+    stats = pstats.Stats(str(prof_path)).stats
+    rows = sorted(stats.items(), key=lambda kv: kv[1][2], reverse=True)[:n]
+    out = []
+    for (filename, line, name), (_, _, own, cum, _) in rows:
+        short = filename.split("site-packages/")[-1] if filename != "~" else ""
+        out.append([f"{short}:{line}({name})" if short else name, round(own, 2), round(cum, 2)])
+    return out
+
+
 def bench_size(workdir: Path, examples: int, repeats: int, extra: list[str],
-               beam_args: list[str] | None, cached: bool = True) -> dict:
+               beam_args: list[str] | None, cached: bool = True,
+               profile: bool = False) -> dict:
     """Cold runs (and cached re-runs) of `mtl run` on `examples` examples; medians and raws."""
     data_dir = workdir / f"data_{examples}"
     gen_seconds = common.generate_data(data_dir, examples)
@@ -42,7 +63,13 @@ def bench_size(workdir: Path, examples: int, repeats: int, extra: list[str],
         home = workdir / f"home_{examples}_{i}"
         common.fresh_home(home, data_dir)
         cmd = common.mtl_run_cmd(home, examples, extra, beam_args)
-        cold = common.run_tree(cmd, workdir / f"cold_{examples}_{i}.log")
+        profile_dir = workdir / f"profile_{examples}_{i}"
+        if profile:
+            os.environ["MTL_PROFILE_DIR"] = str(profile_dir)
+        try:
+            cold = common.run_tree(cmd, workdir / f"cold_{examples}_{i}.log")
+        finally:
+            os.environ.pop("MTL_PROFILE_DIR", None)
         if cold["returncode"] not in (0, 3):
             raise RuntimeError(f"mtl run failed ({cold['returncode']}); see "
                                f"{workdir / f'cold_{examples}_{i}.log'}")
@@ -56,14 +83,20 @@ def bench_size(workdir: Path, examples: int, repeats: int, extra: list[str],
             "peak_single_gib": round(cold["peak_single_gib"], 3),
             "blessed": cold["returncode"] == 0,
         }
+        if profile:
+            run["profile"] = {p.stem: top_functions(p) for p in sorted(profile_dir.glob("*.prof"))
+                              if components.get(p.stem, 0) >= 5}
         if cached:
             # Re-run 2 finds a new latest blessed model (run 1's), so the Evaluator's baseline
             # input changed and it re-executes; re-run 3 has every input unchanged.
             for name in ("rerun", "cached"):
+                runs_before = run_count(home)
                 again = common.run_tree(cmd, workdir / f"{name}_{examples}_{i}.log")
-                states = common.component_states(home)
+                launched = run_count(home) > runs_before
+                states = common.component_states(home) if launched else {}
                 run[f"{name}_process_seconds"] = round(again["seconds"], 2)
                 run[f"{name}_cpu_seconds"] = round(again["cpu_seconds"], 1)
+                run[f"{name}_unchanged"] = not launched
                 run[f"{name}_executed"] = sorted(
                     node for node, state in states.items() if state != "CACHED"
                     and node != "latest_blessed_model_resolver")
@@ -81,9 +114,17 @@ def bench_size(workdir: Path, examples: int, repeats: int, extra: list[str],
     }
     if cached:
         for name in ("rerun", "cached"):
-            out[f"{name}_process_seconds"] = common.median(
-                [r[f"{name}_process_seconds"] for r in runs])
+            for figure in ("process_seconds", "cpu_seconds"):
+                out[f"{name}_{figure}"] = common.median([r[f"{name}_{figure}"] for r in runs])
     return out
+
+
+def run_count(home: Path) -> int:
+    """How many pipeline runs the home's ML Metadata records (0 before the first)."""
+    from pipeline.core import metadata
+
+    path = home / "metadata.db"
+    return len(metadata.runs_oldest_first(metadata.readonly_store(path))) if path.exists() else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--beam-arg", action="append", default=None,
                         help="Beam flag passed to `mtl run` (repeatable; default: the config's)")
     parser.add_argument("--no-cached", action="store_true", help="skip the cached re-run")
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile each component of the cold runs (see the docstring)")
     parser.add_argument("--workdir", default=None,
                         help="scratch folder (default: a new temp folder, kept for inspection)")
     args = parser.parse_args(argv)
@@ -115,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     for size in args.sizes:
         figures["sizes"][str(size)] = bench_size(workdir, size, args.repeats, extra,
-                                                 args.beam_arg, cached=not args.no_cached)
+                                                 args.beam_arg, cached=not args.no_cached,
+                                                 profile=args.profile)
     figures["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
     common.emit(figures)
     return 0

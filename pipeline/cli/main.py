@@ -15,6 +15,11 @@ from pipeline.cli import (
     run_commands,
     serving_commands,
 )
+from pipeline.runs import progress
+
+# Commands that only read and print: no TensorFlow, absl or warning text before their output.
+QUIET_COMMANDS = frozenset({"metrics", "report", "predict", "describe-model", "promote",
+                            "schema"})
 
 # In the order `mtl --help` lists them.
 COMMAND_MODULES = (run_commands, kfp_commands, data_commands, monitoring_commands,
@@ -31,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in QUIET_COMMANDS:
+        # Before TensorFlow loads: its native logging level is read once, at load.
+        progress.quiet_libraries()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     return args.handler(args)
 

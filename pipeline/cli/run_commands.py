@@ -35,24 +35,37 @@ def register(sub) -> None:
 def run_command(args: argparse.Namespace) -> int:
     """Exit codes: 0 blessed; 3 completed but not blessed; 4 the data was refused before
     training (nothing pushed); 2 bad usage or the home is in use."""
-    # Lazy: the gate's executor imports TFX (seconds); `mtl --help` and other commands need none.
-    from components.anomalies_gate.executor import AnomaliesFoundError
-
     try:
         config = config_from_args(args)
     except ValueError as e:
         print(f"mtl run: {e}", file=sys.stderr)
         return 2
+    verbosity = 1 if args.verbose else -1 if args.quiet else 0
     try:
-        summary = local_runner.run(config, wait_for_lock=args.wait)
+        result = local_runner.run_watched(config, wait_for_lock=args.wait, verbosity=verbosity,
+                                            force=args.force)
     except HomeLockedError as e:
         print(f"mtl run: {e}", file=sys.stderr)
         return 2
-    except (AnomaliesFoundError, BadSpanError, FileNotFoundError) as e:
+    except (BadSpanError, FileNotFoundError) as e:
         print(f"mtl run: {e}", file=sys.stderr)
         return 4
-    print(summary.format())
-    return 0 if summary.blessed else 3
+    except Exception as e:
+        # Imported here, not first: the gate's executor imports TFX and TensorFlow, whose
+        # import-time log lines belong in the run's log file, which the run opens.
+        from components.anomalies_gate.executor import AnomaliesFoundError
+
+        if not isinstance(e, AnomaliesFoundError):
+            raise
+        print(f"mtl run: {e}", file=sys.stderr)
+        return 4
+    if verbosity >= 0:
+        print()
+    if result.unchanged:
+        print(result.unchanged)
+        print()
+    print(result.summary.format())
+    return 0 if result.summary.blessed else 3
 
 
 def schedule_command(args: argparse.Namespace) -> int:

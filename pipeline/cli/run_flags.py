@@ -32,6 +32,10 @@ def add_run_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument("--batch-size", type=int, default=ModelHParams.batch_size)
     run.add_argument("--learning-rate", type=float, default=ModelHParams.learning_rate)
     run.add_argument("--no-cache", action="store_true", help="disable ML Metadata caching")
+    run.add_argument("--force", action="store_true",
+                     help="run even when the spans, configuration and code are those of the "
+                          "last completed run (by default such a run launches nothing and "
+                          "says so; the components' cache still applies)")
     run.add_argument("--wait", action="store_true",
                      help="wait for another run on the same home to finish instead of exiting")
     run.add_argument("--threshold", action="append", default=[], metavar="TASK=VALUE",
@@ -71,6 +75,11 @@ def add_run_flags(run: argparse.ArgumentParser) -> None:
                           + ", ".join(f"{t.name} ({t.kind}, {t.num_classes} classes)"
                                       for t in OPTIONAL_TASKS)
                           + "; generated data then carries its label")
+    noise = run.add_mutually_exclusive_group()
+    noise.add_argument("-v", "--verbose", action="store_true",
+                       help="stream the full logs (absl, Beam, TensorFlow) to the terminal too")
+    noise.add_argument("-q", "--quiet", action="store_true",
+                       help="print only the summary (the logs still go to HOME/logs/)")
     run.add_argument("--strategy", default="default",
                      choices=("default", "mirrored", "multi_worker_mirrored"),
                      help="Trainer's tf.distribute strategy")

@@ -14,6 +14,7 @@ lock like `mtl run`.
 from __future__ import annotations
 
 import logging
+import sys
 
 from pipeline.cli.run_flags import config_from_environment
 from pipeline.runs.local import run_pipeline
@@ -23,8 +24,14 @@ from pipeline.runs.lock import home_lock
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     config = config_from_environment()
+    # `tfx pipeline create` executes this file inside the TFX CLI, with LocalDagRunner.run
+    # patched to record the pipeline (tfx/tools/cli/handler/dag_runner_patcher.py): that call
+    # must happen. `tfx run create` runs it as a script: nothing launches when nothing changed.
+    creating = "tfx.tools.cli.handler.dag_runner_patcher" in sys.modules
     with home_lock(config.home):
-        run_pipeline(config)
+        reason = run_pipeline(config, skip_unchanged=not creating)
+    if reason:
+        print(reason)
 
 
 if __name__ == "__main__":

@@ -17,10 +17,18 @@ from models.hparams import ModelHParams
 
 # Beam's local FnApiRunner, named explicitly: Beam 2.74's "DirectRunner" first tries to
 # download its Prism runner from the internet, then falls back to this same runner.
+# The last flag names a dependency so that TFX does not package itself for remote workers:
+# without any of --extra_package, --setup_file, --requirements_file or --sdk_container_image,
+# every Beam component's executor builds a `tfx_ephemeral` sdist of the whole TFX install
+# (tfx.utils.dependency_utils.make_beam_dependency_flags), seconds each, that the in-process
+# FnApiRunner never reads; it never reads the container image either. Flags given with
+# `mtl run --beam-arg` replace these, so a remote runner still gets TFX's packaging.
+LOCAL_DEPENDENCY_FLAG = "--sdk_container_image=unused-by-the-in-process-fnapirunner"
 DEFAULT_BEAM_ARGS: tuple[str, ...] = (
     "--runner=FnApiRunner",
     "--direct_running_mode=in_memory",
     "--direct_num_workers=1",
+    LOCAL_DEPENDENCY_FLAG,
 )
 
 # The fewest examples a new span may have (train and eval splits together): the AnomaliesGate

@@ -1,30 +1,38 @@
 """Runs the pipeline with TFX's LocalDagRunner (SQLite ML Metadata under the home folder).
 
-`run(config)` is what `mtl run` calls: it generates the embedded dataset when the data folder
-holds no span, checks the newest span, runs every component, and returns the run's summary read
-from ML Metadata. The TFX CLI's pipeline file (pipeline/cli/tfx_pipeline.py) calls
-`run_pipeline` under the same lock.
+`run(config)` generates the embedded dataset when the data folder holds no span, checks the
+newest span, runs every component, and returns the run's summary read from ML Metadata.
+`run_watched` is what `mtl run` calls: the same, with one line per component on the terminal
+and the full logs in HOME/logs/ (pipeline.runs.progress). A run whose spans, configuration and
+code are those of the last completed run runs nothing (pipeline.runs.unchanged). The TFX CLI's
+pipeline file (pipeline/cli/tfx_pipeline.py) calls `run_pipeline` under the same lock.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import sys
+from pathlib import Path
 
 from pipeline.core.config import PipelineConfig
 from pipeline.data import generator
 from pipeline.data.preflight import check_latest_span
 from pipeline.monitoring import summary as summary_lib
+from pipeline.runs import progress, unchanged
 from pipeline.runs.lock import home_lock
 
 
-def ensure_data(config: PipelineConfig) -> list[int]:
+def ensure_data(config: PipelineConfig, reporter: progress.RunReporter | None = None) -> list[int]:
     """Generates the embedded dataset if the data folder holds no span; returns the spans."""
     spans = generator.existing_spans(config.data_dir)
     if not spans:
         logging.info("no span under %s: generating %d examples (seed %d)",
                      config.data_dir, config.examples, config.seed)
+        if reporter:
+            reporter.say(f"no span under {config.data_dir}: generating {config.examples:,} "
+                         f"examples (seed {config.seed})")
         generator.generate(config.data_dir, config.examples, 1, config.seed,
                            engagement_level="engagement_level" in config.extra_tasks)
         spans = generator.existing_spans(config.data_dir)
@@ -48,24 +56,82 @@ def _argv_for_absl():
         sys.argv[:] = saved
 
 
-def run_pipeline(config: PipelineConfig) -> None:
-    """Data check, then every component under LocalDagRunner (the caller holds the lock)."""
-    # Lazy: TFX takes seconds to import; `mtl --help` and the other commands need none of it.
-    from tfx import v1 as tfx
+def run_pipeline(config: PipelineConfig, reporter: progress.RunReporter | None = None,
+                 skip_unchanged: bool = False) -> str | None:
+    """Data check, then every component under LocalDagRunner (the caller holds the lock).
 
+    Returns None after a run. With `skip_unchanged` (`mtl run`, `tfx run create`), returns
+    why nothing ran ("unchanged: ...") when the spans, configuration and code are those of the
+    last completed run (pipeline.runs.unchanged); without it (the library calls `run` and
+    `run_unlocked`, which the tests and `mtl schedule --always` use) the pipeline always runs,
+    TFX's cache deciding per component.
+    """
+    # Lazy: TFX takes seconds to import; `mtl --help` and the other commands need none of it.
     from pipeline.dag.build import create_pipeline
 
-    ensure_data(config)
-    check_latest_span(config.data_dir)
+    ensure_data(config, reporter)
     config.pipeline_root.mkdir(parents=True, exist_ok=True)
-    with _argv_for_absl():
-        tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
+    pipeline = create_pipeline(config)
+    key = unchanged.run_key(config, pipeline)
+    reason = unchanged.unchanged_reason(config, key) if skip_unchanged else None
+    if reason:
+        # The same files as that completed run, which passed this check: not read again.
+        return reason
+    check_latest_span(config.data_dir)
+    unchanged.forget(config)
+    # Not `tfx.v1` (see pipeline/dag/build.py), and only now: an unchanged run needs none of
+    # the launcher's modules.
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
+    if reporter:
+        reporter.total = len(pipeline.components)
+    watch = progress.watch_components(reporter) if reporter else contextlib.nullcontext()
+    previous_run = unchanged.latest_run_id(config)
+    with _argv_for_absl(), watch:
+        LocalDagRunner().run(pipeline)
+    # Only a run this call made is recorded: under `tfx pipeline create` the TFX CLI
+    # intercepts LocalDagRunner.run and nothing runs.
+    if unchanged.latest_run_id(config) not in (None, previous_run):
+        unchanged.write_record(config, key, summary_lib.summarize_latest_run(config))
+    return None
 
 
 def run_unlocked(config: PipelineConfig):
     """`run` for a caller that already holds the home's lock (`pipeline.runs.schedule`)."""
     run_pipeline(config)
     return summary_lib.summarize_latest_run(config)
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What `mtl run` prints: the summary, why nothing ran (or None), and the log file."""
+
+    summary: summary_lib.RunSummary
+    unchanged: str | None
+    log_path: Path
+
+
+def run_watched(config: PipelineConfig, wait_for_lock: bool = False, verbosity: int = 0,
+                out=None, force: bool = False) -> RunResult:
+    """`run` as `mtl run` shows it: one line per component on `out` (default stdout), the full
+    logs in HOME/logs/<timestamp>.log; `verbosity` 1 streams the logs too, -1 prints nothing.
+    An unchanged run (pipeline.runs.unchanged) launches nothing unless `force`.
+
+    A failing component's line is followed by the log's path and its last lines; the
+    exception propagates.
+    """
+    with home_lock(config.home, wait=wait_for_lock):
+        log_path = progress.new_log_path(config.home)
+        to_terminal = out is None
+        out = out or sys.stdout
+        if verbosity >= 0:
+            print(f"mtl run: {config.home}; full logs in {log_path}", file=out, flush=True)
+        with progress.logs_to_file(log_path, stream=verbosity > 0) as terminal:
+            reporter = progress.RunReporter(terminal if to_terminal else out,
+                                            log_path=log_path, quiet=verbosity < 0)
+            reason = run_pipeline(config, reporter, skip_unchanged=not force)
+            summary = summary_lib.summarize_latest_run(config)
+        return RunResult(summary, reason, log_path)
 
 
 def run(config: PipelineConfig, wait_for_lock: bool = False):

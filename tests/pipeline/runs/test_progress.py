@@ -1,0 +1,101 @@
+"""The run's terminal lines (pipeline.runs.progress): exact text, no pipeline needed."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import sys
+
+from pipeline.runs import progress
+
+
+def test_format_line_pads_columns_and_drops_trailing_space():
+    assert progress.format_line(3, 11, "done", "Transform", 21.71) == (
+        "[ 3/11] done    Transform                        21.7 s")
+    assert progress.format_line(10, 11, "start", "Evaluator") == "[10/11] start   Evaluator"
+    assert progress.format_line(1, 9, "cached", "StatisticsGen", 0.25,
+                                "100 rows (train 80, eval 20)") == (
+        "[1/9] cached  StatisticsGen                     0.2 s  100 rows (train 80, eval 20)")
+
+
+def test_format_rows_and_training():
+    assert progress.format_rows({"train": 80113, "eval": 19887}) == (
+        "100,000 rows (train 80,113, eval 19,887)")
+    assert progress.format_rows({}) == ""
+    assert progress.format_training(1, 3, 120, 313, 0.81234) == (
+        "epoch 1/3 step 120/313 loss 0.8123")
+    assert progress.format_training(1, 1, 7, None, None) == "epoch 1/1 step 7"
+
+
+def test_reporter_lines_and_failure_tail(tmp_path):
+    log = tmp_path / "run.log"
+    log.write_text("before the component\n")
+    out = io.StringIO()
+    reporter = progress.RunReporter(out, total=2, log_path=log)
+    assert reporter.live is False  # a StringIO is no terminal: whole lines only
+    reporter.start("Trainer")
+    with open(log, "a") as f:
+        f.write("line one\n\nTraceback: boom\n")
+    reporter.failed(RuntimeError("boom"))
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "[1/2] start   Trainer"
+    assert lines[1].startswith("[1/2] FAILED  Trainer") and lines[1].endswith("s  RuntimeError")
+    assert lines[2:] == [f"log: {log} (last 2 lines of this component:)",
+                         "  | line one", "  | Traceback: boom"]
+
+
+def test_quiet_reporter_prints_only_a_failure():
+    out = io.StringIO()
+    reporter = progress.RunReporter(out, total=2, quiet=True)
+    reporter.start("Trainer")
+    reporter.end(progress.DONE)
+    assert out.getvalue() == ""
+    reporter.start("Pusher")
+    reporter.failed(ValueError("x"))
+    assert out.getvalue().startswith("[2/2] FAILED  Pusher")
+
+
+def test_logs_to_file_sends_logging_and_native_writes_to_the_file(tmp_path, capsys):
+    log = tmp_path / "logs" / "x.log"
+    with progress.logs_to_file(log) as terminal:
+        logging.getLogger("absl").info("an absl record")
+        print("a python print")
+        os.write(2, b"a native write to fd 2\n")
+        print("for the person", file=terminal)
+    text = log.read_text()
+    assert "an absl record" in text and "a python print" in text
+    assert "a native write to fd 2" in text
+    captured = capsys.readouterr()
+    assert captured.out == "for the person\n"
+    assert "absl" not in captured.err
+    assert sys.stdout is not None and logging.getLogger().handlers is not None
+
+
+def test_new_log_path_never_reuses_a_name(tmp_path):
+    first = progress.new_log_path(tmp_path)
+    first.write_text("")
+    second = progress.new_log_path(tmp_path)
+    assert first.parent == tmp_path / "logs" and second != first
+
+
+def _busy():
+    return sum(i * i for i in range(200_000))
+
+
+def test_profiled_writes_one_dump_per_node_only_when_asked(tmp_path, monkeypatch):
+    import pstats
+
+    from benchmarks.pipeline import top_functions
+
+    monkeypatch.delenv(progress.PROFILE_ENV, raising=False)
+    with progress._profiled("Transform"):
+        _busy()
+    assert not list(tmp_path.iterdir())
+    monkeypatch.setenv(progress.PROFILE_ENV, str(tmp_path / "prof"))
+    with progress._profiled("Transform"):
+        _busy()
+    dump = tmp_path / "prof" / "Transform.prof"
+    assert pstats.Stats(str(dump)).total_calls > 0
+    names = [row[0] for row in top_functions(dump, n=3)]
+    assert any("_busy" in name or "genexpr" in name for name in names), names
