@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from models import features
-from models.hparams import MODEL_NAMES, ModelHParams
+from models.hparams import MODEL_NAMES
 
 pytestmark = pytest.mark.e2e
 
@@ -23,13 +23,13 @@ UPSTREAM = ("ImportExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleVali
 def zoo_runs(tmp_path_factory):
     """{architecture: summary}: the first architecture runs everything, the others reuse."""
     from pipeline.runs import local as local_runner
-    from tests.support.pipelines import small_config
+    from tests.support.pipelines import small_config, small_hparams
 
     root = tmp_path_factory.mktemp("zoo_home")
     # The gate here is the absolute small-data bound; each architecture is compared with the
     # previous one's blessed model only loosely (they are different models, 1 epoch each).
     config = small_config(root, examples=3000,
-                          hparams=ModelHParams(epochs=3, batch_size=32, model=MODEL_NAMES[0]),
+                          hparams=small_hparams(batch_size=32, model=MODEL_NAMES[0]),
                           max_changes={t.name: 1e6 for t in features.TASKS})
     runs = {}
     for name in MODEL_NAMES:

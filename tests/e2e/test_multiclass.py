@@ -19,14 +19,13 @@ ENGAGEMENT = "engagement_level"
 
 @pytest.fixture(scope="module")
 def multiclass_run(tmp_path_factory):
-    from models.hparams import ModelHParams
     from pipeline.runs import local as local_runner
-    from tests.support.pipelines import SMALL_DATA_THRESHOLDS, small_config
+    from tests.support.pipelines import SMALL_DATA_THRESHOLDS, small_config, small_hparams
 
     # Accuracy above the uniform guess (1/3): small data learns the level only a little.
     thresholds = {**SMALL_DATA_THRESHOLDS, ENGAGEMENT: 0.36}
     config = small_config(tmp_path_factory.mktemp("multiclass_home"),
-                          hparams=ModelHParams(epochs=3, batch_size=128),
+                          hparams=small_hparams(),
                           extra_tasks=(ENGAGEMENT,), thresholds=thresholds)
     return config, local_runner.run(config)
 
