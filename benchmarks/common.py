@@ -13,6 +13,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -135,3 +136,20 @@ def median(values: list[float]) -> float:
 def emit(figures: dict) -> None:
     """Prints the benchmark's one JSON line."""
     print(json.dumps(figures, sort_keys=False), flush=True)
+
+
+def transformed_home(home: str | None, examples: int, run_args: list[str],
+                     prefix: str) -> tuple[Path, float]:
+    """(home, seconds spent): `home` as given, or a new one where a one-step `mtl run` (on
+    `examples` generated examples, with `run_args`) left the Transform output the quality
+    benchmarks train from. Its one-step model is not blessed (exit code 3), which is expected."""
+    if home is not None:
+        return Path(home), 0.0
+    started = time.time()
+    home = tempfile.mkdtemp(prefix=prefix)
+    cmd = mtl_run_cmd(Path(home), examples, [*run_args, "--epochs", "1", "--steps-per-epoch", "1"])
+    result = subprocess.run(cmd, env=child_env(), cwd=str(REPO),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if result.returncode not in (0, 3):
+        raise RuntimeError(f"`{' '.join(cmd)}` failed with exit code {result.returncode}")
+    return Path(home), time.time() - started

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -328,8 +327,6 @@ def run_peers(examples: int, seeds: int, home: str | None, data_seed: int,
     `weight_trials` ((task, weight), ...) and `task_trials` ((task, ...), ...) add rows of the
     default model with one task's static loss weight changed, or trained on those tasks only.
     """
-    import subprocess
-    import tempfile
 
     import keras
     import tensorflow as tf
@@ -343,17 +340,8 @@ def run_peers(examples: int, seeds: int, home: str | None, data_seed: int,
     from pipeline.data import generator
 
     started = time.time()
-    pipeline_seconds = 0.0
-    if home is None:
-        home = tempfile.mkdtemp(prefix="mtl_peers_")
-        cmd = common.mtl_run_cmd(Path(home), examples, ["--seed", str(data_seed), "--epochs",
-                                                        "1", "--steps-per-epoch", "1"])
-        result = subprocess.run(cmd, env=common.child_env(), cwd=str(common.REPO),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if result.returncode not in (0, 3):
-            raise RuntimeError(f"`{' '.join(cmd)}` failed with exit code {result.returncode}")
-        pipeline_seconds = time.time() - started
-    home_path = Path(home)
+    home_path, pipeline_seconds = common.transformed_home(home, examples, ["--seed", str(data_seed)],
+                                                          "mtl_peers_")
     tasks = features.TASKS
     tft_output = tft.TFTransformOutput(
         str(latest_artifact_dir(home_path, "Transform", "transform_graph")))

@@ -227,9 +227,6 @@ def run_funnel(examples: int, seeds: int, epochs: int, grid_seeds: int,
     `models.model.build_model`) and is evaluated on the eval split, counting only observed
     labels (the Transform masks) in every metric.
     """
-    import subprocess
-    import tempfile
-    from pathlib import Path
 
     import tensorflow as tf
     import tensorflow_transform as tft
@@ -241,18 +238,8 @@ def run_funnel(examples: int, seeds: int, epochs: int, grid_seeds: int,
     from models.model import build_model
 
     started = time.time()
-    pipeline_seconds = 0.0
-    if home is None:
-        home = tempfile.mkdtemp(prefix="mtl_quality_")
-        cmd = common.mtl_run_cmd(Path(home), examples,
-                                 ["--epochs", "1", "--steps-per-epoch", "1"])
-        result = subprocess.run(cmd, env=common.child_env(), cwd=str(common.REPO),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        # 3: the run finished but its (one-step) model was not blessed, which is expected.
-        if result.returncode not in (0, 3):
-            raise RuntimeError(f"`{' '.join(cmd)}` failed with exit code {result.returncode}")
-        pipeline_seconds = time.time() - started
-    home_path = Path(home)
+    home_path, pipeline_seconds = common.transformed_home(home, examples, [],
+                                                          "mtl_quality_")
     tft_output = tft.TFTransformOutput(
         str(latest_artifact_dir(home_path, "Transform", "transform_graph")))
     transformed = latest_artifact_dir(home_path, "Transform", "transformed_examples")
