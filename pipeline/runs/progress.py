@@ -362,6 +362,23 @@ def _terminal(stream):
 def logs_to_file(log_path: Path, stream: bool = False):
     """Sends the run's logs to `log_path`; yields the stream the reporter prints to.
 
+    absl's own records are kept at INFO for the run whatever an earlier library set its level
+    to (restored afterwards).
+    """
+    absl_logger = logging.getLogger("absl")
+    saved_absl = absl_logger.level
+    _absl_info()
+    try:
+        with _logs_to_file(log_path, stream) as terminal:
+            yield terminal
+    finally:
+        absl_logger.setLevel(saved_absl)
+
+
+@contextlib.contextmanager
+def _logs_to_file(log_path: Path, stream: bool = False):
+    """`logs_to_file` without the absl level.
+
     `stream` (`mtl run -v`): the logs go to the terminal as well, as they always did (the C++
     libraries' output only to the terminal). Otherwise Python logging, warnings and everything
     written to file descriptors 1 and 2 (TensorFlow's and Beam's native logs, Keras' lines)

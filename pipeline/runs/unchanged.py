@@ -36,12 +36,17 @@ def record_path(config: PipelineConfig) -> Path:
 
 
 def data_files(data_dir: Path) -> list[tuple[str, int, int]]:
-    """(relative path, size, mtime in ns) of every file under the data folder, sorted."""
+    """(relative path, size, mtime in ns) of every file and folder under the data folder, sorted.
+
+    Folders count too: a new span folder, even an empty one, is new data that the run must
+    see (the pre-flight check refuses an empty newest span)."""
     out = []
     for path in sorted(data_dir.rglob("*")):
         if path.is_file():
             stat = path.stat()
             out.append((path.relative_to(data_dir).as_posix(), stat.st_size, stat.st_mtime_ns))
+        elif path.is_dir():
+            out.append((path.relative_to(data_dir).as_posix() + "/", 0, 0))
     return out
 
 

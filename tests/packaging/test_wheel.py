@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.pipelines import naive_flags, small_data_gates
+
 ROOT = Path(__file__).resolve().parents[2]
 LOOSE = {"click": 0.3, "conversion": 0.3, "watch_time": 200.0, "like": 0.3}
 
@@ -112,6 +114,7 @@ def test_a_small_pipeline_run_from_the_installed_wheel(installed):
             "--epochs", "1", "--batch-size", "128", "--seed", "7"]
     for task, bound in LOOSE.items():
         args += ["--threshold", f"{task}={bound}"]
+    args += naive_flags(small_data_gates(LOOSE))  # the naive gate, loosened for small data
     out = _run(args, env, work, timeout=900)
     # Validated against the packaged curated schema, not one re-inferred by SchemaGen.
     assert "ImportSchemaGen" in out and "SchemaGen " not in out.replace("ImportSchemaGen", "")

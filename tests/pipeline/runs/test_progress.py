@@ -58,6 +58,10 @@ def test_quiet_reporter_prints_only_a_failure():
 
 def test_logs_to_file_sends_logging_and_native_writes_to_the_file(tmp_path, capsys):
     log = tmp_path / "logs" / "x.log"
+    # A library loaded earlier (Transform's) may have lowered absl to WARNING.
+    absl_logger = logging.getLogger("absl")
+    saved = absl_logger.level
+    absl_logger.setLevel(logging.WARNING)
     with progress.logs_to_file(log) as terminal:
         logging.getLogger("absl").info("an absl record")
         print("a python print")
@@ -70,6 +74,8 @@ def test_logs_to_file_sends_logging_and_native_writes_to_the_file(tmp_path, caps
     assert captured.out == "for the person\n"
     assert "absl" not in captured.err
     assert sys.stdout is not None and logging.getLogger().handlers is not None
+    assert absl_logger.level == logging.WARNING  # restored
+    absl_logger.setLevel(saved)
 
 
 def test_new_log_path_never_reuses_a_name(tmp_path):

@@ -8,11 +8,14 @@ from pipeline.runs import unchanged
 from tests.support.pipelines import small_config
 
 
-def test_data_files_lists_every_file_with_size_and_mtime(tmp_path):
+def test_data_files_lists_every_file_with_size_and_mtime_and_every_folder(tmp_path):
     (tmp_path / "span-1").mkdir()
     (tmp_path / "span-1" / "a.tfrecord.gz").write_bytes(b"abc")
     os.utime(tmp_path / "span-1" / "a.tfrecord.gz", ns=(1, 2))
-    assert unchanged.data_files(tmp_path) == [("span-1/a.tfrecord.gz", 3, 2)]
+    assert unchanged.data_files(tmp_path) == [("span-1/", 0, 0), ("span-1/a.tfrecord.gz", 3, 2)]
+    # An empty new span folder is new data: the pre-flight check must see it.
+    (tmp_path / "span-2").mkdir()
+    assert unchanged.data_files(tmp_path)[-1] == ("span-2/", 0, 0)
 
 
 def test_run_key_follows_config_and_data(tmp_path):
