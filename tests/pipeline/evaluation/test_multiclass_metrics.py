@@ -5,13 +5,13 @@ import json
 
 import numpy as np
 import pytest
-from tensorflow_model_analysis.metrics import metric_types
 
 from models import features
 from pipeline.core.config import PipelineConfig
 from pipeline.data import generator as data
 from pipeline.evaluation.eval_config import MULTICLASS_MODULE, make_eval_config
 from pipeline.evaluation.multiclass_metrics import MulticlassAccuracy, top_k_hits
+from tests.support.tfma_metrics import combine_in_two_workers
 
 
 def test_top_k_hits_by_hand():
@@ -24,17 +24,8 @@ def test_top_k_hits_by_hand():
 
 
 def _combine(metric, rows):
-    (computation,) = metric.computations(example_weighted=True)
-    combiner = computation.combiner
-    accumulators = []
-    for part in (rows[:2], rows[2:]):  # two workers, merged as Beam would
-        acc = combiner.create_accumulator()
-        for label, prediction, weight in part:
-            acc = combiner.add_input(acc, metric_types.StandardMetricInputs(
-                labels=np.array([label]), predictions=np.array(prediction),
-                example_weights=np.array([weight])))
-        accumulators.append(acc)
-    (value,) = combiner.extract_output(combiner.merge_accumulators(accumulators)).values()
+    """The metric's one output over rows fed to two workers."""
+    (value,) = combine_in_two_workers(metric, rows).values()
     return value
 
 

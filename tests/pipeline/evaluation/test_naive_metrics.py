@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 
-import numpy as np
 import pytest
 from tensorflow_model_analysis.metrics import metric_types
 
@@ -21,22 +20,7 @@ from pipeline.evaluation.naive_metrics import (
     rmse_and_naive,
     rmse_ratio,
 )
-
-
-def _combine(metric, rows):
-    """The metric's outputs {name: value} over rows fed to two workers, merged as Beam would."""
-    (computation,) = metric.computations(example_weighted=True)
-    combiner = computation.combiner
-    accumulators = []
-    for part in (rows[:2], rows[2:]):
-        acc = combiner.create_accumulator()
-        for label, prediction, weight in part:
-            acc = combiner.add_input(acc, metric_types.StandardMetricInputs(
-                labels=np.array([label]), predictions=np.array(prediction),
-                example_weights=np.array([weight])))
-        accumulators.append(acc)
-    out = combiner.extract_output(combiner.merge_accumulators(accumulators))
-    return {key.name: value for key, value in out.items()}
+from tests.support.tfma_metrics import combine_in_two_workers
 
 
 def test_rmse_ratio_against_the_mean_of_the_observed_labels():
@@ -49,7 +33,7 @@ def test_rmse_ratio_against_the_mean_of_the_observed_labels():
     # Observed: weights 1, 1, 2; mean = (10 + 20 + 60) / 4 = 22.5;
     # naive MSE = (100 + 400 + 2 * 900) / 4 - 22.5^2 = 575 - 506.25 = 68.75;
     # MSE = (2^2 + 2^2 + 0) / 4 = 2.
-    out = _combine(NaiveRmseRatio(), rows)
+    out = combine_in_two_workers(NaiveRmseRatio(), rows)
     assert out["naive_rmse"] == pytest.approx(math.sqrt(68.75))
     assert out["naive_rmse_ratio"] == pytest.approx(math.sqrt(2.0 / 68.75))
 
@@ -59,7 +43,7 @@ def test_rmse_ratio_edge_cases():
     assert rmse_ratio(0.0, 0.0) == 0.0  # constant labels predicted exactly
     assert rmse_ratio(1.0, 0.0) == math.inf
     # A constant prediction at the mean scores exactly 1.
-    assert _combine(NaiveRmseRatio(), [(1.0, [2.0], 1.0), (3.0, [2.0], 1.0),
+    assert combine_in_two_workers(NaiveRmseRatio(), [(1.0, [2.0], 1.0), (3.0, [2.0], 1.0),
                                        (0.0, [9.0], 0.0)])["naive_rmse_ratio"] == 1.0
 
 
@@ -73,7 +57,7 @@ def test_accuracy_over_the_majority_class_share():
     ]
     # Observed weights per class: 0 -> 2, 1 -> 1, 2 -> 2 (total 5): majority share 2/5;
     # accuracy 1/5.
-    out = _combine(AccuracyOverMajority(), rows)
+    out = combine_in_two_workers(AccuracyOverMajority(), rows)
     assert out["majority_share"] == pytest.approx(0.4)
     assert out["accuracy_over_majority"] == pytest.approx(0.2 - 0.4)
     assert majority_share({0: 3.0, 1: 1.0}) == 0.75 and math.isnan(majority_share({}))

@@ -1,0 +1,23 @@
+"""Feeding a custom TFMA metric's combiner by hand, as Beam would."""
+
+from __future__ import annotations
+
+import numpy as np
+from tensorflow_model_analysis.metrics import metric_types
+
+
+def combine_in_two_workers(metric, rows) -> dict[str, float]:
+    """The metric's outputs {name: value} over (label, prediction, weight) rows fed to two
+    workers (the first two rows, the rest), merged as Beam would."""
+    (computation,) = metric.computations(example_weighted=True)
+    combiner = computation.combiner
+    accumulators = []
+    for part in (rows[:2], rows[2:]):
+        acc = combiner.create_accumulator()
+        for label, prediction, weight in part:
+            acc = combiner.add_input(acc, metric_types.StandardMetricInputs(
+                labels=np.array([label]), predictions=np.array(prediction),
+                example_weights=np.array([weight])))
+        accumulators.append(acc)
+    out = combiner.extract_output(combiner.merge_accumulators(accumulators))
+    return {key.name: value for key, value in out.items()}
