@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from pipeline.core.config import PipelineConfig
-from pipeline.data import generator
+from pipeline.data import generator, layout
 from pipeline.data.preflight import check_latest_span
 from pipeline.monitoring import summary as summary_lib
 from pipeline.runs import progress, unchanged
@@ -26,7 +26,7 @@ from pipeline.runs.lock import home_lock
 
 def ensure_data(config: PipelineConfig, reporter: progress.RunReporter | None = None) -> list[int]:
     """Generates the embedded dataset if the data folder holds no span; returns the spans."""
-    spans = generator.existing_spans(config.data_dir)
+    spans = layout.existing_spans(config.data_dir)
     if not spans:
         logging.info("no span under %s: generating %d examples (seed %d)",
                      config.data_dir, config.examples, config.seed)
@@ -35,7 +35,7 @@ def ensure_data(config: PipelineConfig, reporter: progress.RunReporter | None = 
                          f"examples (seed {config.seed})")
         generator.generate(config.data_dir, config.examples, 1, config.seed,
                            engagement_level="engagement_level" in config.extra_tasks)
-        spans = generator.existing_spans(config.data_dir)
+        spans = layout.existing_spans(config.data_dir)
     return spans
 
 

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pipeline.core.config import PipelineConfig
-from pipeline.data.generator import existing_spans
+from pipeline.data.layout import existing_spans
 from pipeline.runs.local import run_unlocked
 from pipeline.runs.lock import HomeLockedError, home_lock
 
