@@ -45,6 +45,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
+from models.spec import default_spec as _spec  # noqa: E402
+
 # The previous defaults, spelled out so the `before_*` rows do not move when the defaults do.
 BEFORE: dict = dict(tower_batch_norm=True, head_bias_init=False, own_history_embedding=False,
                     dot_interactions=False, embedding_scale=1.0, dropout=0.1, l2=1e-5,
@@ -119,7 +121,7 @@ class Data:
         import tensorflow_transform as tft
 
         from benchmarks.train_throughput import latest_artifact_dir
-        from models import features, trainer
+        from models import trainer
 
         self.tft_output = tft.TFTransformOutput(
             str(latest_artifact_dir(home, "Transform", "transform_graph")))
@@ -132,9 +134,9 @@ class Data:
         self.eval_inputs = tf.nest.map_structure(lambda *xs: tf.concat(xs, 0),
                                                  *[b[0] for b in batches])
         self.labels = {t.name: np.concatenate([b[1][t.name].numpy() for b in batches])
-                       for t in features.TASKS}
+                       for t in _spec().default_tasks}
         self.masks = {t.name: np.concatenate([b[2][t.name].numpy() for b in batches])
-                      for t in features.TASKS}
+                      for t in _spec().default_tasks}
 
     def train(self, batch_size: int, seed: int):
         from models import trainer
@@ -144,10 +146,10 @@ class Data:
     def score(self, predictions: dict) -> dict[str, float]:
         """The Evaluator's gating metrics on the eval split, observed labels only."""
         from benchmarks.quality import masked_auc, masked_rmse
-        from models import features
+        from models.spec import default_spec as _spec  # noqa: F401
 
         out = {}
-        for t in features.TASKS:
+        for t in _spec().default_tasks:
             pred = np.asarray(predictions[t.name], dtype=np.float64).reshape(-1)
             if t.kind == "binary":
                 out[f"{t.name}_auc"] = masked_auc(self.labels[t.name], pred, self.masks[t.name])
@@ -162,11 +164,11 @@ def train_project(data: Data, hp, loss_weights: dict) -> dict[str, float]:
     """The project's model for `hp`, trained for hp.epochs on the train split, scored."""
     import keras
 
-    from models import features
     from models.model import build_model
+    from models.spec import default_spec as _spec  # noqa: F401
 
     tasks = tuple(dataclasses.replace(t, loss_weight=loss_weights.get(t.name, t.loss_weight))
-                  for t in features.TASKS)
+                  for t in _spec().default_tasks)
     keras.utils.set_random_seed(hp.seed)
     model = build_model(hp, data.sizes, tasks)
     begin = time.time()
@@ -185,14 +187,15 @@ def train_reference(data: Data, module_path: str, seed: int, epochs: int,
     output is label / 30, its partially observed outputs take the masks as sample weights."""
     import tensorflow as tf
 
-    from models import features
+    from models.spec import default_spec as _spec  # noqa: F401
+    from models.spec import transformed_name
 
     spec = importlib.util.spec_from_file_location("plain_tfx_reference", module_path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.keras.utils.set_random_seed(seed)
     scale = float(module.WATCH_TIME_SCALE)
-    history = features.transformed_name(features.HISTORY_FEATURE)
+    history = transformed_name(_spec().sequences[0].name)
 
     def reference_inputs(inputs):
         return {k: (v if k == history else tf.reshape(v, [-1, 1])) for k, v in inputs.items()}

@@ -31,6 +31,7 @@ import time
 import numpy as np
 
 from benchmarks.quality import _mean_std, masked_auc, masked_rmse
+from models.spec import default_spec as _spec
 
 # The reference's vocabulary sizes (top_k) and embedding widths, from its description.
 REFERENCE_VOCAB = {"user_id": (20_000, 16), "item_id": (5_000, 16), "category": (100, 8),
@@ -334,7 +335,7 @@ def run_peers(examples: int, seeds: int, home: str | None, data_seed: int,
 
     from benchmarks import common
     from benchmarks.train_throughput import latest_artifact_dir
-    from models import features, trainer
+    from models import trainer
     from models.hparams import MODEL_NAMES, ModelHParams
     from models.model import build_model
     from pipeline.data import generator
@@ -342,7 +343,7 @@ def run_peers(examples: int, seeds: int, home: str | None, data_seed: int,
     started = time.time()
     home_path, pipeline_seconds = common.transformed_home(home, examples, ["--seed", str(data_seed)],
                                                           "mtl_peers_")
-    tasks = features.TASKS
+    tasks = _spec().default_tasks
     tft_output = tft.TFTransformOutput(
         str(latest_artifact_dir(home_path, "Transform", "transform_graph")))
     transformed = latest_artifact_dir(home_path, "Transform", "transformed_examples")
@@ -353,13 +354,13 @@ def run_peers(examples: int, seeds: int, home: str | None, data_seed: int,
     # Raw splits (the rows ExampleGen wrote), the eval split also through the real Transform.
     spec = dict(tft_output.raw_feature_spec())
     spec = {k: v for k, v in spec.items()
-            if k in features.RAW_FEATURE_KEYS or k in {t.label_key for t in tasks}}
+            if k in _spec().raw_feature_keys or k in {t.label_key for t in tasks}}
     train, _ = read_raw(str(raw_examples / "Split-train" / "*"), spec)
     evals, batches = read_raw(str(raw_examples / "Split-eval" / "*"), spec)
     transformed_eval = [tft_output.transform_raw_features(tf.io.parse_example(b, spec))
                         for b in batches]
     eval_inputs = {k: np.concatenate([np.asarray(t[k]) for t in transformed_eval])
-                   for k in features.model_input_keys()}
+                   for k in _spec().model_input_keys()}
     eval_labels = {t.name: np.asarray(evals[t.label_key], dtype=np.float64) for t in tasks}
     eval_masks = {t.name: (eval_labels[t.name] >= 0).astype(np.float64) for t in tasks}
 

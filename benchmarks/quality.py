@@ -39,6 +39,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from models import layers  # noqa: E402
+from models.spec import default_spec as _spec  # noqa: E402
 
 CORRELATIONS = (0.0, 0.5, 0.9, 1.0)
 MODELS = ("single_task", "shared_bottom", "mmoe", "ple")
@@ -233,7 +234,7 @@ def run_funnel(examples: int, seeds: int, epochs: int, grid_seeds: int,
 
     from benchmarks import common
     from benchmarks.train_throughput import latest_artifact_dir
-    from models import features, trainer
+    from models import trainer
     from models.hparams import MODEL_NAMES, WEIGHTING_NAMES, ModelHParams
     from models.model import build_model
 
@@ -252,10 +253,10 @@ def run_funnel(examples: int, seeds: int, epochs: int, grid_seeds: int,
     eval_inputs = tf.nest.map_structure(lambda *xs: tf.concat(xs, 0),
                                         *[b[0] for b in eval_batches])
     eval_labels = {t.name: np.concatenate([b[1][t.name].numpy() for b in eval_batches])
-                   for t in features.TASKS}
+                   for t in _spec().default_tasks}
     eval_masks = {t.name: np.concatenate([b[2][t.name].numpy() for b in eval_batches])
-                  for t in features.TASKS}
-    partially_observed = tuple(t.name for t in features.TASKS if eval_masks[t.name].min() < 1)
+                  for t in _spec().default_tasks}
+    partially_observed = tuple(t.name for t in _spec().default_tasks if eval_masks[t.name].min() < 1)
     train_examples = sum(1 for _ in tf.data.Dataset.list_files(train_files[0], shuffle=False)
                          .interleave(lambda f: tf.data.TFRecordDataset(
                              f, compression_type="GZIP")))
@@ -264,7 +265,7 @@ def run_funnel(examples: int, seeds: int, epochs: int, grid_seeds: int,
         pred = model.network.predict(eval_inputs, batch_size=4096, verbose=0)
         pred = {k: np.asarray(v).reshape(-1) for k, v in pred.items()}
         out = {}
-        for t in features.TASKS:
+        for t in _spec().default_tasks:
             if t.kind == "binary":
                 out[f"{t.name}_auc"] = masked_auc(eval_labels[t.name], pred[t.name],
                                                   eval_masks[t.name])
@@ -327,7 +328,7 @@ def run_funnel(examples: int, seeds: int, epochs: int, grid_seeds: int,
             else:
                 results.append(train(ModelHParams(model=model_name, weighting=weighting,
                                                   epochs=epochs, seed=seed), ()))
-        keys = [f"{t.name}_{'auc' if t.kind == 'binary' else 'rmse'}" for t in features.TASKS]
+        keys = [f"{t.name}_{'auc' if t.kind == 'binary' else 'rmse'}" for t in _spec().default_tasks]
         row = {}
         for key in [*keys, "ctcvr_auc", "train_seconds"]:
             stats = _mean_std([r[key] for r in results])

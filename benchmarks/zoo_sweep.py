@@ -24,8 +24,8 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from models import features  # noqa: E402
 from models.hparams import MODEL_NAMES, WEIGHTING_NAMES, ModelHParams  # noqa: E402
+from models.spec import default_spec as _spec  # noqa: E402
 from pipeline.core.config import PipelineConfig  # noqa: E402
 
 # The small-data bounds of the e2e tests (tests/support/pipelines.py SMALL_DATA_THRESHOLDS),
@@ -47,7 +47,7 @@ def sweep(root: str, examples: int, epochs: int, batch_size: int) -> dict:
                             hparams=ModelHParams(epochs=epochs, batch_size=batch_size),
                             thresholds=dict(SMALL_DATA_THRESHOLDS),
                             gates={k: dict(v) for k, v in SMALL_DATA_GATES.items()},
-                            max_changes={t.name: 1e6 for t in features.TASKS})
+                            max_changes={t.name: 1e6 for t in _spec().default_tasks})
     started = time.time()
     pairs = []
     for model in MODEL_NAMES:

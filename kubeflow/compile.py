@@ -30,7 +30,7 @@ DEFAULT_PVC = "mtl-home"
 
 # Where the packaged curated schema sits in the image (kubeflow/Dockerfile installs the wheel
 # into python:3.10's site-packages and checks that this file is there).
-IMAGE_SCHEMA_PATH = ("/usr/local/lib/python3.10/site-packages/pipeline/data/curated/"
+IMAGE_SCHEMA_PATH = ("/usr/local/lib/python3.10/site-packages/models/problems/recommendation/"
                      "schema.pbtxt")
 
 
@@ -69,7 +69,7 @@ def compile_pipeline(config: PipelineConfig, output_path: str, image: str = DEFA
             "LatestArtifact and LatestBlessedModel resolvers (tfx/orchestration/kubeflow/v2/"
             "step_builder.py), not the span window; compile with --train-spans 1")
     curated = schema_lib.resolve_schema_path(config.schema_path, config.home,
-                                             infer=config.infer_schema)
+                                             infer=config.infer_schema, spec=config.spec)
     if config.schema_runtime_path is None and curated == schema_lib.default_schema_path():
         # The packaged schema is read inside the pods, from the image's installed package; a
         # home's own or an explicit schema is read at its path (the home is mounted there).

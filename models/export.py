@@ -3,16 +3,17 @@
 Signatures:
   serving_default(examples: string[batch]) -> {task: float[batch], "score": float[batch]}
       serialized tf.Example in, no labels needed. Features absent from a request take the
-      defaults in `models.features.SERVING_DEFAULTS`; ids never seen map to the OOV bucket.
+      problem spec's serving defaults (`models.spec.Feature.serving_default`); ids never seen
+      map to the OOV bucket.
       A multiclass task's output is float[batch, K], its class probabilities.
       `score` is the fused ranking score sum_t w_t * output_t, with the fusion weights given at
-      export (from the pipeline config, through the Trainer's custom_config); a multiclass
-      task enters it as its expected class id sum_k k * p_k.
+      export (the spec's `fusion_weight`s and the run's overrides, through the Trainer's
+      custom_config); a multiclass task enters it as its expected class id sum_k k * p_k.
   serving_raw(<raw feature>: tensor[batch] ...) -> same outputs as serving_default
       one input per raw feature, by name, so TF Serving's REST API takes plain JSON rows
-      ({"instances": [{"user_id": "u1", "price": 9.5, ...}]}). Every input is required (a
-      signature has no optional inputs; `mtl predict` fills the documented defaults);
-      `history_item_ids` is one whitespace-separated string of item ids ("" for none).
+      ({"instances": [{"<feature>": value, ...}]}). Every input is required (a signature
+      has no optional inputs; `mtl predict` fills the documented defaults); a sequence
+      feature is one whitespace-separated string of ids ("" for none).
   serving_transformed(<feature>_xf: tensor[batch] ...) -> {task: float[batch]}
       the network alone on transformed features (no tf.Transform, no score): the part the
       optional TFLite export (`models.tflite`) converts.
@@ -22,8 +23,10 @@ Signatures:
 Saved with `tf.saved_model.save` from a `tf.Module` that tracks both the Keras 3 network and
 the tf.Transform layer, so the feature engineering travels with the model into TF Serving.
 The contract (inputs, dtypes, defaults, outputs, fusion weights) is also written as JSON to
-`assets.extra/serving_contract.json` (TF Serving ignores that folder's other files); `mtl
-describe-model DIR` prints it with the signatures read from `saved_model.pb`.
+`assets.extra/serving_contract.json` and the problem spec the model was trained on to
+`assets.extra/problem_spec.json` (TF Serving ignores that folder); `mtl describe-model DIR`
+prints the contract with the signatures read from `saved_model.pb`, and `mtl predict` builds
+its requests from the spec.
 """
 
 from __future__ import annotations
@@ -35,48 +38,54 @@ import keras
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from models import features
 from models.signatures import (
     CONTRACT_FILE,
     RAW_SIGNATURE,
     SCORE,
     SERVING_DEFAULT,
+    SPEC_FILE,
     TRANSFORMED_SIGNATURE,
 )
+from models.spec import ProblemSpec, Task, default_spec
 
 
-def serving_parse_spec(raw_feature_spec: dict, with_labels: bool) -> dict:
+def serving_parse_spec(raw_feature_spec: dict, with_labels: bool,
+                       spec: ProblemSpec | None = None) -> dict:
     """The raw feature spec with defaults, so a request may omit features (and labels)."""
-    spec = {}
+    spec = spec or default_spec()
+    labels = {t.label_key: t for t in spec.tasks}
+    defaults = spec.serving_defaults
+    out = {}
     for key, value in raw_feature_spec.items():
-        if key in features.LABEL_KEYS and not with_labels:
+        if key in labels and not with_labels:
             continue
         if isinstance(value, tf.io.FixedLenFeature):
-            if key in features.LABEL_KEYS:
-                default = float(features.MISSING_LABEL) if value.dtype == tf.float32 else -1
+            if key in labels:
+                default = labels[key].missing_label
+                default = float(default) if value.dtype == tf.float32 else int(default)
             else:
-                default = features.SERVING_DEFAULTS.get(key)
+                default = defaults.get(key)
                 if default is None:
-                    raise ValueError(f"feature {key!r} has no serving default in models.features")
+                    raise ValueError(f"feature {key!r} is not a feature of problem {spec.name!r} "
+                                     f"(features: {list(defaults)})")
             if value.dtype == tf.string and isinstance(default, str):
                 default = default.encode()
             count = 1
             for dim in value.shape:
                 count *= dim
-            spec[key] = tf.io.FixedLenFeature(
+            out[key] = tf.io.FixedLenFeature(
                 value.shape, value.dtype, default_value=[default] * count if value.shape else default
             )
         else:
-            spec[key] = value
-    return spec
-
-
+            out[key] = value
+    return out
 
 
 def resolve_fusion_weights(fusion_weights: dict[str, float] | None,
-                           tasks: tuple[features.Task, ...] = features.TASKS) -> dict[str, float]:
-    """One weight per task (1.0 where not given); unknown task names are an error."""
-    weights = {t.name: 1.0 for t in tasks}
+                           tasks: tuple[Task, ...]) -> dict[str, float]:
+    """One weight per task (the task's `fusion_weight` where not given); unknown task names
+    are an error."""
+    weights = {t.name: float(t.fusion_weight) for t in tasks}
     unknown = sorted(set(fusion_weights or {}) - set(weights))
     if unknown:
         raise ValueError(f"fusion weights name unknown tasks {unknown}; "
@@ -85,28 +94,30 @@ def resolve_fusion_weights(fusion_weights: dict[str, float] | None,
     return weights
 
 
-def score_term(task: features.Task, output) -> tf.Tensor:
+def score_term(task: Task, output) -> tf.Tensor:
     """A task's [batch] contribution before weighting: its output, or for a multiclass task
-    its expected class id sum_k k * p_k (an ordinal level such as engagement 0 / 1 / 2)."""
+    its expected class id sum_k k * p_k (an ordinal level such as a rating's)."""
     output = tf.cast(output, tf.float32)
     if task.kind == "multiclass":
         return tf.linalg.matvec(output, tf.range(task.num_classes, dtype=tf.float32))
     return output
 
 
-def fused_score(outputs: dict, weights: dict[str, float],
-                tasks: tuple[features.Task, ...] = features.TASKS):
-    """sum_t w_t * output_t, the ranking score (the usual click/conversion/like fusion)."""
+def fused_score(outputs: dict, weights: dict[str, float], tasks: tuple[Task, ...]):
+    """sum_t w_t * output_t, the ranking score."""
     return tf.add_n([weights[t.name] * score_term(t, outputs[t.name]) for t in tasks])
 
 
-def raw_input_specs(raw_feature_spec: dict) -> dict[str, tf.TensorSpec]:
-    """The `serving_raw` inputs: one [batch] tensor per raw (non-label) feature."""
+def raw_input_specs(raw_feature_spec: dict, spec: ProblemSpec | None = None
+                    ) -> dict[str, tf.TensorSpec]:
+    """The `serving_raw` inputs: one [batch] tensor per raw (non-label) feature; a sequence
+    is one whitespace-separated string."""
+    spec = spec or default_spec()
     specs = {}
-    for key in features.RAW_FEATURE_KEYS:
-        value = raw_feature_spec[key]
-        dtype = tf.string if key == features.HISTORY_FEATURE else value.dtype
-        specs[key] = tf.TensorSpec([None], dtype, name=key)
+    for feature in spec.features:
+        value = raw_feature_spec[feature.name]
+        dtype = tf.string if feature.kind == "sequence" else value.dtype
+        specs[feature.name] = tf.TensorSpec([None], dtype, name=feature.name)
     return specs
 
 
@@ -124,20 +135,22 @@ class ServingModule(tf.Module):
 
     def __init__(self, network: keras.Model, tft_output: tft.TFTransformOutput,
                  fusion_weights: dict[str, float] | None = None,
-                 tasks: tuple[features.Task, ...] = features.TASKS):
+                 tasks: tuple[Task, ...] | None = None, spec: ProblemSpec | None = None):
         super().__init__()
         self.network = network
-        self._tasks = tuple(tasks)
+        self._spec = spec or default_spec()
+        self._tasks = self._spec.default_tasks if tasks is None else tuple(tasks)
         self.tft_layer = tft_output.transform_features_layer()
         raw_spec = tft_output.raw_feature_spec()
         self._raw_spec = raw_spec
-        self._serving_spec = serving_parse_spec(raw_spec, with_labels=False)
-        self._eval_spec = serving_parse_spec(raw_spec, with_labels=True)
+        self._serving_spec = serving_parse_spec(raw_spec, False, self._spec)
+        self._eval_spec = serving_parse_spec(raw_spec, True, self._spec)
+        self._sequences = {f.name: f for f in self._spec.sequences}
         self.fusion_weights = resolve_fusion_weights(fusion_weights, self._tasks)
 
     def _predict(self, parsed: dict) -> dict:
         transformed = self.tft_layer(parsed)
-        inputs = {key: transformed[key] for key in features.model_input_keys()}
+        inputs = {key: transformed[key] for key in self._spec.model_input_keys()}
         outputs = dict(self.network(inputs, training=False))
         outputs[SCORE] = fused_score(outputs, self.fusion_weights, self._tasks)
         return {name: tf.identity(value, name=name) for name, value in outputs.items()}
@@ -155,8 +168,12 @@ class ServingModule(tf.Module):
         """Raw tensors by name -> the parsed form `parse_example` would give the Transform."""
         parsed = {}
         for key, tensor in raw.items():
-            if key == features.HISTORY_FEATURE:
-                parsed[key] = tf.strings.split(tensor).to_sparse()
+            if key in self._sequences:
+                ids = tf.strings.split(tensor).to_sparse()
+                if self._raw_spec[key].dtype != tf.string:
+                    ids = tf.SparseTensor(ids.indices, tf.strings.to_number(
+                        ids.values, self._raw_spec[key].dtype), ids.dense_shape)
+                parsed[key] = ids
             else:
                 parsed[key] = tf.reshape(tensor, [-1, *self._raw_spec[key].shape])
         return self._predict(parsed)
@@ -174,7 +191,7 @@ def contract(module: ServingModule) -> dict:
                                                 f"of each class 0..{t.num_classes - 1}")
                for t in module._tasks}
     outputs[SCORE] = "sum_t w_t * output_t with the fusion weights below"
-    raw = raw_input_specs(module._raw_spec)
+    raw = raw_input_specs(module._raw_spec, module._spec)
     return {
         "signatures": {
             SERVING_DEFAULT: {
@@ -184,7 +201,8 @@ def contract(module: ServingModule) -> dict:
             RAW_SIGNATURE: {
                 "inputs": {k: f"{v.dtype.name}[batch]" for k, v in raw.items()},
                 "outputs": outputs,
-                "note": f"{features.HISTORY_FEATURE}: whitespace-separated item ids",
+                "note": "a sequence feature ({}) is one whitespace-separated string of ids"
+                        .format(", ".join(f.name for f in module._spec.sequences) or "none"),
             },
             TRANSFORMED_SIGNATURE: {
                 "inputs": "the transformed features (<feature>_xf), as transform_features "
@@ -197,8 +215,8 @@ def contract(module: ServingModule) -> dict:
                 "outputs": "the tf.Transform features (used by TFMA)",
             },
         },
-        "defaults": {k: v for k, v in features.SERVING_DEFAULTS.items()}
-        | {features.HISTORY_FEATURE: []},
+        "problem": module._spec.name,
+        "defaults": module._spec.serving_defaults,
         "oov": "ids never seen in training map to the vocabulary's OOV bucket",
         "fusion_weights": module.fusion_weights,
         "tasks": {t.name: t.kind for t in module._tasks},
@@ -207,13 +225,14 @@ def contract(module: ServingModule) -> dict:
 
 def export_serving_model(network: keras.Model, tft_output: tft.TFTransformOutput,
                          export_dir: str, fusion_weights: dict[str, float] | None = None,
-                         tasks: tuple[features.Task, ...] = features.TASKS) -> None:
+                         tasks: tuple[Task, ...] | None = None,
+                         spec: ProblemSpec | None = None) -> None:
     """Writes the SavedModel (serving_default, serving_raw, serving_transformed,
-    transform_features) and its contract JSON."""
-    module = ServingModule(network, tft_output, fusion_weights, tasks)
+    transform_features), its contract JSON and its problem spec."""
+    module = ServingModule(network, tft_output, fusion_weights, tasks, spec)
     raw_fn = tf.function(module.serve_raw,
                          input_signature=None).get_concrete_function(
-        **raw_input_specs(tft_output.raw_feature_spec()))
+        **raw_input_specs(tft_output.raw_feature_spec(), module._spec))
     transformed_fn = tf.function(module.serve_transformed).get_concrete_function(
         **transformed_input_specs(module.network))
     signatures = {
@@ -223,8 +242,14 @@ def export_serving_model(network: keras.Model, tft_output: tft.TFTransformOutput
         "transform_features": module.transform_features.get_concrete_function(),
     }
     tf.saved_model.save(module, export_dir, signatures=signatures)
-    path = os.path.join(export_dir, CONTRACT_FILE)
+    _write_json(os.path.join(export_dir, CONTRACT_FILE), contract(module))
+    spec_values = module._spec.to_dict()
+    spec_values["trained_tasks"] = [t.name for t in module._tasks]
+    _write_json(os.path.join(export_dir, SPEC_FILE), spec_values)
+
+
+def _write_json(path: str, values: dict) -> None:
     tf.io.gfile.makedirs(os.path.dirname(path))
     with tf.io.gfile.GFile(path + ".tmp", "w") as f:
-        json.dump(contract(module), f, indent=2, sort_keys=True)
+        json.dump(values, f, indent=2, sort_keys=True)
     tf.io.gfile.rename(path + ".tmp", path, overwrite=True)

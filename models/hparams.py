@@ -22,16 +22,17 @@ class ModelHParams:
     Attributes:
       model: the architecture name (see `models.model.ARCHITECTURES`).
       weighting: the loss-weighting strategy (see `models.weighting.STRATEGIES`).
-      embedding_scale: multiplies every feature's embedding dimension from `models.features`.
+      embedding_scale: multiplies every feature's embedding dimension from the problem spec.
       bottom_units: widths of the shared dense stack.
       tower_units: widths of each task tower.
       tower_batch_norm: BatchNorm after every dense layer of the task towers.
       head_bias_init: start each regression head at its task's `scale` (the label's typical
-        magnitude, in seconds for watch_time) rather than at softplus(0) * scale.
-      own_history_embedding: the history (`history_item_ids`) looks up an embedding table of
-        its own instead of sharing the item table.
+        magnitude, in the label's units) rather than at softplus(0) * scale.
+      own_history_embedding: a sequence feature that shares another feature's vocabulary (a
+        history of items) looks up an embedding table of its own instead of sharing that
+        feature's table.
       dot_interactions: append the pairwise dot products of the equally wide embeddings
-        (user, item, mean-pooled history) to the input vector (FM / DLRM interactions).
+        (e.g. user, item, mean-pooled history) to the input vector (FM / DLRM interactions).
       dropout: dropout rate in the towers.
       l2: L2 penalty on the dense kernels.
       batch_size: training batch size.
@@ -49,7 +50,7 @@ class ModelHParams:
       cross_stitch_units: widths of each task column of the cross-stitch network.
       cross_stitch_l2: L2 penalty on the differences between task columns' kernels (0: off).
       attention_heads / attention_layers / attention_dropout: the transformer's self-attention
-        encoder over `history_item_ids` (then one target-item attention).
+        encoder over the spec's sequence feature (then one target attention).
       uncertainty_init: initial log-variance s_t of uncertainty weighting.
       gradnorm_alpha / gradnorm_lr: GradNorm's asymmetry and the learning rate of its weights.
       dwa_temperature / dwa_period_steps: DWA's temperature and the number of training steps

@@ -10,19 +10,21 @@ import tensorflow as tf
 class FeatureEmbedding(keras.layers.Layer):
     """Turns the transformed features into one dense vector per example.
 
-    Categorical ids get an embedding each; the history list is mean-pooled over its
-    non-padding entries (id 0 is padding, real ids are shifted by one); numeric features are
-    concatenated as they are (already z-scored by Transform).
+    Ids (`id_keys`) get an embedding each; every sequence (`sequences`: {input: table}) is
+    mean-pooled over its non-padding entries (id 0 is padding, real ids are shifted by one);
+    numeric features are concatenated as they are (already z-scored by Transform).
 
-    The history's ids come from the `history_vocab_of` vocabulary. With `own_history_table`
-    they look up a table of their own (same size and width as that feature's); otherwise they
-    share that feature's table, so the history and the target item live in one space.
+    A sequence's ids come from a vocabulary: another feature's (the history of clicked items
+    shares the item vocabulary), or its own (table key = the sequence's key). With
+    `own_history_table`, a sequence sharing another feature's vocabulary looks up a table of
+    its own (same size and width); otherwise it shares that feature's table, so the sequence
+    and the id live in one space.
 
-    With `dot_interactions`, the pairwise dot products of the vectors as wide as the history's
-    (the embeddings of that width, e.g. user and item, and the mean-pooled history) are
-    appended: the explicit second-order interactions of factorization machines (Rendle, ICDM
-    2010) and DLRM (Naumov et al., 2019), which a ReLU stack fed the concatenation learns
-    only slowly (user-item affinity, the history's similarity to the target item).
+    With `dot_interactions`, the pairwise dot products of the vectors as wide as the first
+    sequence's table (the id embeddings of that width, e.g. user and item, and the mean-pooled
+    sequences; without a sequence, those as wide as the widest id embedding) are appended: the
+    explicit second-order interactions of factorization machines (Rendle, ICDM 2010) and DLRM
+    (Naumov et al., 2019), which a ReLU stack fed the concatenation learns only slowly.
     """
 
     def __init__(
@@ -30,8 +32,8 @@ class FeatureEmbedding(keras.layers.Layer):
         vocab_sizes: dict[str, int],
         embedding_dims: dict[str, int],
         numeric_keys: list[str],
-        history_key: str,
-        history_vocab_of: str,
+        id_keys: list[str] | None = None,
+        sequences: dict[str, str] | None = None,
         own_history_table: bool = False,
         dot_interactions: bool = False,
         **kwargs,
@@ -40,8 +42,10 @@ class FeatureEmbedding(keras.layers.Layer):
         self.vocab_sizes = dict(vocab_sizes)
         self.embedding_dims = dict(embedding_dims)
         self.numeric_keys = list(numeric_keys)
-        self.history_key = history_key
-        self.history_vocab_of = history_vocab_of
+        self.sequences = dict(sequences or {})
+        own_tables = {key for key, table in self.sequences.items() if key == table}
+        self.id_keys = list(id_keys) if id_keys is not None else [
+            key for key in self.vocab_sizes if key not in own_tables]
         self.own_history_table = bool(own_history_table)
         self.dot_interactions = bool(dot_interactions)
         self.embeddings = {
@@ -51,39 +55,52 @@ class FeatureEmbedding(keras.layers.Layer):
             )
             for key, size in self.vocab_sizes.items()
         }
-        # None: the history looks up `history_vocab_of`'s table.
-        self.history_table = keras.layers.Embedding(
-            self.vocab_sizes[history_vocab_of] + 1, self.embedding_dims[history_vocab_of],
-            name=f"{history_key}_embedding",
-            embeddings_initializer=keras.initializers.RandomNormal(stddev=0.05),
-        ) if self.own_history_table else None
+        # A table of its own for each sequence that would share another feature's.
+        self.sequence_tables = {
+            key: keras.layers.Embedding(
+                self.vocab_sizes[table] + 1, self.embedding_dims[table],
+                name=f"{key}_embedding",
+                embeddings_initializer=keras.initializers.RandomNormal(stddev=0.05),
+            )
+            for key, table in self.sequences.items() if self.own_history_table and key != table
+        }
+        if self.sequences:
+            self.interaction_width = self.embedding_dims[next(iter(self.sequences.values()))]
+        else:
+            self.interaction_width = max((self.embedding_dims[k] for k in self.id_keys),
+                                         default=0)
+
+    def table(self, sequence_key: str) -> keras.layers.Embedding:
+        return self.sequence_tables.get(sequence_key) or self.embeddings[
+            self.sequences[sequence_key]]
 
     def call(self, inputs: dict, training=None) -> tf.Tensor:
         parts = []
-        for key, layer in self.embeddings.items():
+        for key in self.id_keys:
             ids = tf.cast(tf.reshape(inputs[key], [-1]), tf.int32) + 1
-            parts.append(layer(ids))
-        history = tf.cast(inputs[self.history_key], tf.int32)
-        table = (self.history_table if self.history_table is not None
-                 else self.embeddings[self.history_vocab_of])
-        item_vectors = table(history)
-        pooled = self.pool_history(item_vectors, history > 0, parts, training)
+            parts.append(self.embeddings[key](ids))
+        by_key = dict(zip(self.id_keys, parts))
+        pooled, means = [], []
+        for key, table in self.sequences.items():
+            ids = tf.cast(inputs[key], tf.int32)
+            vectors = self.table(key)(ids)
+            pooled.append(self.pool_history(vectors, ids > 0, by_key, training, key=key))
+            if self.embedding_dims[table] == self.interaction_width:
+                means.append(FeatureEmbedding.pool_history(self, vectors, ids > 0, by_key))
         if self.dot_interactions:
-            width = self.embedding_dims[self.history_vocab_of]
-            vectors = [part for key, part in zip(self.embeddings, parts)
-                       if self.embedding_dims[key] == width]
-            vectors.append(FeatureEmbedding.pool_history(self, item_vectors, history > 0, parts))
+            vectors = [part for key, part in by_key.items()
+                       if self.embedding_dims[key] == self.interaction_width] + means
             dots = [tf.reduce_sum(vectors[i] * vectors[j], axis=-1, keepdims=True)
                     for i in range(len(vectors)) for j in range(i + 1, len(vectors))]
-        parts.append(pooled)
+        parts.extend(pooled)
         for key in self.numeric_keys:
             parts.append(tf.reshape(tf.cast(inputs[key], tf.float32), [-1, 1]))
         if self.dot_interactions:
             parts.extend(dots)
         return tf.concat(parts, axis=-1)
 
-    def pool_history(self, item_vectors, valid, categorical_parts, training=None) -> tf.Tensor:
-        """[batch, dim] summary of the history: the mean of its non-padding item vectors."""
+    def pool_history(self, item_vectors, valid, id_parts, training=None, key=None) -> tf.Tensor:
+        """[batch, dim] summary of a sequence: the mean of its non-padding vectors."""
         mask = tf.cast(valid, item_vectors.dtype)[..., None]
         count = tf.reduce_sum(mask, axis=1)
         return tf.math.divide_no_nan(tf.reduce_sum(item_vectors * mask, axis=1), count)
@@ -94,8 +111,8 @@ class FeatureEmbedding(keras.layers.Layer):
             vocab_sizes=self.vocab_sizes,
             embedding_dims=self.embedding_dims,
             numeric_keys=self.numeric_keys,
-            history_key=self.history_key,
-            history_vocab_of=self.history_vocab_of,
+            id_keys=self.id_keys,
+            sequences=self.sequences,
             own_history_table=self.own_history_table,
             dot_interactions=self.dot_interactions,
         )
@@ -230,15 +247,17 @@ class TransformerFeatureEmbedding(FeatureEmbedding):
     KDD 2018). An empty history gives a zero vector, as the mean pooling does.
     """
 
-    def __init__(self, *args, target_key: str, heads: int = 2, num_layers: int = 1,
-                 attention_dropout: float = 0.0, sequence_length: int = 20, **kwargs):
+    def __init__(self, *args, sequence_key: str, target_key: str, heads: int = 2,
+                 num_layers: int = 1, attention_dropout: float = 0.0, sequence_length: int = 20,
+                 **kwargs):
         super().__init__(*args, **kwargs)
+        self.sequence_key = sequence_key
         self.target_key = target_key
         self.heads = int(heads)
         self.num_layers = int(num_layers)
         self.attention_dropout = float(attention_dropout)
         self.sequence_length = int(sequence_length)
-        dim = self.embedding_dims[self.history_vocab_of]
+        dim = self.embedding_dims[self.sequences[sequence_key]]
         self.positions = keras.layers.Embedding(
             self.sequence_length, dim, name="position_embedding",
             embeddings_initializer=keras.initializers.RandomNormal(stddev=0.05))
@@ -249,9 +268,11 @@ class TransformerFeatureEmbedding(FeatureEmbedding):
         self.target_attention = keras.layers.MultiHeadAttention(
             self.heads, key_dim=max(1, dim // self.heads), name="target_attention")
 
-    def pool_history(self, item_vectors, valid, categorical_parts, training=None):
-        keys = list(self.embeddings)
-        target = categorical_parts[keys.index(self.target_key)]  # [batch, dim]
+    def pool_history(self, item_vectors, valid, id_parts, training=None, key=None):
+        mean = super().pool_history(item_vectors, valid, id_parts, training)
+        if key != self.sequence_key:
+            return mean
+        target = id_parts[self.target_key]  # [batch, dim]
         x = item_vectors + self.positions(tf.range(tf.shape(item_vectors)[1]))[None]
         for block in self.blocks:
             x = block(x, valid, training=training)
@@ -261,12 +282,12 @@ class TransformerFeatureEmbedding(FeatureEmbedding):
         has_history = tf.cast(tf.reduce_any(valid, axis=1), out.dtype)[:, None]
         # As in BST, the sequence encoder's output joins the other features rather than
         # replacing them: the mean-pooled history stays alongside.
-        mean = super().pool_history(item_vectors, valid, categorical_parts, training)
         return tf.concat([mean, out * has_history], axis=-1)
 
     def get_config(self) -> dict:
         config = super().get_config()
-        config.update(target_key=self.target_key, heads=self.heads, num_layers=self.num_layers,
+        config.update(sequence_key=self.sequence_key, target_key=self.target_key,
+                      heads=self.heads, num_layers=self.num_layers,
                       attention_dropout=self.attention_dropout,
                       sequence_length=self.sequence_length)
         return config

@@ -1,9 +1,10 @@
 """Multi-task Keras models: one builder per architecture, one named output per task.
 
-`build_model(hparams, vocab_sizes)` returns a `MultiTaskModel`: a functional network whose
-output is a dict keyed by task name (predictions in label units: probabilities for binary tasks,
-seconds for watch_time, [batch, K] class probabilities for a multiclass task), wrapped with
-a training step that applies each task's masked loss and the chosen loss weighting.
+`build_model(hparams, vocab_sizes, tasks, spec)` returns a `MultiTaskModel` for a problem spec
+(`models.spec`): a functional network whose output is a dict keyed by task name (predictions in
+label units: probabilities for binary tasks, the label's units for a regression task, [batch, K]
+class probabilities for a multiclass task), wrapped with a training step that applies each
+task's masked loss and the chosen loss weighting.
 
 Architectures (`ARCHITECTURES`, chosen by `ModelHParams.model` / `mtl run --model NAME`):
   shared_bottom  Hard parameter sharing (Caruana, "Multitask Learning", Machine Learning 1997):
@@ -11,14 +12,16 @@ Architectures (`ARCHITECTURES`, chosen by `ModelHParams.model` / `mtl run --mode
   mmoe           Multi-gate Mixture-of-Experts (Ma et al., KDD 2018).
   ple            Progressive Layered Extraction (Tang et al., RecSys 2020): CGC levels stacked.
   cross_stitch   Cross-stitch networks (Misra et al., CVPR 2016), optional L2 between columns.
-  esmm           Entire Space Multi-task Model (Ma et al., SIGIR 2018): conversion is trained
-                 through pCTCVR = pCTR * pCVR on every impression with an observed click label.
-                 The network (and serving) still returns each task's own output: `conversion`
-                 is pCVR, and TFMA gates it, like every other architecture, on the impressions
-                 whose conversion label is observed (the clicked ones), so the conversion gate
-                 compares like with like across architectures.
-  transformer    Multi-head self-attention encoder over `history_item_ids`, read out with the
-                 target item as query (BST, Chen et al., DLP-KDD 2019), feeding the shared bottom.
+  esmm           Entire Space Multi-task Model (Ma et al., SIGIR 2018): each child task of the
+                 spec's funnel (`model.entire_space`, child: parent) is trained through
+                 p(parent) * p(child) on every example with an observed parent label. The
+                 network (and serving) still returns each task's own output (the child's is
+                 p(child | parent)), and TFMA gates it, like every other architecture, on the
+                 examples whose child label is observed, so the gate compares the same rows
+                 across architectures.
+  transformer    Multi-head self-attention encoder over a sequence feature, read out with the
+                 id it shares a vocabulary with as query (BST, Chen et al., DLP-KDD 2019: the
+                 history of items against the target item), feeding the shared bottom.
 """
 
 from __future__ import annotations
@@ -28,53 +31,69 @@ from collections.abc import Callable
 import keras
 import tensorflow as tf
 
-from models import distribute, features, layers
+from models import distribute, layers
 from models import tasks as task_lib
 from models import weighting as weighting_lib
-from models.features import Task
 from models.hparams import ModelHParams
+from models.spec import ProblemSpec, Task, default_spec, transformed_name
 
 
-def make_inputs() -> dict[str, keras.KerasTensor]:
+def make_inputs(spec: ProblemSpec) -> dict[str, keras.KerasTensor]:
     """Keras inputs for the transformed features the model reads."""
     inputs = {}
-    for key in features.CATEGORICAL_FEATURES:
-        name = features.transformed_name(key)
-        inputs[name] = keras.Input(shape=(), dtype="int64", name=name)
-    for key in features.FLOAT_FEATURES + features.INT_FEATURES:
-        name = features.transformed_name(key)
-        inputs[name] = keras.Input(shape=(), dtype="float32", name=name)
-    name = features.transformed_name(features.HISTORY_FEATURE)
-    inputs[name] = keras.Input(shape=(features.HISTORY_LENGTH,), dtype="int64", name=name)
+    for feature in spec.features:
+        name = transformed_name(feature.name)
+        if feature.kind == "sequence":
+            inputs[name] = keras.Input(shape=(feature.max_length,), dtype="int64", name=name)
+        elif feature.is_id:
+            inputs[name] = keras.Input(shape=(), dtype="int64", name=name)
+        else:
+            inputs[name] = keras.Input(shape=(), dtype="float32", name=name)
     return inputs
 
 
-def embed(inputs: dict, vocab_sizes: dict[str, int], hp: ModelHParams,
-          sequence_encoder: bool = False) -> keras.KerasTensor:
-    """The shared input representation: embeddings, pooled history, numeric features.
+def sequence_target(spec: ProblemSpec) -> tuple[str, str] | None:
+    """(sequence, target id feature) the transformer architecture attends with: the first
+    sequence sharing a categorical feature's vocabulary, read out with that feature's id as
+    query (the history of items against the target item); None when the problem has none."""
+    for feature in spec.sequences:
+        if feature.vocabulary:
+            return feature.name, feature.vocabulary
+    return None
 
-    With `sequence_encoder`, the history is summarized by a Transformer encoder and target-item
-    attention instead of a mean.
+
+def embed(inputs: dict, vocab_sizes: dict[str, int], hp: ModelHParams, spec: ProblemSpec,
+          sequence_encoder: bool = False) -> keras.KerasTensor:
+    """The shared input representation: embeddings, pooled sequences, numeric features.
+
+    With `sequence_encoder`, the sequence of `sequence_target(spec)` is summarized by a
+    Transformer encoder and target attention instead of a mean alone.
     """
-    xf = features.transformed_name
+    xf = transformed_name
+    tables = [f for f in spec.id_features] + [f for f in spec.sequences if not f.vocabulary]
     kwargs = dict(
-        vocab_sizes={xf(k): vocab_sizes[k] for k in features.CATEGORICAL_FEATURES},
-        embedding_dims={
-            xf(k): max(1, round(dim * hp.embedding_scale))
-            for k, (_, dim) in features.CATEGORICAL_FEATURES.items()
-        },
-        numeric_keys=[xf(k) for k in features.FLOAT_FEATURES + features.INT_FEATURES],
-        history_key=xf(features.HISTORY_FEATURE),
-        history_vocab_of=xf(features.HISTORY_VOCAB_OF),
+        vocab_sizes={xf(f.name): vocab_sizes[f.name] for f in tables},
+        embedding_dims={xf(f.name): max(1, round(f.embedding_dim * hp.embedding_scale))
+                        for f in tables},
+        numeric_keys=[xf(f.name) for f in spec.numeric],
+        id_keys=[xf(f.name) for f in spec.id_features],
+        sequences={xf(f.name): xf(spec.vocabulary_of(f)) for f in spec.sequences},
         own_history_table=hp.own_history_embedding,
         dot_interactions=hp.dot_interactions,
         name="feature_embedding",
     )
     if sequence_encoder:
+        target = sequence_target(spec)
+        if target is None:
+            raise ValueError(
+                f"model 'transformer' attends over a sequence feature with the id it shares a "
+                f"vocabulary with as query; problem {spec.name!r} has no sequence sharing a "
+                f"categorical feature's vocabulary (choose another --model)")
+        sequence, target_key = target
         layer = layers.TransformerFeatureEmbedding(
-            target_key=xf(features.HISTORY_VOCAB_OF), heads=hp.attention_heads,
+            sequence_key=xf(sequence), target_key=xf(target_key), heads=hp.attention_heads,
             num_layers=hp.attention_layers, attention_dropout=hp.attention_dropout,
-            sequence_length=features.HISTORY_LENGTH, **kwargs)
+            sequence_length=spec.feature(sequence).max_length, **kwargs)
     else:
         layer = layers.FeatureEmbedding(**kwargs)
     return layer(inputs)
@@ -95,28 +114,28 @@ def task_outputs(tower_inputs: dict[str, keras.KerasTensor], hp: ModelHParams,
     return outputs
 
 
-def build_shared_bottom(inputs, vocab_sizes, hp: ModelHParams, tasks):
+def build_shared_bottom(inputs, vocab_sizes, hp: ModelHParams, tasks, spec: ProblemSpec):
     shared = layers.MLP(hp.bottom_units, dropout=0.0, l2=hp.l2, name="shared_bottom")(
-        embed(inputs, vocab_sizes, hp)
+        embed(inputs, vocab_sizes, hp, spec)
     )
     return task_outputs({t.name: shared for t in tasks}, hp, tasks)
 
 
-def build_mmoe(inputs, vocab_sizes, hp: ModelHParams, tasks):
+def build_mmoe(inputs, vocab_sizes, hp: ModelHParams, tasks, spec: ProblemSpec):
     """MMoE: Ma et al., "Modeling Task Relationships in Multi-task Learning with Multi-gate
     Mixture-of-Experts", KDD 2018. Shared experts, one softmax gate per task, then towers."""
     mixed = layers.MixtureOfExperts(len(tasks), hp.num_experts, hp.expert_units, l2=hp.l2,
-                                    name="mmoe")(embed(inputs, vocab_sizes, hp))
+                                    name="mmoe")(embed(inputs, vocab_sizes, hp, spec))
     return task_outputs({t.name: mixed[i] for i, t in enumerate(tasks)}, hp, tasks)
 
 
-def build_ple(inputs, vocab_sizes, hp: ModelHParams, tasks):
+def build_ple(inputs, vocab_sizes, hp: ModelHParams, tasks, spec: ProblemSpec):
     """PLE: Tang et al., "Progressive Layered Extraction (PLE): A Novel Multi-Task Learning
     Model for Personalized Recommendations", RecSys 2020. `ple_levels` CGC levels stacked; the
     last level drops the shared gate."""
     if hp.ple_levels < 1:
         raise ValueError(f"ple_levels must be >= 1, got {hp.ple_levels}")
-    x = embed(inputs, vocab_sizes, hp)
+    x = embed(inputs, vocab_sizes, hp, spec)
     hidden = [x] * (len(tasks) + 1)
     for level in range(hp.ple_levels):
         hidden = layers.CGCLevel(
@@ -126,33 +145,30 @@ def build_ple(inputs, vocab_sizes, hp: ModelHParams, tasks):
     return task_outputs({t.name: hidden[i] for i, t in enumerate(tasks)}, hp, tasks)
 
 
-def build_cross_stitch(inputs, vocab_sizes, hp: ModelHParams, tasks):
+def build_cross_stitch(inputs, vocab_sizes, hp: ModelHParams, tasks, spec: ProblemSpec):
     """Cross-stitch: Misra et al., "Cross-stitch Networks for Multi-task Learning", CVPR 2016.
     One column per task over the shared embeddings, mixed after every layer;
     `cross_stitch_l2` adds an L2 penalty between the columns' kernels."""
     columns = layers.CrossStitchNetwork(
         len(tasks), hp.cross_stitch_units, l2=hp.l2, column_l2=hp.cross_stitch_l2,
-        name="cross_stitch")(embed(inputs, vocab_sizes, hp))
+        name="cross_stitch")(embed(inputs, vocab_sizes, hp, spec))
     return task_outputs({t.name: columns[i] for i, t in enumerate(tasks)}, hp, tasks)
 
 
-# ESMM's funnel: child task -> parent task; the child is learned through p(parent) * p(child).
-ESMM_FUNNEL: dict[str, str] = {"conversion": "click"}
-
-
-def build_esmm(inputs, vocab_sizes, hp: ModelHParams, tasks):
+def build_esmm(inputs, vocab_sizes, hp: ModelHParams, tasks, spec: ProblemSpec):
     """ESMM: Ma et al., "Entire Space Multi-Task Model: An Effective Approach for Estimating
     Post-Click Conversion Rate", SIGIR 2018. The tasks share the embeddings only; each has its
-    own network (`bottom_units` then its tower). The pCTCVR product is formed in the loss
-    (`MultiTaskModel.task_losses`), so the outputs stay pCTR and pCVR."""
+    own network (`bottom_units` then its tower). The funnel is the spec's
+    `model.entire_space` ({child: parent}); the p(parent) * p(child) product is formed in the
+    loss (`MultiTaskModel.task_losses`), so the outputs stay each task's own probability."""
     names = {t.name for t in tasks}
-    for child, parent in ESMM_FUNNEL.items():
+    if not spec.entire_space:
+        raise ValueError(f"model 'esmm' needs a funnel: problem {spec.name!r} declares no "
+                         f"model.entire_space (child task: parent task)")
+    for child, parent in spec.entire_space.items():
         if child not in names or parent not in names:
             raise ValueError(f"esmm needs tasks {child!r} and {parent!r}; tasks: {sorted(names)}")
-        for name in (child, parent):
-            if _task_kind(tasks, name) != "binary":
-                raise ValueError(f"esmm: task {name!r} must be binary")
-    x = embed(inputs, vocab_sizes, hp)
+    x = embed(inputs, vocab_sizes, hp, spec)
     tower_inputs = {
         t.name: layers.MLP(hp.bottom_units, dropout=0.0, l2=hp.l2, name=f"{t.name}_bottom")(x)
         for t in tasks
@@ -160,17 +176,13 @@ def build_esmm(inputs, vocab_sizes, hp: ModelHParams, tasks):
     return task_outputs(tower_inputs, hp, tasks)
 
 
-def _task_kind(tasks, name: str) -> str:
-    return features.task_by_name(name, tuple(tasks)).kind
-
-
-def build_transformer(inputs, vocab_sizes, hp: ModelHParams, tasks):
+def build_transformer(inputs, vocab_sizes, hp: ModelHParams, tasks, spec: ProblemSpec):
     """Transformer over the behaviour sequence: Vaswani et al., "Attention Is All You Need",
     NeurIPS 2017, as used in BST (Chen et al., "Behavior Sequence Transformer for E-commerce
-    Recommendation in Alibaba", DLP-KDD 2019): self-attention over `history_item_ids`, target
-    item as query, feeding the shared bottom and the towers."""
+    Recommendation in Alibaba", DLP-KDD 2019): self-attention over the spec's sequence, the id
+    it shares a vocabulary with as query, feeding the shared bottom and the towers."""
     shared = layers.MLP(hp.bottom_units, dropout=0.0, l2=hp.l2, name="shared_bottom")(
-        embed(inputs, vocab_sizes, hp, sequence_encoder=True)
+        embed(inputs, vocab_sizes, hp, spec, sequence_encoder=True)
     )
     return task_outputs({t.name: shared for t in tasks}, hp, tasks)
 
@@ -268,8 +280,8 @@ class MultiTaskModel(keras.Model):
                 parent = self.entire_space[t.name]
                 parent_label = tf.cast(labels[parent], tf.float32)
                 child_label = tf.cast(labels[t.name], tf.float32)
-                # CTCVR = click AND conversion: known 0 wherever click is 0, known where click is
-                # 1 only if the conversion label is observed.
+                # parent AND child: known 0 wherever the parent is 0, known where the parent is
+                # 1 only if the child's label is observed.
                 mask = tf.cast(masks[parent], tf.float32) * tf.where(
                     parent_label > 0, tf.cast(masks[t.name], tf.float32), 1.0)
                 out[t.name] = (t, parent_label * child_label,
@@ -341,27 +353,42 @@ class MultiTaskModel(keras.Model):
         return self._update_metrics(total, task_losses, labels, masks, predictions)
 
 
+def table_keys(spec: ProblemSpec) -> tuple[str, ...]:
+    """The features with an embedding table, whose id-space size `build_model` needs: the ids
+    (categorical, bucketized numeric) and the sequences with a vocabulary of their own."""
+    return tuple(f.name for f in spec.id_features) + tuple(
+        f.name for f in spec.sequences if not f.vocabulary)
+
+
 def build_network(hp: ModelHParams, vocab_sizes: dict[str, int],
-                  tasks: tuple[Task, ...] = features.TASKS) -> keras.Model:
+                  tasks: tuple[Task, ...] | None = None,
+                  spec: ProblemSpec | None = None) -> keras.Model:
     """The functional network: transformed features in, {task: prediction} out."""
+    spec = spec or default_spec()
+    tasks = spec.default_tasks if tasks is None else tuple(tasks)
     if hp.model not in ARCHITECTURES:
         raise ValueError(f"unknown model {hp.model!r}; choose one of {sorted(ARCHITECTURES)}")
-    missing = sorted(set(features.CATEGORICAL_FEATURES) - set(vocab_sizes))
+    missing = sorted(set(table_keys(spec)) - set(vocab_sizes))
     if missing:
-        raise ValueError(f"vocabulary sizes missing for categorical features {missing}")
-    inputs = make_inputs()
-    outputs = ARCHITECTURES[hp.model](inputs, vocab_sizes, hp, tasks)
+        raise ValueError(f"vocabulary sizes missing for features {missing}")
+    inputs = make_inputs(spec)
+    outputs = ARCHITECTURES[hp.model](inputs, vocab_sizes, hp, tasks, spec)
     return keras.Model(inputs=inputs, outputs=outputs, name=hp.model)
 
 
 def build_model(hp: ModelHParams, vocab_sizes: dict[str, int],
-                tasks: tuple[Task, ...] = features.TASKS) -> MultiTaskModel:
-    """The trainable multi-task model for architecture `hp.model` and weighting `hp.weighting`."""
-    network = build_network(hp, vocab_sizes, tasks)
+                tasks: tuple[Task, ...] | None = None,
+                spec: ProblemSpec | None = None) -> MultiTaskModel:
+    """The trainable multi-task model for architecture `hp.model` and weighting `hp.weighting`
+    on problem `spec` (the default problem when None) and its `tasks` (its default tasks when
+    None)."""
+    spec = spec or default_spec()
+    tasks = spec.default_tasks if tasks is None else tuple(tasks)
+    network = build_network(hp, vocab_sizes, tasks, spec)
     model = MultiTaskModel(
         network, tasks, weighting_lib.make_weighting(hp.weighting, tasks, hp),
         architecture=hp.model,
-        entire_space=ESMM_FUNNEL if hp.model == "esmm" else None,
+        entire_space=dict(spec.entire_space) if hp.model == "esmm" else None,
         embedding_optimizer=keras.optimizers.Adam(hp.embedding_learning_rate)
         if hp.embedding_learning_rate is not None else None,
     )

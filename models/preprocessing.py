@@ -1,15 +1,20 @@
 """tf.Transform preprocessing: the feature engineering that the serving graph carries along.
 
-- float and int features: z-scored over the training split (NaN / infinity take the serving
-  default first, so a bad request never yields a NaN score);
+Driven by the run's problem spec (`models.spec`, in the Transform's
+`custom_config["spec"]`; TFX passes `custom_config` to a `preprocessing_fn` that takes it):
+
+- numeric features: z-scored over the training split (`log`: log1p of the value clipped at 0,
+  then z-scored; `bucketize`: the quantile bucket id, 0 .. buckets-1). NaN / infinity take
+  the serving default first, so a bad request never yields a NaN score;
 - categorical ids: vocabularies (top-k by frequency) with OOV buckets;
-- `history_item_ids`: mapped through the `item_id` vocabulary, shifted by one so that 0 is
-  padding, and padded / truncated to a fixed length;
-- for each task: `<task>_weight` (1.0 where the label is observed, 0.0 where it is -1 or
-  absent) and `<task>_label` (the label clipped to its valid range: {0, 1} for binary tasks,
-  >= 0 for regression, 0 .. K-1 for a multiclass task's class id), for the run's tasks: the
-  default tasks plus the optional ones named in the Transform's `custom_config["extra_tasks"]`
-  (TFX passes `custom_config` to a `preprocessing_fn` that takes it).
+- sequences: mapped through the vocabulary they share (or their own), shifted by one so that 0
+  is padding, and padded / truncated to a fixed length. A sequence given as one string (a CSV
+  column) is split on whitespace;
+- for each task: `<task>_weight` (1.0 where the label is observed, 0.0 where it equals the
+  task's missing sentinel or is absent) and `<task>_label` (the label clipped to its valid
+  range: {0, 1} for binary tasks, >= 0 for regression, 0 .. K-1 for a multiclass class id),
+  for the run's tasks: the default tasks plus the optional ones named in
+  `custom_config["extra_tasks"]`.
 
 Inputs may arrive dense ([batch] or [batch, 1]) or sparse (a feature not present in every
 example), so every feature goes through `_to_dense` first.
@@ -20,7 +25,13 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from models import features
+from models.spec import Feature, ProblemSpec, default_spec, label_name, transformed_name, weight_name
+
+
+def spec_from_custom_config(custom_config: dict | None) -> ProblemSpec:
+    """The run's problem spec (the default problem when the config carries none)."""
+    values = (custom_config or {}).get("spec")
+    return ProblemSpec.from_dict(values) if values else default_spec()
 
 
 def _to_dense(x, default) -> tf.Tensor:
@@ -37,60 +48,100 @@ def _to_dense(x, default) -> tf.Tensor:
 
 
 def vocabulary_name(key: str) -> str:
-    """The tf.Transform vocabulary file name of categorical feature `key`."""
+    """The tf.Transform vocabulary file name of categorical feature (or own-vocabulary
+    sequence) `key`."""
     return key
 
 
-def _history_to_dense(history, item_vocab) -> tf.Tensor:
-    """Item ids of the history as [batch, HISTORY_LENGTH] int64, 0 = padding, id + 1 otherwise."""
-    length = features.HISTORY_LENGTH
-    if isinstance(history, tf.RaggedTensor):
-        history = history.to_sparse()
-    if not isinstance(history, tf.SparseTensor):
-        history = tf.sparse.from_dense(history)
-    ids = tft.apply_vocabulary(
-        history,
-        deferred_vocab_filename_tensor=item_vocab,
-        num_oov_buckets=features.NUM_OOV_BUCKETS,
-    )
+def _sequence_values(sequence, feature: Feature, joined: bool) -> tf.SparseTensor:
+    """The sequence as a [batch, n] SparseTensor of ids (of the feature's dtype); `joined`:
+    the data holds each sequence as one whitespace-separated string (CSV spans)."""
+    if isinstance(sequence, tf.RaggedTensor):
+        sequence = sequence.to_sparse()
+    if not isinstance(sequence, tf.SparseTensor):
+        sequence = tf.sparse.from_dense(sequence)
+    if joined and sequence.dtype == tf.string:
+        dense = tf.sparse.to_dense(sequence, default_value=b"")
+        joined = tf.strings.reduce_join(dense, axis=1, separator=" ")
+        sequence = tf.strings.split(joined).to_sparse()
+    if feature.dtype == "int" and sequence.dtype == tf.string:
+        sequence = tf.SparseTensor(sequence.indices,
+                                   tf.strings.to_number(sequence.values, tf.int64),
+                                   sequence.dense_shape)
+    return sequence
+
+
+def _sequence_to_dense(sequence, feature: Feature, vocab, oov_buckets: int) -> tf.Tensor:
+    """Ids of the sequence as [batch, max_length] int64, 0 = padding, id + 1 otherwise."""
+    length = feature.max_length
+    ids = tft.apply_vocabulary(sequence, deferred_vocab_filename_tensor=vocab,
+                               num_oov_buckets=oov_buckets)
     shifted = tf.SparseTensor(ids.indices, ids.values + 1, ids.dense_shape)
     dense = tf.sparse.to_dense(shifted, default_value=0)
     dense = tf.pad(dense, [[0, 0], [0, length]])[:, :length]
     return tf.reshape(dense, [-1, length])
 
 
+def _numeric(value: tf.Tensor, feature: Feature) -> tf.Tensor:
+    value = tf.cast(value, tf.float32)
+    # NaN or infinity (in a serving request; the schema refuses them in training data) would
+    # make every score NaN: they take the feature's serving default instead.
+    value = tf.where(tf.math.is_finite(value), value, float(feature.serving_default))
+    if feature.transform == "bucketize":
+        return tf.cast(tft.bucketize(value, feature.buckets), tf.int64)
+    if feature.transform == "log":
+        value = tf.math.log1p(tf.maximum(value, 0.0))
+    return tft.scale_to_z_score(value)
+
+
 def preprocessing_fn(inputs: dict, custom_config: dict | None = None) -> dict:
     """tf.Transform entry point: raw features and labels in, model features and masks out."""
-    tasks = features.select_tasks((custom_config or {}).get("extra_tasks"))
+    spec = spec_from_custom_config(custom_config)
+    tasks = spec.select_tasks((custom_config or {}).get("extra_tasks"))
+    missing = [f.name for f in spec.features if f.name not in inputs]
+    if missing:
+        raise ValueError(f"problem {spec.name!r}: features {missing} are not in the data's "
+                         f"schema (features present: {sorted(inputs)})")
     outputs = {}
     vocab_files = {}
-    for key, (top_k, _) in features.CATEGORICAL_FEATURES.items():
-        value = _to_dense(inputs[key], b"")
-        vocab_files[key] = tft.vocabulary(value, top_k=top_k, vocab_filename=vocabulary_name(key))
-        outputs[features.transformed_name(key)] = tft.apply_vocabulary(
-            value, deferred_vocab_filename_tensor=vocab_files[key],
-            num_oov_buckets=features.NUM_OOV_BUCKETS,
+    for feature in spec.categorical:
+        value = _to_dense(inputs[feature.name], b"" if inputs[feature.name].dtype == tf.string
+                          else tf.constant(0, inputs[feature.name].dtype))
+        vocab_files[feature.name] = tft.vocabulary(
+            value, top_k=feature.vocabulary_size, vocab_filename=vocabulary_name(feature.name))
+        outputs[transformed_name(feature.name)] = tft.apply_vocabulary(
+            value, deferred_vocab_filename_tensor=vocab_files[feature.name],
+            num_oov_buckets=feature.oov_buckets,
         )
-    for key in features.FLOAT_FEATURES + features.INT_FEATURES:
-        value = tf.cast(_to_dense(inputs[key], 0), tf.float32)
-        # NaN or infinity (in a serving request; the schema refuses them in training data)
-        # would make every score NaN: they take the feature's serving default instead.
-        default = float(features.SERVING_DEFAULTS.get(key, 0.0))
-        value = tf.where(tf.math.is_finite(value), value, default)
-        outputs[features.transformed_name(key)] = tft.scale_to_z_score(value)
-    outputs[features.transformed_name(features.HISTORY_FEATURE)] = _history_to_dense(
-        inputs[features.HISTORY_FEATURE], vocab_files[features.HISTORY_VOCAB_OF]
-    )
+    for feature in spec.features:
+        if feature.kind == "numeric":
+            value = _to_dense(inputs[feature.name], tf.constant(0, inputs[feature.name].dtype))
+            outputs[transformed_name(feature.name)] = _numeric(value, feature)
+    for feature in spec.sequences:
+        values = _sequence_values(inputs[feature.name], feature,
+                                  joined=spec.input_format == "csv")
+        if feature.vocabulary:
+            vocab = vocab_files[feature.vocabulary]
+            oov = spec.feature(feature.vocabulary).oov_buckets
+        else:
+            vocab = tft.vocabulary(values, top_k=feature.vocabulary_size,
+                                   vocab_filename=vocabulary_name(feature.name))
+            oov = feature.oov_buckets
+        outputs[transformed_name(feature.name)] = _sequence_to_dense(values, feature, vocab, oov)
     for task in tasks:
         if task.label_key not in inputs:
             raise ValueError(
                 f"task {task.name!r}: label feature {task.label_key!r} is not in the data's "
                 f"schema (features present: {sorted(inputs)}); every example needs it, "
-                f"with -1 where the label is not observed"
+                f"with {task.missing_label:g} where the label is not observed"
             )
-        raw = tf.cast(_to_dense(inputs[task.label_key], features.MISSING_LABEL), tf.float32)
-        observed = raw >= 0.0
-        outputs[features.weight_name(task)] = tf.cast(observed, tf.float32)
+        dtype = inputs[task.label_key].dtype
+        sentinel = int(task.missing_label) if dtype.is_integer else task.missing_label
+        raw = tf.cast(_to_dense(inputs[task.label_key], tf.constant(sentinel, dtype)),
+                      tf.float32)
+        observed = tf.logical_and(tf.not_equal(raw, float(task.missing_label)),
+                                  tf.math.is_finite(raw))
+        outputs[weight_name(task)] = tf.cast(observed, tf.float32)
         upper = tf.float32.max if task.max_label is None else float(task.max_label)
-        outputs[features.label_name(task)] = tf.where(observed, tf.clip_by_value(raw, 0.0, upper), 0.0)
+        outputs[label_name(task)] = tf.where(observed, tf.clip_by_value(raw, 0.0, upper), 0.0)
     return outputs

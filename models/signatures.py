@@ -9,3 +9,6 @@ TRANSFORMED_SIGNATURE = "serving_transformed"  # transformed features in (TFLite
 SCORE = "score"  # the fused ranking score output
 # The contract the export writes beside the SavedModel (signatures, inputs, outputs).
 CONTRACT_FILE = os.path.join("assets.extra", "serving_contract.json")
+# The problem spec the model was trained on (`models.spec.ProblemSpec.to_dict()` plus
+# "trained_tasks", the tasks of the model's run), beside the contract.
+SPEC_FILE = os.path.join("assets.extra", "problem_spec.json")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from models.features import Task
+from models.spec import Task
 
 _EPSILON = 1e-7
 

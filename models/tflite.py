@@ -1,8 +1,8 @@
 """Optional TFLite export of the network (the mobile use case).
 
 What is converted is the Keras network alone: its inputs are the *transformed* features
-(`<feature>_xf`: vocabulary ids as int64, z-scored numerics as float32, the history as int64
-ids padded to `HISTORY_LENGTH`). The tf.Transform graph (the string -> id vocabulary lookups
+(`<feature>_xf`: vocabulary ids as int64, z-scored numerics as float32, sequences as int64
+ids padded to the feature's `max_length`). The tf.Transform graph (the string -> id vocabulary lookups
 and the z-scoring) stays outside the TFLite model: on a device the app maps ids with the
 exported vocabulary files and scales numerics with the exported means and deviations, or
 calls the server. The fused `score` is not part of the TFLite model either.
@@ -14,20 +14,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from models import features
+from models.spec import Task
 
 
-def input_specs() -> dict[str, tf.TensorSpec]:
+def input_specs(network: keras.Model) -> dict[str, tf.TensorSpec]:
     """The network's inputs: transformed features, batch dimension first."""
     specs = {}
-    for key in features.CATEGORICAL_FEATURES:
-        name = features.transformed_name(key)
-        specs[name] = tf.TensorSpec([None], tf.int64, name=name)
-    for key in (*features.FLOAT_FEATURES, *features.INT_FEATURES):
-        name = features.transformed_name(key)
-        specs[name] = tf.TensorSpec([None], tf.float32, name=name)
-    name = features.transformed_name(features.HISTORY_FEATURE)
-    specs[name] = tf.TensorSpec([None, features.HISTORY_LENGTH], tf.int64, name=name)
+    for tensor in network.inputs:
+        name = tensor.name.split(":")[0]
+        specs[name] = tf.TensorSpec(tensor.shape, tf.as_dtype(tensor.dtype), name=name)
     return specs
 
 
@@ -38,7 +33,7 @@ def convert(network: keras.Model) -> bytes:
     variable handling crashes on Keras 3's BatchNormalization variables with this TensorFlow.
     """
 
-    @tf.function(input_signature=[input_specs()])
+    @tf.function(input_signature=[input_specs(network)])
     def serve(inputs):
         return dict(network(inputs, training=False))
 
@@ -67,14 +62,14 @@ def _convert_function(function) -> bytes:
     return converter.convert()
 
 
-def output_names(tasks: tuple[features.Task, ...] = features.TASKS) -> list[str]:
+def output_names(tasks: tuple[Task, ...]) -> list[str]:
     """The TFLite outputs' task names, in order: a dict output is flattened in sorted key
     order, and the converter names the flattened outputs Identity, Identity_1, ..."""
     return sorted(t.name for t in tasks)
 
 
 def run(flatbuffer: bytes, inputs: dict[str, np.ndarray],
-        tasks: tuple[features.Task, ...] = features.TASKS) -> dict[str, np.ndarray]:
+        tasks: tuple[Task, ...]) -> dict[str, np.ndarray]:
     """Runs the TFLite model on a batch of transformed inputs, keyed by task (`tasks`: the
     model's task list, as in its serving contract)."""
     interpreter = tf.lite.Interpreter(model_content=flatbuffer)

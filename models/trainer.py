@@ -19,32 +19,42 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from models import cluster, distribute, features, preprocessing
+from models import cluster, distribute, preprocessing
 from models.distribute import make_strategy
 from models.export import export_serving_model
 from models.hparams import ModelHParams
-from models.model import build_model
+from models.model import build_model, table_keys
+from models.spec import ProblemSpec, Task, default_spec, label_name, weight_name
 
 
-def vocab_sizes(tft_output: tft.TFTransformOutput) -> dict[str, int]:
-    """Size of each categorical feature's id space (vocabulary plus OOV buckets)."""
-    return {
-        key: tft_output.vocabulary_size_by_name(preprocessing.vocabulary_name(key))
-        + features.NUM_OOV_BUCKETS
-        for key in features.CATEGORICAL_FEATURES
-    }
+def vocab_sizes(tft_output: tft.TFTransformOutput, spec: ProblemSpec | None = None
+                ) -> dict[str, int]:
+    """Size of each embedding table's id space: a vocabulary plus its OOV buckets, or a
+    bucketized feature's buckets."""
+    spec = spec or default_spec()
+    sizes = {}
+    for name in table_keys(spec):
+        feature = spec.feature(name)
+        if feature.kind == "numeric":
+            sizes[name] = feature.buckets
+        else:
+            sizes[name] = (tft_output.vocabulary_size_by_name(preprocessing.vocabulary_name(name))
+                           + feature.oov_buckets)
+    return sizes
 
 
-def split_features(batch: dict, tasks: tuple[features.Task, ...] = features.TASKS
-                   ) -> tuple[dict, dict, dict]:
+def split_features(batch: dict, tasks: tuple[Task, ...] | None = None,
+                   spec: ProblemSpec | None = None) -> tuple[dict, dict, dict]:
     """(model inputs, labels by task, masks by task) from a batch of transformed features."""
-    missing = sorted(features.label_name(t) for t in tasks if features.label_name(t) not in batch)
+    spec = spec or default_spec()
+    tasks = spec.default_tasks if tasks is None else tasks
+    missing = sorted(label_name(t) for t in tasks if label_name(t) not in batch)
     if missing:
         raise ValueError(f"the transformed examples have no {missing}: the Transform ran without "
                          f"these tasks (tasks asked for: {[t.name for t in tasks]})")
-    inputs = {key: batch[key] for key in features.model_input_keys()}
-    labels = {t.name: batch[features.label_name(t)] for t in tasks}
-    masks = {t.name: batch[features.weight_name(t)] for t in tasks}
+    inputs = {key: batch[key] for key in spec.model_input_keys()}
+    labels = {t.name: batch[label_name(t)] for t in tasks}
+    masks = {t.name: batch[weight_name(t)] for t in tasks}
     return inputs, labels, masks
 
 
@@ -63,7 +73,8 @@ def _list_files(file_pattern) -> list[str]:
 
 def input_fn(file_pattern, data_accessor, tft_output: tft.TFTransformOutput,
              batch_size: int, seed: int | None = None, shuffle: bool = True,
-             tasks: tuple[features.Task, ...] = features.TASKS) -> tf.data.Dataset:
+             tasks: tuple[Task, ...] | None = None,
+             spec: ProblemSpec | None = None) -> tf.data.Dataset:
     """One epoch of batches of (inputs, labels, masks) from transformed TFRecords.
 
     Reads Transform's materialized tf.Examples (gzipped TFRecords) with parallel interleave
@@ -88,9 +99,11 @@ def input_fn(file_pattern, data_accessor, tft_output: tft.TFTransformOutput,
     )
     if shuffle:
         dataset = dataset.shuffle(SHUFFLE_BUFFER, seed=seed)
-    spec = tft_output.transformed_feature_spec()
+    feature_spec = tft_output.transformed_feature_spec()
+    problem = spec or default_spec()
     dataset = dataset.batch(batch_size).map(
-        lambda records: split_features(tf.io.parse_example(records, spec), tasks),
+        lambda records: split_features(tf.io.parse_example(records, feature_spec), tasks,
+                                       problem),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     return dataset.prefetch(tf.data.AUTOTUNE)
@@ -101,9 +114,15 @@ def hparams_from_custom_config(custom_config: dict | None) -> ModelHParams:
     return ModelHParams.from_dict(config.get("hparams"))
 
 
-def tasks_from_custom_config(custom_config: dict | None) -> tuple[features.Task, ...]:
-    """The run's task list: the default tasks plus `custom_config["extra_tasks"]`."""
-    return features.select_tasks((custom_config or {}).get("extra_tasks"))
+def spec_from_custom_config(custom_config: dict | None) -> ProblemSpec:
+    """The run's problem spec (`custom_config["spec"]`; the default problem without one)."""
+    return preprocessing.spec_from_custom_config(custom_config)
+
+
+def tasks_from_custom_config(custom_config: dict | None) -> tuple[Task, ...]:
+    """The run's task list: the spec's default tasks plus `custom_config["extra_tasks"]`."""
+    return spec_from_custom_config(custom_config).select_tasks(
+        (custom_config or {}).get("extra_tasks"))
 
 
 # Beside the serving SavedModel in the Model artifact (not pushed): the network's weights and
@@ -120,13 +139,20 @@ _TRAINING_ONLY = {"weighting", "epochs", "steps_per_epoch", "batch_size", "learn
 
 
 def network_spec(hp: ModelHParams, sizes: dict[str, int],
-                 tasks: tuple[features.Task, ...] = features.TASKS) -> dict:
-    """What determines the network's variables: architecture hyperparameters, vocab sizes and
-    the tasks (each has its tower)."""
+                 tasks: tuple[Task, ...] | None = None,
+                 problem: ProblemSpec | None = None) -> dict:
+    """What determines the network's variables: architecture hyperparameters, the features,
+    vocab sizes and the tasks (each has its tower)."""
+    problem = problem or default_spec()
+    tasks = problem.default_tasks if tasks is None else tasks
     arch = {k: v for k, v in hp.to_dict().items() if k not in _TRAINING_ONLY}
     task_spec = [[t.name, t.kind, t.num_classes] for t in tasks]
+    feature_spec = [f.to_dict() for f in problem.features]
+    for feature in feature_spec:
+        feature.pop("default", None)
+        feature.pop("schema", None)
     return json.loads(json.dumps({"architecture": arch, "vocab_sizes": sizes,
-                                  "tasks": task_spec}))
+                                  "tasks": task_spec, "features": feature_spec}))
 
 
 def save_warm_start(network: keras.Model, spec: dict, serving_model_dir: str) -> None:
@@ -190,13 +216,14 @@ def train_and_export(fn_args, strategy: tf.distribute.Strategy) -> None:
     writes the serving model, the warm-start files, history.json and TensorBoard logs (the
     others write theirs to scratch folders, then delete them)."""
     hp = hparams_from_custom_config(fn_args.custom_config)
+    problem = spec_from_custom_config(fn_args.custom_config)
     tasks = tasks_from_custom_config(fn_args.custom_config)
     keras.utils.set_random_seed(hp.seed)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     train = input_fn(fn_args.train_files, fn_args.data_accessor, tft_output, hp.batch_size,
-                     seed=hp.seed, tasks=tasks)
+                     seed=hp.seed, tasks=tasks, spec=problem)
     evaluation = input_fn(fn_args.eval_files, fn_args.data_accessor, tft_output, hp.batch_size,
-                          shuffle=False, tasks=tasks)
+                          shuffle=False, tasks=tasks, spec=problem)
     if hp.steps_per_epoch:
         train = train.repeat().take(hp.steps_per_epoch)
     n_workers = distribute.num_workers(strategy)
@@ -205,12 +232,12 @@ def train_and_export(fn_args, strategy: tf.distribute.Strategy) -> None:
             len(_list_files(fn_args.train_files)), n_workers))
         evaluation = evaluation.with_options(distribute.shard_options(
             len(_list_files(fn_args.eval_files)), n_workers))
-    sizes = vocab_sizes(tft_output)
+    sizes = vocab_sizes(tft_output, problem)
     with strategy.scope():
-        model = build_model(hp, sizes, tasks)
+        model = build_model(hp, sizes, tasks, problem)
         if n_workers > 1:
             distribute.skip_symbolic_build(model)
-    spec = network_spec(hp, sizes, tasks)
+    spec = network_spec(hp, sizes, tasks, problem)
     if hp.warm_start:
         logging.info("%s", maybe_warm_start(model.network, spec, fn_args.base_model))
     run_dir = distribute.output_dir(fn_args.model_run_dir, strategy)
@@ -231,7 +258,7 @@ def train_and_export(fn_args, strategy: tf.distribute.Strategy) -> None:
                        for k, values in history.history.items()}, f)
         export_serving_model(model.network, tft_output, serving_dir,
                              fusion_weights=(fn_args.custom_config or {}).get("fusion_weights"),
-                             tasks=tasks)
+                             tasks=tasks, spec=problem)
         save_warm_start(model.network, spec, serving_dir)
     finally:
         if not distribute.is_chief(strategy):

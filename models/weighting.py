@@ -23,7 +23,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from models.features import Task
+from models.spec import Task
 
 
 def _dense(gradient) -> tf.Tensor | None:

@@ -10,11 +10,12 @@ checks below would only report noise (a 30-example span reads as "drift"). Then,
      statistics frozen with the schema (ExampleValidator does not compare distributions);
   3. labels: every label feature in `label_keys` has at least one observed (>= 0) value; a
      span where a task's labels are all missing would train that task's head on nothing.
-Last, over the whole span: a label whose observed values are all one value (every click is
-1, say) is refused, naming the label and the value: a task cannot be trained to rank, nor
-evaluated, on one class. The statistics tell it exactly: the labels lie in {-1 (missing)} and
-[0, max], and a distribution on [min, max] has variance (mean - min)(max - mean) only when all
-its mass sits on min and max (the Bhatia-Davis bound).
+Last, over the whole span: a label whose observed values are all one value (every label of a
+binary task is 1, say) is refused, naming the label and the value: a task cannot be trained to
+rank, nor evaluated, on one class. The statistics tell it exactly: the labels lie in {its
+negative missing sentinel} and [0, max] (the curated schema's domain), and a distribution
+on [min, max] has variance (mean - min)(max - mean) only when all its mass sits on min and
+max (the Bhatia-Davis bound).
 
 Any finding stops the run with `AnomaliesFoundError` (the gate's output, the validated schema,
 is never published, so Transform and Trainer never start), unless `allow_anomalies` is set: the

@@ -13,7 +13,7 @@ def add_home(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_overrides(pairs: list[str], flag: str) -> dict[str, float]:
-    """["click=0.7", ...] -> {"click": 0.7}; a malformed pair exits with a usage error."""
+    """["TASK=0.7", ...] -> {"TASK": 0.7}; a malformed pair exits with a usage error."""
     out = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from models.spec import default_spec
 from pipeline.cli.common import add_home
 from pipeline.data import generator
 from pipeline.data import schema as schema_lib
@@ -16,8 +17,12 @@ def register(sub) -> None:
     gen.add_argument("--examples", type=int, default=100_000, help="examples per span")
     gen.add_argument("--spans", type=int, default=1, help="number of spans to write")
     gen.add_argument("--seed", type=int, default=42)
-    gen.add_argument("--engagement-level", action="store_true",
-                     help="add the optional multiclass label engagement_level (0/1/2, -1 missing)")
+    gen.add_argument("--with-task", action="append", default=[], metavar="TASK",
+                     choices=[t.name for t in default_spec().optional_tasks],
+                     help="also write the label of this optional task of the default problem "
+                          "(repeatable): " + ", ".join(
+                              f"{t.name} ({t.kind}, {t.num_classes} classes)"
+                              for t in default_spec().optional_tasks))
     gen.add_argument("--append-span", action="store_true",
                      help="write the next span(s) after the highest existing one")
     gen.set_defaults(handler=generate_data_command)
@@ -38,7 +43,7 @@ def generate_data_command(args: argparse.Namespace) -> int:
     try:
         written = generator.generate(args.out, args.examples, args.spans, args.seed,
                                      append=args.append_span,
-                                     engagement_level=args.engagement_level)
+                                     optional_tasks=args.with_task)
     except (FileExistsError, ValueError) as e:
         print(f"mtl generate-data: {e}", file=sys.stderr)
         return 2

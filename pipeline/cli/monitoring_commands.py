@@ -6,8 +6,8 @@ import argparse
 import logging
 import sys
 
-from models.features import ALL_TASKS, task_by_name
 from pipeline.cli.common import add_home, parse_overrides
+from models.spec import default_spec
 from pipeline.core.config import PipelineConfig
 from pipeline.monitoring import alerts as alerts_lib
 from pipeline.monitoring import formats, history, report
@@ -43,13 +43,6 @@ def _rows(args: argparse.Namespace, prog: str):
     logging.getLogger().setLevel(logging.WARNING)
     thresholds = parse_overrides(args.threshold, "--threshold")
     max_drops = parse_overrides(args.max_drop, "--max-drop")
-    for flag, overrides in (("--threshold", thresholds), ("--max-drop", max_drops)):
-        for name in overrides:
-            try:
-                task_by_name(name, ALL_TASKS)
-            except KeyError as e:
-                print(f"{prog}: {flag}: {e.args[0]}", file=sys.stderr)
-                return 2
     config = PipelineConfig(root=args.root)
     if not config.home.is_dir():
         print(f"{prog}: no home folder at {config.home}", file=sys.stderr)
@@ -59,6 +52,15 @@ def _rows(args: argparse.Namespace, prog: str):
     except history.NoRunsError as e:
         print(f"{prog}: {e}", file=sys.stderr)
         rows = []
+    # The tasks are those of the specs the home's runs recorded (the default problem's before
+    # any run).
+    known = {r.task.name for r in rows} or {t.name for t in default_spec().tasks}
+    for flag, overrides in (("--threshold", thresholds), ("--max-drop", max_drops)):
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            print(f"{prog}: {flag}: unknown task {unknown[0]!r}; the runs of {config.home} "
+                  f"trained {sorted(known)}", file=sys.stderr)
+            return 2
     return rows, thresholds, max_drops, config
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from models.spec import SpecError
 from pipeline.cli.common import strip_dashes
 from pipeline.cli.run_flags import add_run_flags, config_from_args, run_config
 from pipeline.data.preflight import BadSpanError
@@ -34,7 +35,8 @@ def register(sub) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """Exit codes: 0 blessed; 3 completed but not blessed; 4 the data was refused before
-    training (nothing pushed); 2 bad usage or the home is in use."""
+    training (nothing pushed); 2 bad usage, a spec that is invalid or does not match the data,
+    or the home is in use."""
     try:
         config = config_from_args(args)
     except ValueError as e:
@@ -44,7 +46,7 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         result = local_runner.run_watched(config, wait_for_lock=args.wait, verbosity=verbosity,
                                             force=args.force)
-    except HomeLockedError as e:
+    except (HomeLockedError, SpecError) as e:
         print(f"mtl run: {e}", file=sys.stderr)
         return 2
     except (BadSpanError, FileNotFoundError) as e:

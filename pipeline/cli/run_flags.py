@@ -10,27 +10,38 @@ import argparse
 import os
 import shlex
 
-from models.features import ALL_TASKS, OPTIONAL_TASKS, task_by_name
 from models.hparams import MODEL_NAMES, WEIGHTING_NAMES, ModelHParams
+from models.spec import ProblemSpec, default_spec, load_spec, task_by_name
 from pipeline.cli.common import add_home, parse_overrides
 from pipeline.core.config import DEFAULT_BEAM_ARGS, DEFAULT_MIN_SPAN_EXAMPLES, PipelineConfig
 
 
 def add_run_flags(run: argparse.ArgumentParser) -> None:
     add_home(run)
+    run.add_argument("--spec", default=None, metavar="FILE",
+                     help="the problem spec (YAML or JSON: features, tasks, gates); default: "
+                          "the embedded recommendation problem")
+    run.add_argument("--data", default=None, metavar="DIR",
+                     help="the folder holding the span-<N>/ folders (default HOME/data, where "
+                          "the default problem's embedded data is generated when empty)")
     run.add_argument("--examples", type=int, default=100_000,
                      help="examples to generate when the data folder is empty (default 100000)")
     run.add_argument("--seed", type=int, default=42, help="data and training seed (default 42)")
-    run.add_argument("--model", default=ModelHParams.model, choices=MODEL_NAMES,
-                     help=f"architecture (default {ModelHParams.model})")
-    run.add_argument("--weighting", default=ModelHParams.weighting, choices=WEIGHTING_NAMES,
-                     help=f"loss weighting (default {ModelHParams.weighting})")
-    run.add_argument("--jit-compile", action="store_true", help="compile the train step with XLA")
-    run.add_argument("--epochs", type=int, default=ModelHParams.epochs)
+    # Model flags default to None: the spec's `model.hparams`, then ModelHParams' defaults.
+    run.add_argument("--model", default=None, choices=MODEL_NAMES,
+                     help=f"architecture (default: the spec's, else {ModelHParams.model})")
+    run.add_argument("--weighting", default=None, choices=WEIGHTING_NAMES,
+                     help=f"loss weighting (default: the spec's, else {ModelHParams.weighting})")
+    run.add_argument("--jit-compile", action="store_true", default=None,
+                     help="compile the train step with XLA")
+    run.add_argument("--epochs", type=int, default=None,
+                     help=f"training epochs (default: the spec's, else {ModelHParams.epochs})")
     run.add_argument("--steps-per-epoch", type=int, default=None,
                      help="cap each epoch at this many batches (smoke runs)")
-    run.add_argument("--batch-size", type=int, default=ModelHParams.batch_size)
-    run.add_argument("--learning-rate", type=float, default=ModelHParams.learning_rate)
+    run.add_argument("--batch-size", type=int, default=None,
+                     help=f"default: the spec's, else {ModelHParams.batch_size}")
+    run.add_argument("--learning-rate", type=float, default=None,
+                     help=f"default: the spec's, else {ModelHParams.learning_rate}")
     run.add_argument("--no-cache", action="store_true", help="disable ML Metadata caching")
     run.add_argument("--force", action="store_true",
                      help="run even when the spans, configuration and code are those of the "
@@ -70,11 +81,11 @@ def add_run_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument("--train-spans", type=int, default=1, metavar="K",
                      help="train on the latest K spans (rolling window); evaluate on the newest")
     run.add_argument("--with-task", action="append", default=[], metavar="TASK",
-                     choices=[t.name for t in OPTIONAL_TASKS],
-                     help="also train this optional task (repeatable): "
-                          + ", ".join(f"{t.name} ({t.kind}, {t.num_classes} classes)"
-                                      for t in OPTIONAL_TASKS)
-                          + "; generated data then carries its label")
+                     help="also train this optional task of the spec (repeatable); the "
+                          "default problem's: " + ", ".join(
+                              f"{t.name} ({t.kind}, {t.num_classes} classes)"
+                              for t in default_spec().optional_tasks)
+                          + " (its generated data then carries the label)")
     noise = run.add_mutually_exclusive_group()
     noise.add_argument("-v", "--verbose", action="store_true",
                        help="stream the full logs (absl, Beam, TensorFlow) to the terminal too")
@@ -110,25 +121,30 @@ def beam_args(beam_workers: str | None, beam_arg: list[str] | None) -> tuple[str
     return tuple(beam_arg) if beam_arg else DEFAULT_BEAM_ARGS
 
 
+def spec_from_args(args: argparse.Namespace) -> ProblemSpec:
+    """The problem of `--spec FILE` (a `SpecError`, a ValueError, names the file and field),
+    or the default problem."""
+    return load_spec(args.spec) if args.spec else default_spec()
+
+
 def config_from_args(args: argparse.Namespace) -> PipelineConfig:
     """The `PipelineConfig` of parsed `mtl run` flags (ValueError on an invalid combination)."""
-    hparams = ModelHParams(
-        model=args.model,
-        weighting=args.weighting,
-        jit_compile=args.jit_compile,
-        epochs=args.epochs,
-        steps_per_epoch=args.steps_per_epoch,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        seed=args.seed,
-    )
+    spec = spec_from_args(args)
+    flags = {"model": args.model, "weighting": args.weighting, "jit_compile": args.jit_compile,
+             "epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch,
+             "batch_size": args.batch_size, "learning_rate": args.learning_rate}
+    hparams = ModelHParams.from_dict(
+        dict(spec.hparams) | {k: v for k, v in flags.items() if v is not None}
+        | {"seed": args.seed})
     return PipelineConfig(
         root=args.root,
+        spec=spec,
+        data_root=args.data,
         examples=args.examples,
         seed=args.seed,
         hparams=hparams,
         thresholds=parse_overrides(args.threshold, "--threshold"),
-        gates=naive_gates(parse_overrides(args.naive, "--naive")),
+        gates=naive_gates(parse_overrides(args.naive, "--naive"), spec),
         beam_pipeline_args=beam_args(args.beam_workers, args.beam_arg),
         enable_cache=not args.no_cache,
         train_spans=args.train_spans,
@@ -142,13 +158,14 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
     )
 
 
-def naive_gates(bounds: dict[str, float]) -> dict[str, dict]:
+def naive_gates(bounds: dict[str, float], spec: ProblemSpec | None = None) -> dict[str, dict]:
     """`--naive TASK=VALUE` pairs as `PipelineConfig.gates` overrides: `naive_ratio` for a
     regression task, `naive_margin` for the others (see pipeline.evaluation.gates)."""
+    spec = spec or default_spec()
     gates = {}
     for name, value in bounds.items():
         try:
-            task = task_by_name(name, ALL_TASKS)
+            task = task_by_name(name, spec.tasks)
         except KeyError as e:
             raise SystemExit(f"mtl: --naive {name}={value:g}: {e.args[0]}") from None
         field = "naive_ratio" if task.kind == "regression" else "naive_margin"

@@ -8,6 +8,7 @@ import os
 import sys
 import time
 
+from models.spec import load_spec
 from pipeline.cli.common import add_home
 from pipeline.serving import clients, versions
 
@@ -26,6 +27,10 @@ def register(sub) -> None:
     predict.add_argument("--model-name", default="mtl_model", help="served model name")
     predict.add_argument("--version", type=int, default=None, help="served version")
     predict.add_argument("--label", default=None, help="served version label (stable/canary)")
+    predict.add_argument("--spec", default=None, metavar="FILE",
+                         help="with --server / --rest: the problem spec of the served model "
+                              "(default: the embedded problem's); --model-dir reads the "
+                              "model's own")
     predict.add_argument("--batch-size", type=int, default=256)
     predict.add_argument("--out", default=None, help="write JSON lines here (default stdout)")
     predict.set_defaults(handler=predict_command)
@@ -71,12 +76,15 @@ def describe_command(args: argparse.Namespace) -> int:
 
 def predict_command(args: argparse.Namespace) -> int:
     try:
+        spec = load_spec(args.spec) if args.spec else None
         if args.model_dir:
             client = clients.InProcessClient(args.model_dir)
         elif args.server:
-            client = clients.GrpcClient(args.server, args.model_name, args.version, args.label)
+            client = clients.GrpcClient(args.server, args.model_name, args.version, args.label,
+                                        spec=spec)
         else:
-            client = clients.RestClient(args.rest, args.model_name, args.version, args.label)
+            client = clients.RestClient(args.rest, args.model_name, args.version, args.label,
+                                        spec=spec)
         out = open(args.out, "w") if args.out else sys.stdout
         try:
             for prediction in clients.predict_file(client, args.input, args.batch_size):

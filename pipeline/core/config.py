@@ -11,9 +11,8 @@ import os
 from pathlib import Path
 
 from components.gated_pusher.latency import DEFAULT_LATENCY_BUDGET_MS, DEFAULT_LATENCY_SAMPLES
-from models import features
-from models.features import Task
 from models.hparams import ModelHParams
+from models.spec import ProblemSpec, Task, default_spec
 
 # Beam's local FnApiRunner, named explicitly: Beam 2.74's "DirectRunner" first tries to
 # download its Prism runner from the internet, then falls back to this same runner.
@@ -36,25 +35,25 @@ DEFAULT_BEAM_ARGS: tuple[str, ...] = (
 # would only report noise) and before Transform. 1,000 examples leave about 200 for evaluation.
 DEFAULT_MIN_SPAN_EXAMPLES = 1000
 
-# The usual click / conversion / like fusion, plus a little watch time (seconds) and, when the
-# optional task is on, a little expected engagement level (0..2).
-DEFAULT_FUSION_WEIGHTS: dict[str, float] = {
-    "click": 1.0, "conversion": 2.0, "like": 0.5, "watch_time": 0.01, "engagement_level": 0.25,
-}
-
-
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig:
     """Everything a pipeline run depends on.
 
+    `spec` is the problem (features, tasks, gates; `models.spec`), the default problem unless
+    the run names a spec file (`mtl run --spec FILE`).
+
     The home folder (`root`) is laid out as:
-      data/span-<N>/*.tfrecord.gz   the input spans
+      data/span-<N>/*.tfrecord.gz   the input spans (or `data_root`, `mtl run --data DIR`)
       pipeline_root/                TFX artifacts
       metadata.db                   SQLite ML Metadata
       serving/<model_name>/<ver>/   pushed SavedModels, TF Serving layout
     """
 
     root: str = "mtl_home"
+    spec: ProblemSpec = dataclasses.field(default_factory=default_spec)
+    # The folder holding the span-<N>/ folders (None: HOME/data, where embedded data of the
+    # default problem is generated when there is none).
+    data_root: str | None = None
     pipeline_name: str = "mtl"
     model_name: str = "mtl_model"
     # Embedded data generated when the data folder has no span yet.
@@ -73,10 +72,9 @@ class PipelineConfig:
     # "naive_ratio" | "naive_margin", ...}}, see pipeline/evaluation/gates.py; applied after
     # `thresholds` / `max_changes`.
     gates: dict[str, dict] = dataclasses.field(default_factory=dict)
-    # Weights of the fused ranking score `score` = sum_t w_t * output_t in the serving
-    # signatures (tasks not named weigh 1.0); watch_time is in seconds, hence its small weight.
-    fusion_weights: dict[str, float] = dataclasses.field(
-        default_factory=lambda: dict(DEFAULT_FUSION_WEIGHTS))
+    # Overrides of the spec's fusion weights ({task: w}) in the fused ranking score `score` =
+    # sum_t w_t * output_t of the serving signatures.
+    fusion_weights: dict[str, float] = dataclasses.field(default_factory=dict)
     beam_pipeline_args: tuple[str, ...] = DEFAULT_BEAM_ARGS
     # Latency gate of the Pusher: serving_default p99 at batch 1, in-process, on this many
     # evaluation examples, must stay under the budget or the model is not pushed.
@@ -108,22 +106,20 @@ class PipelineConfig:
     allow_anomalies: bool = False
     # The AnomaliesGate refuses a span with fewer examples than this (0: no minimum).
     min_span_examples: int = DEFAULT_MIN_SPAN_EXAMPLES
-    # Optional tasks (`models.features.OPTIONAL_TASKS`) trained on top of the default ones,
-    # e.g. ("engagement_level",); the embedded data then carries their labels.
+    # Optional tasks of the spec (`optional: true`) trained on top of the default ones; the
+    # embedded data then carries their labels.
     extra_tasks: tuple[str, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "extra_tasks", tuple(self.extra_tasks))
-        active = {t.name for t in features.select_tasks(self.extra_tasks)}
-        every = {t.name for t in features.ALL_TASKS}
+        active = {t.name for t in self.spec.select_tasks(self.extra_tasks)}
+        every = {t.name for t in self.spec.tasks}
         for field in ("thresholds", "max_changes", "gates", "fusion_weights"):
             names = set(getattr(self, field))
             unknown = sorted(names - every)
             if unknown:
                 raise ValueError(f"{field}: unknown tasks {unknown}; known tasks: {sorted(every)}")
-            # The default fusion weights name every task; other settings must name a task
-            # this run trains.
-            inactive = sorted(names - active) if field != "fusion_weights" else []
+            inactive = sorted(names - active)
             if inactive:
                 raise ValueError(f"{field}: tasks {inactive} are optional and not enabled in "
                                  f"this run; add them to extra_tasks (mtl run --with-task NAME)")
@@ -143,7 +139,13 @@ class PipelineConfig:
 
     @property
     def data_dir(self) -> Path:
-        return self.home / "data"
+        return Path(os.path.abspath(self.data_root)) if self.data_root else self.home / "data"
+
+    @property
+    def generates_data(self) -> bool:
+        """Whether a run with no span generates the embedded data: the default problem's,
+        read from the home's own data folder."""
+        return self.data_root is None and self.spec == default_spec()
 
     @property
     def pipeline_root(self) -> Path:
@@ -158,14 +160,15 @@ class PipelineConfig:
         return self.home / "serving" / self.model_name
 
     def active_fusion_weights(self) -> dict[str, float]:
-        """The fusion weights of the tasks this run trains."""
-        active = {t.name for t in features.select_tasks(self.extra_tasks)}
-        return {k: v for k, v in self.fusion_weights.items() if k in active}
+        """The fusion weights of the tasks this run trains: the spec's, then the overrides."""
+        weights = {t.name: float(t.fusion_weight) for t in self.tasks()}
+        weights.update({k: float(v) for k, v in self.fusion_weights.items()})
+        return weights
 
     def tasks(self) -> tuple[Task, ...]:
         """The task list (default plus `extra_tasks`) with the threshold overrides applied."""
         out = []
-        for task in features.select_tasks(self.extra_tasks):
+        for task in self.spec.select_tasks(self.extra_tasks):
             changes = {}
             if task.name in self.thresholds:
                 changes["threshold"] = float(self.thresholds[task.name])

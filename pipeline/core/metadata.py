@@ -6,6 +6,7 @@ Everything here only reads the SQLite store (opened READONLY, so it is safe whil
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -61,3 +62,21 @@ def output_artifacts(store, execution_ids: list[int]) -> list:
 def artifact_type_names(store) -> dict[int, str]:
     """{artifact type id: type name}."""
     return {t.id: t.name for t in store.get_artifact_types()}
+
+
+def run_problem(store, run_context) -> tuple[dict, tuple[str, ...]] | None:
+    """(the problem spec as a dict, the optional tasks enabled) a run's Transform or Trainer
+    received in its `custom_config` (`models.spec.ProblemSpec.to_dict`); None when the run
+    recorded neither (it failed before them) or predates specs."""
+    types = {t.id: t.name for t in store.get_execution_types()}
+    found = None
+    for execution in store.get_executions_by_context(run_context.id):
+        if types.get(execution.type_id, "").split(".")[-1] not in ("Trainer", "Transform"):
+            continue
+        prop = node_property(execution, "custom_config")
+        if prop is None or not prop.string_value:
+            continue
+        config = json.loads(prop.string_value)
+        if isinstance(config, dict) and config.get("spec"):
+            found = (config["spec"], tuple(config.get("extra_tasks") or ()))
+    return found

@@ -1,12 +1,15 @@
 """`create_pipeline`: the one place where the TFX components are wired.
 
-  ImportExampleGen -> StatisticsGen -> ImportSchemaGen (curated) or SchemaGen -> ExampleValidator
+  ImportExampleGen (CsvExampleGen for CSV spans) -> StatisticsGen
+                   -> ImportSchemaGen (curated) or SchemaGen -> ExampleValidator
                    -> AnomaliesGate -> Transform -> Trainer
                    -> Evaluator (vs. latest blessed) -> Pusher (GatedPusher: atomic, deduplicated,
                                                                latency-gated)
 
 User code is referenced by dotted path, so building or compiling the pipeline imports no model
-code; `pipeline.dag.fingerprint` makes caching follow that code all the same.
+code; `pipeline.dag.fingerprint` makes caching follow that code all the same. The problem spec
+travels to Transform and Trainer in their `custom_config` (so caching follows its content and
+the Kubeflow image needs no user file); the Evaluator's config is derived from it here.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 # the Google Cloud AI Platform SDK (seconds of every `mtl run`, unchanged ones included) that
 # no component here uses.
 from tfx.components import (
+    CsvExampleGen,
     Evaluator,
     ExampleValidator,
     ImportExampleGen,
@@ -53,10 +57,13 @@ def create_pipeline(
     metadata_connection_config=None,
 ) -> Pipeline:
     """The whole pipeline for `config`; `metadata_connection_config` defaults to SQLite."""
-    example_gen = ImportExampleGen(
+    spec = config.spec
+    example_gen_class = CsvExampleGen if spec.input_format == "csv" else ImportExampleGen
+    example_gen = example_gen_class(
         input_base=str(config.data_dir),
         input_config=example_gen_pb2.Input(
-            splits=[example_gen_pb2.Input.Split(name="single_split", pattern=layout.SPAN_PATTERN)]
+            splits=[example_gen_pb2.Input.Split(
+                name="single_split", pattern=layout.span_pattern(spec.input_format))]
         ),
         output_config=example_gen_pb2.Output(
             split_config=example_gen_pb2.SplitConfig(
@@ -83,7 +90,7 @@ def create_pipeline(
     # The curated schema (pipeline.data.schema.resolve_schema_path): every span is validated
     # against it instead of a schema re-inferred from the span itself (only on request).
     curated = schema_lib.resolve_schema_path(config.schema_path, config.home,
-                                             infer=config.infer_schema)
+                                             infer=config.infer_schema, spec=spec)
     if curated is not None:
         schema_gen = CuratedImportSchemaGen(
             schema_file=config.schema_runtime_path or str(curated),
@@ -115,6 +122,7 @@ def create_pipeline(
         preprocessing_fn=PREPROCESSING_FN,
         disable_statistics=not config.transform_statistics,
         custom_config={"code_fingerprint": fingerprint.transform_fingerprint(),
+                       "spec": spec.to_dict(),
                        "extra_tasks": list(config.extra_tasks)},
     )
     hparams = config.hparams.to_dict()
@@ -136,6 +144,7 @@ def create_pipeline(
             "hparams": json.loads(json.dumps(hparams)),
             "code_fingerprint": fingerprint.trainer_fingerprint(),
             "fusion_weights": config.active_fusion_weights(),
+            "spec": spec.to_dict(),
             "extra_tasks": list(config.extra_tasks),
             "distribution_strategy": config.distribution_strategy,
             "local_workers": config.local_workers,
@@ -146,7 +155,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=model_resolver.outputs["model"],
-        eval_config=eval_config_lib.make_eval_config(config.tasks(),
+        eval_config=eval_config_lib.make_eval_config(config.tasks(), spec.slices,
                                                      gate_overrides=config.gates),
     )
     # Not tfx.components.Pusher: GatedPusher pushes atomically, skips a model that is already

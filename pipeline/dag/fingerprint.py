@@ -5,7 +5,7 @@ The pipeline names its user code by dotted path (`models.preprocessing.preproces
 silently reuse a stale cached Trainer. We put a hash of the relevant source files into each
 component's `custom_config`, an execution property that is part of the cache key:
 
-- Transform: `preprocessing.py` and the modules it imports from `models` (`features.py`), so
+- Transform: `preprocessing.py` and the modules it imports from `models` (`spec.py`), so
   editing the model does not re-run Transform;
 - Trainer: every module of `models`, so editing the model re-runs the Trainer (and everything
   after it); editing `preprocessing_fn` re-runs Transform, whose new output re-runs the rest.
@@ -20,7 +20,7 @@ import importlib.util
 from pathlib import Path
 
 MODELS_PACKAGE = "models"
-TRANSFORM_MODULES: tuple[str, ...] = ("preprocessing.py", "features.py")
+TRANSFORM_MODULES: tuple[str, ...] = ("preprocessing.py", "spec.py", "hparams.py")
 
 
 def package_dir(package: str = MODELS_PACKAGE) -> Path:

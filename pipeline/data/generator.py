@@ -305,12 +305,18 @@ def generate(
     seed: int = 42,
     append: bool = False,
     engagement_level: bool = False,
+    optional_tasks: tuple[str, ...] | list[str] = (),
 ) -> list[Path]:
     """Writes `num_spans` spans of `num_examples` examples each.
 
     With `append`, writes spans after the highest existing one (the next day's data); otherwise
-    the folder must hold no span yet. `engagement_level` adds the optional multiclass label.
+    the folder must hold no span yet. `engagement_level` (or that name among `optional_tasks`,
+    a run's optional tasks) adds the optional multiclass label.
     """
+    unknown = sorted(set(optional_tasks) - {"engagement_level"})
+    if unknown:
+        raise ValueError(f"the embedded data has no label for optional tasks {unknown}")
+    engagement_level = engagement_level or "engagement_level" in optional_tasks
     if num_spans <= 0:
         raise ValueError(f"num_spans must be positive, got {num_spans}")
     present = existing_spans(out_dir)

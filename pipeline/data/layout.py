@@ -2,6 +2,8 @@
 and ImportExampleGen read it.
 
   <data>/span-<N>/<any name>.tfrecord.gz    gzipped TFRecords of tf.train.Example
+  <data>/span-<N>/<any name>.csv            or CSV files with a header row (a spec whose
+                                            `input.format` is csv)
 """
 
 from __future__ import annotations
@@ -13,9 +15,16 @@ from pathlib import Path
 SPAN_PREFIX = "span-"
 FILE_SUFFIX = ".tfrecord.gz"
 FILE_GLOB = f"*{FILE_SUFFIX}"
+# The data files of a span, by input format (`models.spec.ProblemSpec.input_format`).
+FILE_GLOBS = {"tfrecord": FILE_GLOB, "csv": "*.csv"}
 SPAN_DIR_RE = re.compile(rf"^{SPAN_PREFIX}(\d+)$")
 # ImportExampleGen's input pattern: the newest span folder's files.
 SPAN_PATTERN = f"{SPAN_PREFIX}{{SPAN}}/{FILE_GLOB}"
+
+
+def span_pattern(input_format: str = "tfrecord") -> str:
+    """The ExampleGen input pattern of a span's files in `input_format`."""
+    return f"{SPAN_PREFIX}{{SPAN}}/{FILE_GLOBS[input_format]}"
 
 
 def span_dir(data_dir: str | os.PathLike, span: int) -> Path:

@@ -3,19 +3,30 @@
 ImportExampleGen picks the newest span whose folder matches `span-{SPAN}/*.tfrecord.gz`, so an
 empty newest span folder would silently make it retrain on the previous span, and a truncated
 or corrupt gzip file fails deep inside Beam with a message that names neither file nor span.
-`check_latest_span` reads every record of the newest span once and fails with one that does.
+`check_latest_span` reads every record of the newest span once and fails with one that does
+(CSV spans: every row, against the header).
+
+With a problem spec, the first records are also checked against it
+(`check_records_against_spec`): a feature or a label the spec names that the data does not
+hold, or holds with another type, is a `models.spec.SpecError` naming the spec's field, the
+file and what the data holds, before any component runs.
 """
 
 from __future__ import annotations
 
+import csv
 import gzip
 import os
 import struct
 import zlib
 from pathlib import Path
 
+from models.spec import ProblemSpec, SpecError, Task
 from pipeline.data import layout
-from pipeline.data.layout import FILE_GLOB
+
+# Records of the newest span checked against the spec (enough to see every feature that is
+# present in most examples; a feature absent from all of them is absent from the data).
+SPEC_SAMPLE = 2000
 
 _HEADER = 12  # uint64 length + uint32 masked CRC of the length
 _FOOTER = 4  # uint32 masked CRC of the data
@@ -53,27 +64,60 @@ class BadSpanError(ValueError):
     """The newest span cannot be read; the message names the folder or file."""
 
 
-def check_latest_span(data_dir: str | os.PathLike) -> tuple[int, int]:
+def check_latest_span(data_dir: str | os.PathLike, spec: ProblemSpec | None = None,
+                      tasks: tuple[Task, ...] | None = None) -> tuple[int, int]:
     """Reads the newest span under `data_dir`; returns (span, number of examples).
+
+    With `spec`, the span's format is the spec's and its first records are checked against
+    the spec's features and the labels of `tasks` (default: the spec's default tasks).
 
     Raises:
       BadSpanError: the folder holds no data file, a file is truncated or corrupt, or a
-        record is not a serialized tf.train.Example.
+        record is not a serialized tf.train.Example (a CSV row does not match its header).
+      SpecError: the data does not hold a feature or label of the spec, or holds it with
+        another type.
     """
-    import tensorflow as tf
-
+    input_format = spec.input_format if spec else "tfrecord"
     spans = layout.existing_spans(data_dir)
     if not spans:
         raise BadSpanError(f"{data_dir} holds no span-<N> folder")
     span = spans[-1]
     folder = layout.span_dir(data_dir, span)
-    files = sorted(folder.glob(FILE_GLOB))
+    pattern = layout.FILE_GLOBS[input_format]
+    files = sorted(folder.glob(pattern))
     if not files:
         present = sorted(p.name for p in folder.iterdir())
         raise BadSpanError(
-            f"{folder} is the newest span but holds no {FILE_GLOB} file (found: {present or 'nothing'});"
-            f" write the span completely (or remove the folder) before running"
+            f"{folder} is the newest span but holds no {pattern} file (found: "
+            f"{present or 'nothing'}); write the span completely (or remove the folder) before "
+            f"running"
         )
+    if input_format == "csv":
+        total, columns = _check_csv_files(files)
+        if spec is not None:
+            check_csv_against_spec(spec, tasks, columns, files[0])
+        return span, total
+    total = _check_tfrecord_files(files)
+    if spec is not None:
+        check_records_against_spec(spec, tasks, _sample_examples(files), files[0])
+    return span, total
+
+
+def _sample_examples(files: list[Path]) -> list:
+    import tensorflow as tf
+
+    out = []
+    for path in files:
+        for record in tf.data.TFRecordDataset(str(path), compression_type="GZIP"):
+            out.append(tf.train.Example.FromString(record.numpy()))
+            if len(out) >= SPEC_SAMPLE:
+                return out
+    return out
+
+
+def _check_tfrecord_files(files: list[Path]) -> int:
+    import tensorflow as tf
+
     total = 0
     for path in files:
         framed = _check_framing(path)
@@ -101,4 +145,119 @@ def check_latest_span(data_dir: str | os.PathLike) -> tuple[int, int]:
         if count == 0:
             raise BadSpanError(f"{path}: no record (an empty file)")
         total += count
-    return span, total
+    return total
+
+
+def _check_csv_files(files: list[Path]) -> tuple[int, dict[str, list[str]]]:
+    """(rows, {column: sample values}) of a CSV span; every file has the same header."""
+    total = 0
+    header: list[str] | None = None
+    samples: dict[str, list[str]] = {}
+    for path in files:
+        try:
+            with open(path, newline="") as f:
+                reader = csv.reader(f)
+                first = next(reader, None)
+                if not first:
+                    raise BadSpanError(f"{path}: empty CSV file (expected a header row)")
+                if header is None:
+                    header = first
+                    samples = {name: [] for name in header}
+                elif first != header:
+                    raise BadSpanError(f"{path}: header {first} differs from {files[0].name}'s "
+                                       f"{header}")
+                count = 0
+                for row in reader:
+                    count += 1
+                    if len(row) != len(header):
+                        raise BadSpanError(f"{path}: row {count} has {len(row)} fields, the "
+                                           f"header {len(header)}")
+                    if count <= SPEC_SAMPLE:
+                        for name, value in zip(header, row):
+                            samples[name].append(value)
+        except UnicodeDecodeError as e:
+            raise BadSpanError(f"{path}: not UTF-8 text ({e})") from None
+        if count == 0:
+            raise BadSpanError(f"{path}: no row after the header")
+        total += count
+    return total, samples
+
+
+# --- The data against the spec ------------------------------------------------------------------
+
+_KINDS = {"bytes_list": "string", "int64_list": "int", "float_list": "float"}
+
+
+def _expected_kinds(spec: ProblemSpec, tasks) -> dict[str, tuple[str, tuple[str, ...], str]]:
+    """{key: (spec field, accepted value kinds, what the spec declares)}."""
+    out = {}
+    for i, feature in enumerate(spec.features):
+        accepted = (feature.dtype,)
+        out[feature.name] = (f"features[{i}]", accepted,
+                             f"a {feature.kind} feature of dtype {feature.dtype}")
+    for task in tasks:
+        i = spec.tasks.index(spec.task(task.name))
+        accepted = ("float", "int") if task.kind == "regression" else ("int",)
+        out[task.label_key] = (f"tasks[{i}].label", accepted,
+                               f"the label of {task.kind} task {task.name!r} "
+                               f"({' or '.join(accepted)} values)")
+    return out
+
+
+def _mismatch(spec: ProblemSpec, field: str, key: str, declared: str, found: str,
+              path: Path) -> SpecError:
+    return SpecError(spec.source, field, f"{key!r} is {declared}, but {path} holds "
+                                         f"{found} values")
+
+
+def check_records_against_spec(spec: ProblemSpec, tasks, examples: list, path: Path) -> None:
+    """Every feature and label of the spec (and `tasks`) is in the sampled tf.Examples, with
+    the declared type."""
+    tasks = spec.default_tasks if tasks is None else tasks
+    present: dict[str, set[str]] = {}
+    for example in examples:
+        for key, value in example.features.feature.items():
+            kind = value.WhichOneof("kind")
+            if kind:
+                present.setdefault(key, set()).add(_KINDS[kind])
+    for key, (field, accepted, declared) in _expected_kinds(spec, tasks).items():
+        if key not in present:
+            raise SpecError(spec.source, field,
+                            f"{key!r} ({declared}) is not in the data: the first "
+                            f"{len(examples)} examples of {path.parent} hold "
+                            f"{sorted(present)}")
+        wrong = sorted(present[key] - set(accepted))
+        if wrong:
+            raise _mismatch(spec, field, key, declared, "/".join(wrong), path.parent)
+
+
+def _csv_kind(values: list[str]) -> str:
+    def parses(cast) -> bool:
+        for value in values:
+            if value == "":
+                continue
+            try:
+                cast(value)
+            except ValueError:
+                return False
+        return True
+
+    return "int" if parses(int) else "float" if parses(float) else "string"
+
+
+def check_csv_against_spec(spec: ProblemSpec, tasks, columns: dict[str, list[str]],
+                           path: Path) -> None:
+    """Every feature and label of the spec (and `tasks`) is a column of the CSV span, and its
+    sampled values parse as the declared type (an int column also fits a float feature; a
+    column of numbers is read as numbers, so a string id feature needs non-numeric ids or
+    dtype int)."""
+    tasks = spec.default_tasks if tasks is None else tasks
+    for key, (field, accepted, declared) in _expected_kinds(spec, tasks).items():
+        if key not in columns:
+            raise SpecError(spec.source, field, f"{key!r} ({declared}) is not a column of "
+                                                f"{path}; its columns: {list(columns)}")
+        kind = _csv_kind(columns[key])
+        if kind == "int" and "float" in accepted:
+            continue
+        if kind not in accepted:
+            raise _mismatch(spec, field, key, declared, kind, path)

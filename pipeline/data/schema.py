@@ -3,22 +3,27 @@
 A schema re-inferred on every run accepts whatever the bad data looks like (a feature that
 went missing is simply not in the new schema). So the schema is frozen once from good data,
 reviewed, kept with the home (or committed where the user keeps it), and imported by the
-pipeline (`ImportSchemaGen`). The default problem's curated schema ships with the package.
+pipeline (`ImportSchemaGen`). A problem spec's curated schema may sit beside the spec file
+(`schema.pbtxt`): the default problem's ships with the package that way.
 
-`freeze(home)` infers the schema from the newest statistics in a home's ML Metadata (what
-SchemaGen does) and curates it:
-  - presence: every feature and label in every example (`min_fraction` 1);
-  - closed categorical features (`CLOSED_DOMAINS`): their value set, no other value allowed;
-    open categorical features (`category`): the values seen, with `min_domain_mass` so that a
-    few never-seen values are tolerated (they map to the OOV bucket); ids: no domain;
-  - numeric ranges (`NUMERIC_RANGES`), NaN and infinity disallowed;
-  - labels: binary labels in {-1, 0, 1}, regression labels >= -1 (-1 = not observed);
-    optional tasks' labels (`models.features.OPTIONAL_TASKS`) may be absent, in range if not;
-  - drift comparators (`DRIFT`) on features whose distribution must not move far: the gate
-    compares each span with the reference statistics frozen alongside the schema.
+`curate(schema, statistics, spec)` turns the schema TFDV infers from statistics into the
+curated one, following the problem spec (`models.spec`):
+  - presence: every feature and label the reference data holds in every example must be in
+    every example (`min_fraction` 1); labels of optional tasks may be absent;
+  - categorical features with `schema.domain`: `closed`, their value set, no other value
+    allowed; `open`, the values seen, with `min_domain_mass` so that a few never-seen values
+    are tolerated (they map to the OOV bucket); other ids: no domain;
+  - numeric features: `schema.min` / `schema.max`, NaN and infinity disallowed for floats;
+  - labels: the missing sentinel up to 1 (binary) or K-1 (multiclass class ids), or at least
+    min(sentinel, 0) for a regression label;
+  - drift comparators (`schema.drift`) on features whose distribution must not move far: the
+    gate compares each span with the reference statistics frozen alongside the schema.
 
-Files: `HOME/schema/schema.pbtxt` and `reference_statistics.pbtxt` beside it (only the
-drift-compared features), each written to a temporary file and renamed into place.
+`freeze(home, spec=...)` curates from the newest statistics in a home's ML Metadata;
+`freeze_from_data(data_dir, spec)` computes the statistics of the newest span itself (a
+first run on a new problem's data does this). Files: `HOME/schema/schema.pbtxt` and
+`reference_statistics.pbtxt` beside it (only the drift-compared features), each written to a
+temporary file and renamed into place.
 """
 
 from __future__ import annotations
@@ -28,37 +33,28 @@ import os
 import tempfile
 from pathlib import Path
 
-from models import features
+from models.spec import ProblemSpec, Task, default_spec
 from pipeline.core import metadata
+from pipeline.data import layout
+from pipeline.data import statistics as statistics_lib
 
-# The curated schema of the default problem, shipped as package data.
-PACKAGED_DIR = Path(__file__).resolve().parent / "curated"
 # `mtl schema freeze` writes to HOME/schema/ by default, and a run on that home uses it.
 HOME_SCHEMA_DIR = "schema"
 SCHEMA_FILE = "schema.pbtxt"
 REFERENCE_STATS_FILE = "reference_statistics.pbtxt"
 
-# Categorical features whose value set is closed: any other value is an anomaly.
-CLOSED_DOMAINS: tuple[str, ...] = ("device",)
-# Categorical features with a domain that tolerates a small share of never-seen values.
-OPEN_DOMAINS: dict[str, float] = {"category": 0.9}
-# Numeric ranges (min, max); None leaves that side open.
-NUMERIC_RANGES: dict[str, tuple[float | None, float | None]] = {
-    "price": (0.0, None),
-    "item_ctr_7d": (0.0, 1.0),
-    "user_age": (0, 150),
-    "hour": (0, 23),
-}
-# Drift comparators: feature -> ("infinity_norm" | "jensen_shannon_divergence", threshold).
-DRIFT: dict[str, tuple[str, float]] = {
-    "device": ("infinity_norm", 0.15),
-    "price": ("jensen_shannon_divergence", 0.15),
-}
+
+def spec_schema_path(spec: ProblemSpec) -> Path | None:
+    """The curated schema beside the spec's file (None when it has none there)."""
+    if not spec.source:
+        return None
+    path = Path(spec.source).resolve().parent / SCHEMA_FILE
+    return path if path.is_file() else None
 
 
 def default_schema_path() -> Path:
-    """The curated schema shipped with the package (the default problem's)."""
-    return PACKAGED_DIR / SCHEMA_FILE
+    """The curated schema shipped with the package, beside the default problem's spec."""
+    return Path(default_spec().source).resolve().parent / SCHEMA_FILE
 
 
 def home_schema_path(home: str | os.PathLike) -> Path:
@@ -72,13 +68,16 @@ def reference_stats_path(schema_path: str | os.PathLike) -> Path:
 
 
 def resolve_schema_path(schema_path: str | None, home: str | os.PathLike,
-                        infer: bool = False) -> Path | None:
+                        infer: bool = False, spec: ProblemSpec | None = None) -> Path | None:
     """The curated schema a run validates against, or None when the run asked to infer one.
 
-    In order: `schema_path` (must exist), the home's own (`home_schema_path`), the packaged one.
-    A run that should validate against a curated schema and finds none stops here with an error:
-    it never silently falls back to a schema inferred from the data it should check.
+    In order: `schema_path` (must exist), the home's own (`home_schema_path`), the one beside
+    the spec's file (the default problem's ships with the package). A run that should validate
+    against a curated schema and finds none stops here with an error: it never silently falls
+    back to a schema inferred from the data it should check (a local run on a new problem's
+    data freezes one from its first span first: `pipeline.runs.local`).
     """
+    spec = spec or default_spec()
     if infer:
         return None
     if schema_path:
@@ -90,12 +89,19 @@ def resolve_schema_path(schema_path: str | None, home: str | os.PathLike,
     own = home_schema_path(home)
     if own.is_file():
         return own.resolve()
-    packaged = default_schema_path()
-    if not packaged.is_file():
+    beside = spec_schema_path(spec)
+    if beside is not None:
+        return beside
+    if spec == default_spec():
         raise FileNotFoundError(
-            f"the curated schema that ships with the package is missing ({packaged}): reinstall "
-            "the package, pass --schema FILE, or --infer-schema to let SchemaGen infer one")
-    return packaged
+            f"the curated schema that ships with the package is missing "
+            f"({default_schema_path()}): reinstall the package, pass --schema FILE, or "
+            f"--infer-schema to let SchemaGen infer one")
+    raise FileNotFoundError(
+        f"problem {spec.name!r} has no curated schema: none in {home_schema_path(home)} nor "
+        f"beside {spec.source}; write one with `mtl schema freeze --spec {spec.source} --data "
+        f"DIR --root {home}` (a local `mtl run` does it from the first span), pass --schema "
+        f"FILE, or --infer-schema")
 
 
 def file_fingerprint(path: str | os.PathLike) -> str:
@@ -111,79 +117,112 @@ def _feature(schema, name: str):
                    f"{sorted(f.name for f in schema.feature)}")
 
 
-def curate(schema, statistics):
+def curate(schema, statistics, spec: ProblemSpec | None = None):
     """Applies the curation rules above to an inferred `schema` (modified and returned)."""
     from tensorflow_metadata.proto.v0 import schema_pb2
 
+    spec = spec or default_spec()
     stats = {f.path.step[0] if f.path.step else f.name: f for f in statistics.datasets[0].features}
     schema.ClearField("string_domain")
     for feature in schema.feature:
-        feature.presence.min_fraction = 1.0
-        feature.presence.min_count = 1
         feature.ClearField("domain")
         feature.ClearField("distribution_constraints")
-    for name in features.CATEGORICAL_FEATURES:
+        if _always_present(stats.get(feature.name), statistics.datasets[0].num_examples):
+            feature.presence.min_fraction = 1.0
+            feature.presence.min_count = 1
+        else:
+            feature.presence.min_fraction = 0.0
+            feature.presence.min_count = 0
+    for spec_feature in spec.categorical:
+        name = spec_feature.name
         feature = _feature(schema, name)
         feature.ClearField("string_domain")
-        if name in CLOSED_DOMAINS or name in OPEN_DOMAINS:
+        domain = spec_feature.schema.get("domain")
+        if domain and name in stats:
             # top_values holds only the 20 most frequent; the rank histogram holds up to 1000.
             string_stats = stats[name].string_stats
             values = sorted({v.value for v in string_stats.top_values}
                             | {b.label for b in string_stats.rank_histogram.buckets})
             feature.string_domain.name = name
             feature.string_domain.value[:] = values
-            if name in OPEN_DOMAINS:
-                feature.distribution_constraints.min_domain_mass = OPEN_DOMAINS[name]
-    for name, (low, high) in NUMERIC_RANGES.items():
-        feature = _feature(schema, name)
+            if domain == "open":
+                feature.distribution_constraints.min_domain_mass = float(
+                    spec_feature.schema.get("min_domain_mass", 0.9))
+    for spec_feature in spec.features:
+        if spec_feature.kind != "numeric":
+            continue
+        feature = _feature(schema, spec_feature.name)
+        low, high = spec_feature.schema.get("min"), spec_feature.schema.get("max")
         if feature.type == schema_pb2.FLOAT:
             domain = feature.float_domain
             domain.disallow_nan = True
             domain.disallow_inf = True
+        elif low is None and high is None:
+            continue
         else:
             domain = feature.int_domain
         if low is not None:
-            domain.min = low
+            domain.min = low if feature.type == schema_pb2.FLOAT else int(low)
         if high is not None:
-            domain.max = high
-    for task in features.TASKS:
-        _label_domain(_feature(schema, task.label_key), task)
-    for task in features.OPTIONAL_TASKS:
-        # May be absent (data without the optional label stays valid), in range when present.
+            domain.max = high if feature.type == schema_pb2.FLOAT else int(high)
+    for task in spec.tasks:
         present = [f for f in schema.feature if f.name == task.label_key]
+        if not present and not task.optional:
+            raise KeyError(f"label {task.label_key!r} of task {task.name!r} is not in the "
+                           f"statistics; features: {sorted(f.name for f in schema.feature)}")
         feature = present[0] if present else schema.feature.add(name=task.label_key)
-        feature.type = schema_pb2.FLOAT if task.kind == "regression" else schema_pb2.INT
-        feature.ClearField("shape")
-        feature.ClearField("value_count")
-        feature.presence.min_fraction = 0.0
-        feature.presence.min_count = 0
+        if task.optional:
+            # May be absent (data without the optional label stays valid), in range if not.
+            feature.type = schema_pb2.FLOAT if task.kind == "regression" else schema_pb2.INT
+            feature.ClearField("shape")
+            feature.ClearField("value_count")
+            feature.presence.min_fraction = 0.0
+            feature.presence.min_count = 0
         _label_domain(feature, task)
     schema.feature.sort(key=lambda f: f.name)
-    for name, (kind, threshold) in DRIFT.items():
-        comparator = _feature(schema, name).drift_comparator
-        comparator.Clear()
-        getattr(comparator, kind).threshold = threshold
+    for spec_feature in spec.features:
+        for kind, threshold in spec_feature.schema.get("drift", {}).items():
+            comparator = _feature(schema, spec_feature.name).drift_comparator
+            comparator.Clear()
+            getattr(comparator, kind).threshold = threshold
     return schema
 
 
-def _label_domain(feature, task: features.Task) -> None:
-    """A label's valid values: -1 (not observed) up to 1 (binary) or K-1 (multiclass class
-    ids), or >= -1 for a regression label."""
+def _always_present(feature_stats, num_examples: int) -> bool:
+    """Whether the statistics show the feature in every example."""
+    if feature_stats is None:
+        return False
+    common = (feature_stats.num_stats.common_stats if feature_stats.HasField("num_stats")
+              else feature_stats.string_stats.common_stats)
+    return common.num_missing == 0 and common.num_non_missing >= num_examples
+
+
+def _label_domain(feature, task: Task) -> None:
+    """A label's valid values: the missing sentinel up to 1 (binary) or K-1 (multiclass class
+    ids), or >= min(sentinel, 0) for a regression label."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    low = min(task.missing_label, 0)
     if task.max_label is not None:
         feature.ClearField("int_domain")
-        feature.int_domain.min = features.MISSING_LABEL
+        feature.int_domain.min = int(low)
         feature.int_domain.max = task.max_label
+    elif feature.type == schema_pb2.INT:
+        feature.ClearField("int_domain")
+        feature.int_domain.min = int(low)
     else:
         feature.ClearField("float_domain")
-        feature.float_domain.min = features.MISSING_LABEL
+        feature.float_domain.min = low
         feature.float_domain.disallow_nan = True
         feature.float_domain.disallow_inf = True
 
 
-def reference_statistics(statistics):
+def reference_statistics(statistics, spec: ProblemSpec | None = None):
     """The drift-compared features' statistics alone (small enough to review and commit)."""
     from tensorflow_metadata.proto.v0 import statistics_pb2
 
+    spec = spec or default_spec()
+    drift = {f.name for f in spec.features if f.schema.get("drift")}
     out = statistics_pb2.DatasetFeatureStatisticsList()
     dataset = out.datasets.add()
     source = statistics.datasets[0]
@@ -191,7 +230,7 @@ def reference_statistics(statistics):
     dataset.num_examples = source.num_examples
     for feature in source.features:
         name = feature.path.step[0] if feature.path.step else feature.name
-        if name in DRIFT:
+        if name in drift:
             dataset.features.add().CopyFrom(feature)
     return out
 
@@ -222,25 +261,42 @@ def _write_text_atomically(path: Path, text: str) -> None:
 
 
 def freeze(home: str | os.PathLike, out: str | os.PathLike | None = None,
-           split: str = "train") -> tuple[Path, Path]:
+           split: str = "train", spec: ProblemSpec | None = None) -> tuple[Path, Path]:
     """Infers and curates the schema from `home`'s newest statistics; writes schema + reference.
 
     Returns the two paths written (`out`, default `home_schema_path(home)`, where the next run on
     that home finds it, and the reference statistics next to it).
     """
     import tensorflow_data_validation as tfdv
-    from google.protobuf import text_format
 
     stats_path = Path(latest_statistics_uri(home)) / f"Split-{split}" / "FeatureStats.pb"
     if not stats_path.exists():
         raise FileNotFoundError(f"statistics file {stats_path} is missing")
     statistics = tfdv.load_stats_binary(str(stats_path))
-    schema = curate(tfdv.infer_schema(statistics, infer_feature_shape=True), statistics)
-    schema_path = Path(out) if out else home_schema_path(home)
+    return write_curated(statistics, spec, Path(out) if out else home_schema_path(home),
+                         f"the {split} split of the newest span a run on this home read")
+
+
+def freeze_from_data(data_dir: str | os.PathLike, spec: ProblemSpec,
+                     out: str | os.PathLike, beam_args=None) -> tuple[Path, Path]:
+    """Computes the newest span's statistics (`pipeline.data.statistics`) and writes the
+    curated schema for `spec` to `out`, with the reference statistics beside it."""
+    span = layout.existing_spans(data_dir)[-1] if layout.existing_spans(data_dir) else None
+    statistics = statistics_lib.span_statistics(data_dir, spec.input_format, beam_args=beam_args)
+    return write_curated(statistics, spec, Path(out), f"span-{span} of the data")
+
+
+def write_curated(statistics, spec: ProblemSpec | None, schema_path: Path,
+                  described: str) -> tuple[Path, Path]:
+    import tensorflow_data_validation as tfdv
+    from google.protobuf import text_format
+
+    spec = spec or default_spec()
+    schema = curate(tfdv.infer_schema(statistics, infer_feature_shape=True), statistics, spec)
     ref_path = reference_stats_path(schema_path)
-    header = (f"# Curated by `mtl schema freeze` from {stats_path}.\n"
+    header = (f"# Curated by `mtl schema freeze` for problem {spec.name!r} from {described}.\n"
               "# Review before committing; the pipeline validates every span against it.\n")
     _write_text_atomically(schema_path, header + text_format.MessageToString(schema))
     _write_text_atomically(ref_path, "# Reference distributions for the drift comparators.\n"
-                           + text_format.MessageToString(reference_statistics(statistics)))
+                           + text_format.MessageToString(reference_statistics(statistics, spec)))
     return schema_path, ref_path

@@ -1,4 +1,4 @@
-"""The TFMA EvalConfig, derived from the task list.
+"""The TFMA EvalConfig, derived from the run's tasks and the problem spec's slices.
 
 Per task: labels and example weights come from the tf.Transform outputs (`<task>_label`, the
 clipped label, and `<task>_weight`, the observed-label mask: TFMA's AUC rejects a -1 label even
@@ -16,9 +16,8 @@ import json
 
 import tensorflow_model_analysis as tfma
 
-from models import features
-from models.features import Task
 from models.signatures import SERVING_DEFAULT
+from models.spec import Task, default_spec, label_name, weight_name
 from pipeline.evaluation import gates as gates_lib
 from pipeline.evaluation.gates import TaskGate
 
@@ -90,8 +89,7 @@ def slice_gate(gate: TaskGate, slice_features: tuple[str, ...]) -> tfma.MetricCo
 
 
 def metrics_specs(task: Task, gate: TaskGate | None = None,
-                  slice_features: tuple[str, ...] = features.SLICE_FEATURES
-                  ) -> list[tfma.MetricsSpec]:
+                  slice_features: tuple[str, ...] = ()) -> list[tfma.MetricsSpec]:
     """A task's metrics: rows (unweighted count), then observed labels and quality (weighted).
 
     With example weights configured, TFMA computes metrics weighted by the mask, so
@@ -137,10 +135,15 @@ def metrics_specs(task: Task, gate: TaskGate | None = None,
     return [rows, observed]
 
 
-def make_eval_config(tasks: tuple[Task, ...] = features.TASKS,
-                     slice_features: tuple[str, ...] = features.SLICE_FEATURES,
+def make_eval_config(tasks: tuple[Task, ...] | None = None,
+                     slice_features: tuple[str, ...] | None = None,
                      gate_overrides: dict[str, dict] | None = None) -> tfma.EvalConfig:
-    """The EvalConfig; `gate_overrides` is `PipelineConfig.gates` (see `pipeline.evaluation.gates`)."""
+    """The EvalConfig; `gate_overrides` is `PipelineConfig.gates` (see
+    `pipeline.evaluation.gates`). Without `tasks` / `slice_features`, the default problem's."""
+    if tasks is None:
+        tasks = default_spec().default_tasks
+    if slice_features is None:
+        slice_features = default_spec().slices
     gates = gates_lib.resolve(tasks, gate_overrides)
     # One unnamed spec: TFX's Evaluator names it "candidate" and adds the "baseline" copy when
     # a blessed baseline exists (and drops the change thresholds on the first run).
@@ -148,8 +151,8 @@ def make_eval_config(tasks: tuple[Task, ...] = features.TASKS,
         signature_name=SERVING_DEFAULT,
         preprocessing_function_names=["transform_features"],
         model_type=tfma.TF_GENERIC,
-        label_keys={t.name: features.label_name(t) for t in tasks},
-        example_weight_keys={t.name: features.weight_name(t) for t in tasks},
+        label_keys={t.name: label_name(t) for t in tasks},
+        example_weight_keys={t.name: weight_name(t) for t in tasks},
     )
     return tfma.EvalConfig(
         model_specs=[model_spec],

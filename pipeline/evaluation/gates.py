@@ -1,11 +1,12 @@
 """Per-task release gates: absolute bound, change threshold, label count, naive baseline.
 
-A task's gate comes from its `models.features.Task` (bound and allowed absolute change),
-overridden by `PipelineConfig.thresholds` / `max_changes`, then by `PipelineConfig.gates`:
+A task's gate comes from its problem spec (`models.spec.Task`: the bound, the allowed change
+and the `gate` fields), overridden by `PipelineConfig.thresholds` / `max_changes`, then by
+`PipelineConfig.gates`:
 
     PipelineConfig(gates={
-        "click": {"change_mode": "relative", "max_change": 0.03},   # may lose 3% of AUC
-        "watch_time": {"bound": 55.0, "min_labels": 500},
+        "<binary task>": {"change_mode": "relative", "max_change": 0.03},  # may lose 3% of AUC
+        "<regression task>": {"bound": 55.0, "min_labels": 500},
     })
 
 - `bound`: AUC lower bound (binary tasks) or RMSE upper bound (regression), overall slice.
@@ -16,7 +17,7 @@ overridden by `PipelineConfig.thresholds` / `max_changes`, then by `PipelineConf
 - `min_labels`: observed labels the task needs in the evaluation split; fewer fails the gate
   with a message naming the task and the count, instead of blessing a model on nothing.
 - `slice_bound` / `min_slice_examples` (optional): the same kind of bound on every slice of
-  `models.features.SLICE_FEATURES` (device), applied only to slices with at least that many
+  the spec's slice features, applied only to slices with at least that many
   observed labels, so a tiny slice cannot veto a release by noise (`pipeline.evaluation.slice_gate`).
 - `naive_ratio` (regression) / `naive_margin` (binary, multiclass): the naive-baseline gate, on
   for every task (`pipeline.evaluation.naive_metrics`). A regression task's RMSE must be at most
@@ -34,7 +35,7 @@ import dataclasses
 import math
 from typing import Literal
 
-from models.features import Task
+from models.spec import Task
 
 ChangeMode = Literal["absolute", "relative"]
 DEFAULT_MIN_LABELS = 50
@@ -192,7 +193,7 @@ _FIELDS = ("bound", "max_change", "change_mode", "min_labels", "slice_bound",
 
 def resolve(tasks: tuple[Task, ...], overrides: dict[str, dict] | None = None
             ) -> dict[str, TaskGate]:
-    """Each task's gate: the task's own bound and change, then `overrides[task]` fields."""
+    """Each task's gate: the task's own (from its spec), then `overrides[task]` fields."""
     overrides = dict(overrides or {})
     known = {t.name for t in tasks}
     unknown = sorted(set(overrides) - known)
@@ -200,7 +201,7 @@ def resolve(tasks: tuple[Task, ...], overrides: dict[str, dict] | None = None
         raise ValueError(f"gates: unknown tasks {unknown}; known tasks: {sorted(known)}")
     gates = {}
     for task in tasks:
-        values = dict(overrides.get(task.name, {}))
+        values = dict(task.gate) | dict(overrides.get(task.name, {}))
         bad = sorted(set(values) - set(_FIELDS))
         if bad:
             raise ValueError(f"gates[{task.name!r}]: unknown fields {bad}; known: {list(_FIELDS)}")

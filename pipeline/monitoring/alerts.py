@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from models.features import Task
+from models.spec import Task
 from pipeline.monitoring.history import TaskRow
 
 

@@ -16,7 +16,7 @@ import datetime as dt
 import json
 import os
 
-from models.features import ALL_TASKS, Task
+from models.spec import Task
 from pipeline.core import metadata
 from pipeline.core.config import PipelineConfig
 from pipeline.core.metadata import NoRunsError
@@ -40,8 +40,31 @@ METRIC_NAMES: dict[str, str] = {
     "majority_share": "majority_share",
     "accuracy_over_majority": "accuracy_over_majority",
 }
-# A multiclass task's top-k accuracy (models.features.Task.top_k_metric) keeps its name.
-METRIC_NAMES.update({t.top_k_metric: t.top_k_metric for t in ALL_TASKS if t.kind == "multiclass"})
+
+
+class _MetricNames(dict):
+    """`METRIC_NAMES`, which also knows every multiclass task's top-k accuracy
+    (`models.spec.Task.top_k_metric`, "top_<k>_accuracy"), under its own name."""
+
+    @staticmethod
+    def _top_k(name) -> bool:
+        parts = str(name).split("_")
+        return len(parts) == 3 and parts[0] == "top" and parts[1].isdigit() \
+            and parts[2] == "accuracy"
+
+    def __contains__(self, name) -> bool:
+        return dict.__contains__(self, name) or self._top_k(name)
+
+    def __missing__(self, name):
+        if self._top_k(name):
+            return name
+        raise KeyError(name)
+
+    def get(self, name, default=None):
+        return self[name] if name in self else default
+
+
+METRIC_NAMES = _MetricNames(METRIC_NAMES)
 QUALITY_METRICS = ("auc", "root_mean_squared_error", "mean_absolute_error", "accuracy")
 
 
@@ -132,7 +155,7 @@ class TaskRow:
             "examples": pick("example_count"),
             "observed": pick("weighted_example_count"),
             "coverage": self.coverage,
-            "gate_metric": METRIC_NAMES[self.metric],
+            "gate_metric": METRIC_NAMES.get(self.metric, self.metric),
             "candidate": self.value,
             "baseline": self.baseline_value,
             "threshold": self.threshold,
@@ -212,8 +235,6 @@ def collect(config: PipelineConfig) -> list[TaskRow]:
     runs = metadata.runs_oldest_first(store)
     if not runs:
         raise NoRunsError(f"no pipeline run recorded in {config.metadata_path}")
-    tasks = config.tasks()
-    names = {t.name for t in tasks}
     rows: list[TaskRow] = []
     types = metadata.artifact_type_names(store)
     for run in runs:
@@ -232,9 +253,9 @@ def collect(config: PipelineConfig) -> list[TaskRow]:
         version = os.path.basename(summary.pushed_path.rstrip("/")) if summary.pushed_path else None
         run_time = dt.datetime.fromtimestamp(run.create_time_since_epoch / 1e3, tz=dt.timezone.utc)
         by_task = {tm.task.name: tm for tm in summary.tasks}
-        # Optional tasks appear from the first run that trained them.
-        run_tasks = tasks + tuple(tm.task for tm in summary.tasks if tm.task.name not in names)
-        for task in run_tasks:
+        # The tasks of the spec the run recorded (a task appears from the first run that
+        # trained it).
+        for task in summary_lib.run_tasks(config, store, run):
             tm = by_task.get(task.name)
             rows.append(TaskRow(
                 run_id=run.name,

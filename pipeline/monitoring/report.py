@@ -4,10 +4,10 @@ Charts are matplotlib PNGs embedded as base64 `data:` URIs and the CSS is inline
 opens offline, attaches to an e-mail and needs no JavaScript. Per task: the gating metric's
 trend across runs with the bound the Evaluator used drawn in (and the baseline it was compared
 with, the naive predictor's value on the same observed labels and the naive-baseline bound),
-the latest run's metric per device slice, and the Trainer's per-epoch curves (loss, the task's
-metric, its loss weight) read from `history.json` in the run's ModelRun folder. One chart
-shows label coverage (observed labels / rows) per task and run, and a table lists every row of
-`mtl metrics`. Alerts from `monitoring.check` head the page.
+the latest run's metric per slice of the problem's slice features, and the Trainer's
+per-epoch curves (loss, the task's metric, its loss weight) read from `history.json` in the
+run's ModelRun folder. One chart shows label coverage (observed labels / rows) per task and
+run, and a table lists every row of `mtl metrics`. Alerts from `monitoring.check` head the page.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def trend_chart(task_rows: Sequence[TaskRow]) -> str:
 
 
 def slice_chart(row: TaskRow) -> str | None:
-    """The latest run's gating metric per slice (device), with the overall value and bound."""
+    """The latest run's gating metric per slice, with the overall value and bound."""
     slices = sorted((name, values[row.metric]) for name, values in row.by_slice.items()
                     if row.metric in values)
     if not slices:
@@ -119,7 +119,7 @@ def slice_chart(row: TaskRow) -> str | None:
         low = min([v for _, v in slices] + [row.threshold])
         ax.set_ylim(max(0.0, low - 0.05), None)
     ax.set_ylabel(metric)
-    ax.set_title(f"{row.task.name}: {metric} by device (run {row.run_id})", fontsize=9)
+    ax.set_title(f"{row.task.name}: {metric} by slice (run {row.run_id})", fontsize=9)
     ax.legend(fontsize=7)
     return _png(fig)
 
@@ -234,7 +234,7 @@ def render_html(rows: Sequence[TaskRow], alerts: Sequence[Alert], home: str) -> 
         if evaluated:
             png = slice_chart(evaluated[-1])
             if png:
-                parts.append(_img(png, f"slices-{task}", f"{task} metric by device"))
+                parts.append(_img(png, f"slices-{task}", f"{task} metric by slice"))
         trained = [r for r in task_rows if r.model_run_uri]
         if trained:
             png = curves_chart(trained[-1], read_history(trained[-1].model_run_uri))

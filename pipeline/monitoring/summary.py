@@ -2,7 +2,7 @@
 
 `summarize_latest_run(config)` finds the newest pipeline run in the home's metadata.db and
 collects per-component wall times (cached or executed), each task's candidate and baseline
-metrics on the overall slice and by device, the blessing with the reasons for a failure, each
+metrics on the overall slice and per slice, the blessing with the reasons for a failure, each
 task's gate (candidate vs baseline, bound, allowed change, the naive predictor and the bound
 it sets, verdict), the Pusher's latency figure
 and decision, and the pushed path.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from models.features import OPTIONAL_TASKS, Task
+from models.spec import ProblemSpec, Task
 from pipeline.core import metadata
 from pipeline.core.config import PipelineConfig
 from pipeline.evaluation import gates as gates_lib
@@ -293,14 +293,10 @@ def summarize_run(config: PipelineConfig, store, run_context) -> RunSummary:
             if pushed:
                 pushed_path = artifact.custom_properties["pushed_destination"].string_value
             push_props = dict(artifact.custom_properties)
-    tasks = config.tasks()
-    # Also an optional task this config does not name but the run trained (mtl metrics and
-    # report read every run of a home with the default config): kept when it has metrics.
+    tasks = run_tasks(config, store, run_context)
+    metrics = read_metrics(evaluation_uri, tasks) if evaluation_uri else []
     names = {t.name for t in tasks}
-    others = tuple(t for t in OPTIONAL_TASKS if t.name not in names)
-    metrics = [tm for tm in read_metrics(evaluation_uri, tasks + others)
-               if tm.task.name in names or tm.candidate] if evaluation_uri else []
-    gates = gates_lib.resolve(tasks, config.gates)
+    gates = gates_lib.resolve(tasks, {k: v for k, v in config.gates.items() if k in names})
     failures = (read_failures(evaluation_uri, tasks, gates)
                 if evaluation_uri and blessed is False else [])
     return RunSummary(
@@ -319,6 +315,19 @@ def summarize_run(config: PipelineConfig, store, run_context) -> RunSummary:
         latency_budget_ms=_float_prop(push_props, "latency_budget_ms"),
         served_version=_string_prop(push_props, "served_version"),
     )
+
+
+def run_tasks(config: PipelineConfig, store, run_context) -> tuple[Task, ...]:
+    """The tasks a run trained, from the problem spec it recorded (`mtl metrics` and `mtl
+    report` read every run of a home, whatever spec the command was given); the config's
+    tasks for a run that recorded none (it stopped before Transform)."""
+    recorded = metadata.run_problem(store, run_context)
+    if recorded is None:
+        return config.tasks()
+    values, extra = recorded
+    spec = ProblemSpec.from_dict(values, source=f"run {run_context.name}")
+    overrides = {t.name: t for t in config.tasks()} if spec == config.spec else {}
+    return tuple(overrides.get(t.name, t) for t in spec.select_tasks(extra))
 
 
 def _string_prop(props: dict, name: str) -> str | None:

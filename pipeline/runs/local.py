@@ -16,17 +16,25 @@ import logging
 import sys
 from pathlib import Path
 
+from models.spec import default_spec
 from pipeline.core.config import PipelineConfig
 from pipeline.data import generator, layout
-from pipeline.data.preflight import check_latest_span
+from pipeline.data import schema as schema_lib
+from pipeline.data.preflight import BadSpanError, check_latest_span
 from pipeline.monitoring import summary as summary_lib
 from pipeline.runs import progress, unchanged
 from pipeline.runs.lock import home_lock
 
 
 def ensure_data(config: PipelineConfig, reporter: progress.RunReporter | None = None) -> list[int]:
-    """Generates the embedded dataset if the data folder holds no span; returns the spans."""
+    """Generates the embedded dataset if the home's data folder holds no span (the default
+    problem only: another problem's data is the user's); returns the spans."""
     spans = layout.existing_spans(config.data_dir)
+    if not spans and not config.generates_data:
+        raise BadSpanError(f"{config.data_dir} holds no span-<N> folder: problem "
+                           f"{config.spec.name!r} reads its spans from there (span-0/, "
+                           f"span-1/, ... each holding {layout.FILE_GLOBS[config.spec.input_format]} "
+                           f"files)")
     if not spans:
         logging.info("no span under %s: generating %d examples (seed %d)",
                      config.data_dir, config.examples, config.seed)
@@ -34,9 +42,32 @@ def ensure_data(config: PipelineConfig, reporter: progress.RunReporter | None = 
             reporter.say(f"no span under {config.data_dir}: generating {config.examples:,} "
                          f"examples (seed {config.seed})")
         generator.generate(config.data_dir, config.examples, 1, config.seed,
-                           engagement_level="engagement_level" in config.extra_tasks)
+                           optional_tasks=config.extra_tasks)
         spans = layout.existing_spans(config.data_dir)
     return spans
+
+
+def ensure_schema(config: PipelineConfig, reporter: progress.RunReporter | None = None) -> None:
+    """A problem with no curated schema yet (none given, none in the home, none beside its
+    spec) gets one frozen from its newest span, after that span passed the checks against the
+    spec: the first span defines what later spans are validated against."""
+    if config.infer_schema or config.schema_path:
+        return
+    try:
+        schema_lib.resolve_schema_path(None, config.home, spec=config.spec)
+        return
+    except FileNotFoundError:
+        if config.spec == default_spec():
+            raise
+    check_latest_span(config.data_dir, config.spec, config.tasks())
+    out = schema_lib.home_schema_path(config.home)
+    message = (f"problem {config.spec.name!r} has no curated schema: freezing one from the "
+               f"newest span of {config.data_dir} to {out} (review it; later spans are "
+               f"validated against it)")
+    logging.info("%s", message)
+    if reporter:
+        reporter.say(message)
+    schema_lib.freeze_from_data(config.data_dir, config.spec, out)
 
 
 @contextlib.contextmanager
@@ -70,6 +101,7 @@ def run_pipeline(config: PipelineConfig, reporter: progress.RunReporter | None =
     from pipeline.dag.build import create_pipeline
 
     ensure_data(config, reporter)
+    ensure_schema(config, reporter)
     config.pipeline_root.mkdir(parents=True, exist_ok=True)
     pipeline = create_pipeline(config)
     key = unchanged.run_key(config, pipeline)
@@ -77,7 +109,7 @@ def run_pipeline(config: PipelineConfig, reporter: progress.RunReporter | None =
     if reason:
         # The same files as that completed run, which passed this check: not read again.
         return reason
-    check_latest_span(config.data_dir)
+    check_latest_span(config.data_dir, config.spec, config.tasks())
     unchanged.forget(config)
     # Not `tfx.v1` (see pipeline/dag/build.py), and only now: an unchanged run needs none of
     # the launcher's modules.

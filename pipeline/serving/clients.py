@@ -9,8 +9,11 @@ Three clients with one interface, `predict(rows) -> list[dict]` (one dict of out
   `POST /v1/models/<model>:predict` with `{"signature_name": "serving_raw", "instances": rows}`,
   plain JSON rows of raw features.
 
-A row is a dict of raw features (`models.features.RAW_FEATURE_KEYS`); absent features take the
-documented defaults (`SERVING_DEFAULTS`, empty history), labels are ignored.
+A row is a dict of the raw features of the model's problem spec (`models.spec`); absent
+features take the spec's serving defaults (a sequence: empty), labels are ignored. The
+in-process client reads the spec the model was trained on from the model itself
+(`assets.extra/problem_spec.json`); the remote clients take one (`mtl predict --spec FILE`),
+the default problem's otherwise.
 """
 
 from __future__ import annotations
@@ -23,79 +26,98 @@ from pathlib import Path
 
 import requests
 
-from models import features
 from models.signatures import RAW_SIGNATURE, SERVING_DEFAULT
-
-_STRING = (*features.CATEGORICAL_FEATURES,)
-_FLOAT = features.FLOAT_FEATURES
-_INT = features.INT_FEATURES
+from models.spec import ProblemSpec, default_spec, load_model_spec
 
 
-def complete_row(row: dict, where: str = "row") -> dict:
-    """The row with every raw feature, defaults filled; history as a list of ids."""
-    unknown = sorted(set(row) - set(features.RAW_FEATURE_KEYS) - set(features.LABEL_KEYS))
+def model_spec(model_dir: str) -> ProblemSpec:
+    """The problem spec a SavedModel was trained on (the default problem's for a model
+    exported before models carried one)."""
+    found = load_model_spec(model_dir)
+    return found[0] if found else default_spec()
+
+
+def complete_row(row: dict, where: str = "row", spec: ProblemSpec | None = None) -> dict:
+    """The row with every raw feature, defaults filled; a sequence as a list of ids."""
+    spec = spec or default_spec()
+    known = set(spec.raw_feature_keys)
+    unknown = sorted(set(row) - known - set(spec.label_keys))
     if unknown:
         raise ValueError(f"{where}: unknown features {unknown}; "
-                         f"expected some of {list(features.RAW_FEATURE_KEYS)}")
+                         f"expected some of {list(spec.raw_feature_keys)}")
     out = {}
-    for key in _STRING:
-        out[key] = str(row.get(key, features.SERVING_DEFAULTS[key]))
-    for key in _FLOAT:
-        value = row.get(key, features.SERVING_DEFAULTS[key])
-        try:
-            out[key] = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"{where}: feature {key!r} must be a number, got {value!r}") from None
-    for key in _INT:
-        value = row.get(key, features.SERVING_DEFAULTS[key])
-        if isinstance(value, float) and not value.is_integer() or isinstance(value, str):
-            raise ValueError(f"{where}: feature {key!r} must be an integer, got {value!r}")
-        out[key] = int(value)
-    history = row.get(features.HISTORY_FEATURE, [])
-    if isinstance(history, str):
-        history = history.split()
-    out[features.HISTORY_FEATURE] = [str(h) for h in history]
+    for feature in spec.features:
+        key = feature.name
+        value = row.get(key, feature.serving_default)
+        if feature.kind == "sequence":
+            if isinstance(value, str):
+                value = value.split()
+            values = [str(v) for v in value]
+            if feature.dtype == "int":
+                try:
+                    values = [int(v) for v in values]
+                except ValueError:
+                    raise ValueError(f"{where}: feature {key!r} must hold integer ids, got "
+                                     f"{value!r}") from None
+            out[key] = values
+        elif feature.dtype == "string":
+            out[key] = str(value)
+        elif feature.dtype == "float":
+            try:
+                out[key] = float(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"{where}: feature {key!r} must be a number, got "
+                                 f"{value!r}") from None
+        else:
+            if (isinstance(value, float) and not value.is_integer() or isinstance(value, str)
+                    or value is None):
+                raise ValueError(f"{where}: feature {key!r} must be an integer, got {value!r}")
+            out[key] = int(value)
     return out
 
 
-def row_to_example(row: dict) -> bytes:
+def row_to_example(row: dict, spec: ProblemSpec | None = None) -> bytes:
     """A serialized tf.Example of a (completed) row."""
     import tensorflow as tf
 
-    row = complete_row(row)
+    spec = spec or default_spec()
+    row = complete_row(row, spec=spec)
     example = tf.train.Example()
     feature = example.features.feature
-    for key in _STRING:
-        feature[key].bytes_list.value.append(row[key].encode())
-    for key in _FLOAT:
-        feature[key].float_list.value.append(row[key])
-    for key in _INT:
-        feature[key].int64_list.value.append(row[key])
-    feature[features.HISTORY_FEATURE].bytes_list.value.extend(
-        h.encode() for h in row[features.HISTORY_FEATURE])
+    for spec_feature in spec.features:
+        key = spec_feature.name
+        values = row[key] if spec_feature.kind == "sequence" else [row[key]]
+        if spec_feature.dtype == "string":
+            feature[key].bytes_list.value.extend(str(v).encode() for v in values)
+        elif spec_feature.dtype == "float":
+            feature[key].float_list.value.extend(values)
+        else:
+            feature[key].int64_list.value.extend(values)
     return example.SerializeToString()
 
 
-def example_to_row(serialized: bytes) -> dict:
+def example_to_row(serialized: bytes, spec: ProblemSpec | None = None) -> dict:
     """The raw features of a serialized tf.Example as a completed row (labels dropped)."""
     import tensorflow as tf
 
+    spec = spec or default_spec()
+    sequences = {f.name for f in spec.sequences}
     example = tf.train.Example.FromString(serialized)
     row = {}
     for key, value in example.features.feature.items():
-        if key in features.LABEL_KEYS:
+        if key in spec.label_keys:
             continue
         kind = value.WhichOneof("kind")
         values = list(getattr(value, kind).value) if kind else []
         values = [v.decode() if isinstance(v, bytes) else v for v in values]
-        if key == features.HISTORY_FEATURE:
+        if key in sequences:
             row[key] = values
         elif values:
             row[key] = values[0]
-    return complete_row(row, where="tf.Example")
+    return complete_row(row, where="tf.Example", spec=spec)
 
 
-def read_rows(path: str | os.PathLike) -> Iterator[dict]:
+def read_rows(path: str | os.PathLike, spec: ProblemSpec | None = None) -> Iterator[dict]:
     """Rows from a JSON-lines file (`.jsonl`/`.json`) or a (gzipped) TFRecord of tf.Examples."""
     path = Path(path)
     if not path.exists():
@@ -112,13 +134,13 @@ def read_rows(path: str | os.PathLike) -> Iterator[dict]:
                     raise ValueError(f"{path}:{number}: not JSON ({e.msg})") from None
                 if not isinstance(row, dict):
                     raise ValueError(f"{path}:{number}: expected a JSON object of features")
-                yield complete_row(row, where=f"{path}:{number}")
+                yield complete_row(row, where=f"{path}:{number}", spec=spec)
         return
     import tensorflow as tf
 
     compression = "GZIP" if path.suffix == ".gz" else ""
     for record in tf.data.TFRecordDataset(str(path), compression_type=compression):
-        yield example_to_row(record.numpy())
+        yield example_to_row(record.numpy(), spec)
 
 
 def _batches(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
@@ -164,16 +186,17 @@ class InProcessClient:
         if not os.path.exists(os.path.join(model_dir, "saved_model.pb")):
             raise FileNotFoundError(f"{model_dir} is not a SavedModel folder (no saved_model.pb)")
         self._tf = tf
+        self.spec = model_spec(model_dir)
         self._serve = tf.saved_model.load(model_dir).signatures[SERVING_DEFAULT]
 
     def predict(self, rows: list[dict]) -> list[dict]:
-        examples = self._tf.constant([row_to_example(r) for r in rows])
+        examples = self._tf.constant([row_to_example(r, self.spec) for r in rows])
         outputs = self._serve(examples=examples)
         return _rows_of_columns({k: v.numpy() for k, v in outputs.items()})
 
 
 def grpc_request(rows: list[dict], model_name: str, version: int | None = None,
-                 version_label: str | None = None):
+                 version_label: str | None = None, spec: ProblemSpec | None = None):
     """The PredictRequest TF Serving receives: serialized tf.Examples to `serving_default`."""
     import tensorflow as tf
     from tensorflow_serving.apis import predict_pb2
@@ -186,7 +209,7 @@ def grpc_request(rows: list[dict], model_name: str, version: int | None = None,
     elif version_label:
         request.model_spec.version_label = version_label
     request.inputs["examples"].CopyFrom(
-        tf.make_tensor_proto([row_to_example(r) for r in rows], dtype=tf.string))
+        tf.make_tensor_proto([row_to_example(r, spec) for r in rows], dtype=tf.string))
     return request
 
 
@@ -194,7 +217,8 @@ class GrpcClient:
     """TF Serving's PredictionService over gRPC (`host:8500`)."""
 
     def __init__(self, target: str, model_name: str, version: int | None = None,
-                 version_label: str | None = None, timeout: float = 30.0):
+                 version_label: str | None = None, timeout: float = 30.0,
+                 spec: ProblemSpec | None = None):
         import grpc
         from tensorflow_serving.apis import prediction_service_pb2_grpc
 
@@ -203,12 +227,14 @@ class GrpcClient:
         self.model_name, self.version, self.version_label = model_name, version, version_label
         self.timeout = timeout
         self.target = target
+        self.spec = spec or default_spec()
 
     def predict(self, rows: list[dict]) -> list[dict]:
         import grpc
         import tensorflow as tf
 
-        request = grpc_request(rows, self.model_name, self.version, self.version_label)
+        request = grpc_request(rows, self.model_name, self.version, self.version_label,
+                               self.spec)
         try:
             response = self._stub.Predict(request, timeout=self.timeout)
         except grpc.RpcError as e:
@@ -220,12 +246,15 @@ class GrpcClient:
         self._channel.close()
 
 
-def rest_body(rows: list[dict]) -> dict:
-    """The REST request body: plain JSON rows to the `serving_raw` signature."""
+def rest_body(rows: list[dict], spec: ProblemSpec | None = None) -> dict:
+    """The REST request body: plain JSON rows to the `serving_raw` signature (a sequence as
+    one whitespace-separated string)."""
+    spec = spec or default_spec()
     instances = []
     for row in rows:
         instance = dict(row)
-        instance[features.HISTORY_FEATURE] = " ".join(row[features.HISTORY_FEATURE])
+        for feature in spec.sequences:
+            instance[feature.name] = " ".join(str(v) for v in row[feature.name])
         instances.append(instance)
     return {"signature_name": RAW_SIGNATURE, "instances": instances}
 
@@ -234,7 +263,9 @@ class RestClient:
     """TF Serving's REST API (`http://host:8501`), row ("instances") format."""
 
     def __init__(self, base_url: str, model_name: str, version: int | None = None,
-                 version_label: str | None = None, timeout: float = 30.0):
+                 version_label: str | None = None, timeout: float = 30.0,
+                 spec: ProblemSpec | None = None):
+        self.spec = spec or default_spec()
         self.base_url = base_url.rstrip("/")
         self.model_name = model_name
         path = f"/v1/models/{model_name}"
@@ -247,7 +278,8 @@ class RestClient:
 
     def predict(self, rows: list[dict]) -> list[dict]:
         try:
-            response = requests.post(self.url, json=rest_body(rows), timeout=self.timeout)
+            response = requests.post(self.url, json=rest_body(rows, self.spec),
+                                     timeout=self.timeout)
         except requests.RequestException as e:
             raise ConnectionError(f"REST predict to {self.url} failed: {e}") from None
         if response.status_code != 200:
@@ -259,5 +291,5 @@ class RestClient:
 
 def predict_file(client, path: str | os.PathLike, batch_size: int = 256) -> Iterator[dict]:
     """Scores every row of `path` with `client`, in batches, in file order."""
-    for batch in _batches(read_rows(path), batch_size):
+    for batch in _batches(read_rows(path, getattr(client, "spec", None)), batch_size):
         yield from client.predict(batch)

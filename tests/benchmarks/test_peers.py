@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from benchmarks import peers
-from models.features import Task
 from pipeline.data import generator
+from tests.support.default_problem import Task
 
 CLICK = Task("click", "binary", "click")
 WATCH = Task("watch_time", "regression", "watch_time")
@@ -106,7 +106,7 @@ def test_paired_differences_and_their_standard_error():
 
 
 def test_trials_change_one_loss_weight_or_keep_only_the_named_tasks():
-    from models import features
+    from tests.support import default_problem as features
 
     weighted = peers.trial_tasks(features.TASKS, {"click": 2.0})
     assert [t.loss_weight for t in weighted] == [2.0] + [t.loss_weight for t in features.TASKS[1:]]

@@ -10,8 +10,8 @@ import os
 import numpy as np
 import pytest
 
-from models import features
 from models.hparams import MODEL_NAMES
+from tests.support import default_problem as features
 
 pytestmark = pytest.mark.e2e
 

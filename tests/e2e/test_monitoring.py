@@ -14,9 +14,9 @@ import json
 
 import pytest
 
-from models import features
 from pipeline.cli.main import main as mtl
 from tests.support import chromium
+from tests.support import default_problem as features
 
 pytestmark = pytest.mark.e2e
 
@@ -182,6 +182,6 @@ def test_trainer_tensorboard_logs_per_task_scalars(home):
                 assert tag in tags, (split, tag)
                 values = [float(tensor_util.MakeNdarray(e.tensor_proto)) for e in acc.Tensors(tag)]
                 assert values == pytest.approx(history[prefix + name], rel=1e-6), (split, tag)
-            # The static loss weights are logged as configured in models/features.py.
+            # The static loss weights are logged as configured in the default spec.
             weights = acc.Tensors(f"epoch_{task.name}_loss_weight")
             assert float(tensor_util.MakeNdarray(weights[-1].tensor_proto)) == task.loss_weight

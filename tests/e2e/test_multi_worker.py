@@ -21,8 +21,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from models import cluster, features
+from models import cluster
 from models.hparams import ModelHParams
+from tests.support import default_problem as features
 from tests.support.pipelines import small_config
 
 pytestmark = pytest.mark.e2e

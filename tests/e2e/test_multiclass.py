@@ -10,7 +10,7 @@ import os
 import numpy as np
 import pytest
 
-from models import features
+from tests.support import default_problem as features
 
 pytestmark = pytest.mark.e2e
 

@@ -18,7 +18,7 @@ import time
 import numpy as np
 import pytest
 
-from models import features
+from tests.support import default_problem as features
 
 pytestmark = pytest.mark.e2e
 

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from models import features
 from models.hparams import ModelHParams
+from tests.support import default_problem as features
 from tests.support.pipelines import small_config
 
 pytestmark = pytest.mark.e2e

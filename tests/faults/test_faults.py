@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 
-from models import features
+from tests.support import default_problem as features
 from tests.support.faults import (
     BAD_SPAN_EXAMPLES,
     MIN_SPAN_EXAMPLES,

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models import features
 from models.distribute import STRATEGIES, make_strategy
 from models.hparams import ModelHParams
 from models.model import build_model
+from tests.support import default_problem as features
 
 
 def _batch(n: int, vocab: int, rng: np.random.Generator):

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models import features, layers, model
+from models import layers, model
 from models.hparams import ModelHParams
 from models.weighting import STRATEGIES
+from tests.support import default_problem as features
 from tests.support.model_batches import SMALL, VOCAB, fake_batch
 
 TASK_NAMES = [t.name for t in features.TASKS]

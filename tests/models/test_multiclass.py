@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models import features, model
+from models import model
 from models import tasks as task_lib
 from models.export import fused_score, score_term
 from models.hparams import ModelHParams
 from models.weighting import STRATEGIES
+from tests.support import default_problem as features
 from tests.support.model_batches import SMALL, VOCAB, fake_batch
 
 ENGAGEMENT = features.task_by_name("engagement_level", features.ALL_TASKS)

@@ -9,8 +9,8 @@ import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-from models import features
 from models.preprocessing import preprocessing_fn
+from tests.support import default_problem as features
 
 RAW_SPEC = {
     **{k: tf.io.FixedLenFeature([], tf.string) for k in features.CATEGORICAL_FEATURES},

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models import features, layers, model
+from models import layers, model
 from models import tasks as task_lib
 from models.hparams import ModelHParams
+from tests.support import default_problem as features
 
 VOCAB = {key: 7 for key in features.CATEGORICAL_FEATURES}
 XF = features.transformed_name
@@ -47,7 +48,7 @@ def _embedding(**options) -> layers.FeatureEmbedding:
     dims = {XF("user_id"): 2, XF("item_id"): 2, XF("category"): 1, XF("device"): 1}
     layer = layers.FeatureEmbedding(
         vocab_sizes={key: 3 for key in dims}, embedding_dims=dims, numeric_keys=[],
-        history_key=XF("history_item_ids"), history_vocab_of=XF("item_id"), **options)
+        sequences={XF("history_item_ids"): XF("item_id")}, **options)
     return layer
 
 
@@ -69,7 +70,8 @@ def _set_tables(layer, item_rows, user_rows=None, history_rows=None):
     if user_rows is not None:
         layer.embeddings[XF("user_id")].embeddings.assign(np.asarray(user_rows, np.float32))
     if history_rows is not None:
-        layer.history_table.embeddings.assign(np.asarray(history_rows, np.float32))
+        layer.sequence_tables[XF("history_item_ids")].embeddings.assign(
+            np.asarray(history_rows, np.float32))
 
 
 def test_history_shares_the_item_table_unless_it_has_its_own():
@@ -79,7 +81,7 @@ def test_history_shares_the_item_table_unless_it_has_its_own():
     # Parts: user 2, item 2, category 1, device 1, then the pooled history:
     # mean of item rows 1 and 2 = ([1, 0] + [0, 3]) / 2.
     np.testing.assert_allclose(shared(_inputs()).numpy()[0, 6:], [0.5, 1.5])
-    assert shared.history_table is None
+    assert shared.sequence_tables == {}
 
     own = _embedding(own_history_table=True)
     _set_tables(own, items, history_rows=[[0, 0], [2, 2], [4, 0], [0, 0]])

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from models import tasks
-from models.features import Task
+from models.spec import Task
 
 BINARY = Task("click", "binary", "click")
 REGRESSION = Task("watch_time", "regression", "watch_time", scale=2.0)

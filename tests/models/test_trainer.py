@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models import features, trainer
+from models import trainer
+from tests.support import default_problem as features
 
 
 class FakeTransformOutput:

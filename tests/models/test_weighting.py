@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 
 from models import weighting
-from models.features import Task
 from models.hparams import ModelHParams
+from models.spec import Task
 
 BINARY = Task("a", "binary", "a", loss_weight=1.0)
 REGRESSION = Task("b", "regression", "b", loss_weight=0.5)

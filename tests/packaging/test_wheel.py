@@ -68,8 +68,8 @@ def test_the_wheel_holds_every_package_and_the_curated_schema(installed):
     sources = {str(p.relative_to(ROOT)) for pkg in ("models", "pipeline", "components", "kubeflow")
                for p in (ROOT / pkg).rglob("*.py")}
     assert sources <= names, sorted(sources - names)
-    assert {"pipeline/data/curated/schema.pbtxt",
-            "pipeline/data/curated/reference_statistics.pbtxt"} <= names
+    assert {"models/problems/recommendation/schema.pbtxt",
+            "models/problems/recommendation/reference_statistics.pbtxt"} <= names
 
 
 @pytest.mark.e2e
@@ -104,7 +104,7 @@ def test_mtl_help_and_kfp_compile_from_the_installed_wheel(installed):
     assert out.count("compiled ") == 1
     text = (work / "mtl.yaml").read_text()
     # The pods read the schema the wheel installed.
-    assert "site-packages/pipeline/data/curated/schema.pbtxt" in text
+    assert "site-packages/models/problems/recommendation/schema.pbtxt" in text
 
 
 @pytest.mark.e2e

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models import features
+from tests.support import default_problem as features
 
 VOCAB = {key: 7 for key in features.CATEGORICAL_FEATURES}
 # Small widths: these tests are about wiring, not quality.

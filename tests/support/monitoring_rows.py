@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from models.features import task_by_name
 from pipeline.monitoring.history import TaskRow
+from tests.support.default_problem import task_by_name
 
 
 def make_row(run: int, task: str, value: float, *, examples=400.0, observed=100.0, baseline=None,

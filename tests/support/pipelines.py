@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-# Small data cannot reach the production bounds in models.features; e2e tests gate on these
+# Small data cannot reach the production bounds in the default spec; e2e tests gate on these
 # so that they test the mechanics, not the data size. like is LOOSENED to 0.4: a 5,000-example
 # eval split holds ~200 observed like labels, whose AUC has a standard error of ~0.04, and the
 # default model lands at 0.49-0.53 there (0.63 at 100,000 examples); its naive margin follows
@@ -31,8 +31,8 @@ SMALL_DATA_MULTICLASS_MARGIN = -0.05
 
 def small_data_gates(thresholds: dict[str, float]) -> dict[str, dict]:
     """The naive-baseline gate overrides matching small-data absolute `thresholds`."""
-    from models.features import ALL_TASKS
     from pipeline.evaluation.gates import DEFAULT_NAIVE_MARGIN
+    from tests.support.default_problem import ALL_TASKS
 
     gates = {}
     for task in ALL_TASKS:

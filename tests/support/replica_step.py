@@ -23,9 +23,9 @@ tf.config.set_logical_device_configuration(
 
 import keras  # noqa: E402
 
-from models import features  # noqa: E402
 from models.hparams import ModelHParams  # noqa: E402
 from models.model import build_model  # noqa: E402
+from tests.support import default_problem as features  # noqa: E402
 from tests.support.model_batches import SMALL, VOCAB, fake_batch  # noqa: E402
 
 BATCH = 32

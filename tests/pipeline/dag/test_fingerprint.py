@@ -31,7 +31,7 @@ def test_editing_the_model_changes_the_trainer_fingerprint_only(tmp_path):
 
 def test_editing_preprocessing_or_features_changes_the_transform_fingerprint(tmp_path):
     root = _copy_models(tmp_path)
-    for name in ("preprocessing.py", "features.py"):
+    for name in ("preprocessing.py", "spec.py"):
         before = fingerprint.transform_fingerprint(root), fingerprint.trainer_fingerprint(root)
         _append(root / name)
         after = fingerprint.transform_fingerprint(root), fingerprint.trainer_fingerprint(root)

@@ -6,6 +6,8 @@ no Beam), so these run in seconds.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,9 +15,10 @@ import tensorflow_data_validation as tfdv
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
-from models import features
+from models.spec import default_spec
 from pipeline.data import generator as data
 from pipeline.data import schema as schema_lib
+from tests.support import default_problem as features
 
 
 def _stats(seed: int, span: int = 2, n: int = 2000, change=None, engagement_level=False):
@@ -41,7 +44,7 @@ def test_healthy_spans_of_other_seeds_pass_validation_and_drift(committed, seed)
     anomalies = tfdv.validate_statistics(_stats(seed), schema, previous_statistics=reference)
     assert dict(anomalies.anomaly_info) == {}
     measured = {d.path.step[0]: d.drift_measurements[0].value for d in anomalies.drift_skew_info}
-    assert set(measured) == set(schema_lib.DRIFT)
+    assert set(measured) == {f.name for f in default_spec().features if f.schema.get("drift")}
     assert all(value < 0.1 for value in measured.values()), measured
 
 
@@ -114,7 +117,7 @@ def test_optional_engagement_label_is_valid_when_present_and_checked_for_range(c
 
 def test_a_run_validates_against_the_homes_own_schema_then_the_packaged_one(tmp_path):
     packaged = schema_lib.default_schema_path()
-    assert packaged.is_file() and packaged.parent.name == "curated"
+    assert packaged.is_file() and packaged.parent == Path(default_spec().source).parent
     assert schema_lib.resolve_schema_path(None, tmp_path) == packaged
     own = schema_lib.home_schema_path(tmp_path)
     own.parent.mkdir(parents=True)
@@ -128,6 +131,6 @@ def test_a_run_validates_against_the_homes_own_schema_then_the_packaged_one(tmp_
 
 
 def test_a_missing_packaged_schema_stops_the_run_instead_of_inferring_one(tmp_path, monkeypatch):
-    monkeypatch.setattr(schema_lib, "PACKAGED_DIR", tmp_path / "gone")
+    monkeypatch.setattr(schema_lib, "spec_schema_path", lambda spec: None)
     with pytest.raises(FileNotFoundError, match="ships with the package is missing .*--infer-schema"):
         schema_lib.resolve_schema_path(None, tmp_path / "home")

@@ -4,9 +4,9 @@ import dataclasses
 
 import tensorflow_model_analysis as tfma
 
-from models import features
 from pipeline.core.config import PipelineConfig
 from pipeline.evaluation.eval_config import make_eval_config
+from tests.support import default_problem as features
 
 
 def test_label_and_weight_keys_follow_the_task_list():

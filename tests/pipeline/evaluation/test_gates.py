@@ -7,10 +7,10 @@ import json
 import pytest
 import tensorflow_model_analysis as tfma
 
-from models import features
 from pipeline.core.config import PipelineConfig
 from pipeline.evaluation import gates
 from pipeline.evaluation.eval_config import make_eval_config
+from tests.support import default_problem as features
 
 
 def _by_task(config):

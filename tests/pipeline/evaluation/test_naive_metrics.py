@@ -8,7 +8,6 @@ import math
 import pytest
 from tensorflow_model_analysis.metrics import metric_types
 
-from models import features
 from pipeline.core.config import PipelineConfig
 from pipeline.evaluation import gates
 from pipeline.evaluation.eval_config import NAIVE_MODULE, make_eval_config
@@ -20,6 +19,7 @@ from pipeline.evaluation.naive_metrics import (
     rmse_and_naive,
     rmse_ratio,
 )
+from tests.support import default_problem as features
 from tests.support.tfma_metrics import combine_in_two_workers
 
 

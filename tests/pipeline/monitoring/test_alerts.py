@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from models.features import task_by_name
 from pipeline.monitoring import alerts as alerts_lib
+from tests.support.default_problem import task_by_name
 from tests.support.monitoring_rows import make_row, two_runs
 
 

@@ -7,10 +7,10 @@ import os
 
 import pytest
 
-from models import features
 from pipeline.monitoring import alerts as alerts_lib
 from pipeline.monitoring import formats, report
 from tests.support import chromium
+from tests.support import default_problem as features
 from tests.support.monitoring_rows import make_row
 
 THRESHOLD_RGB = (0xD3, 0x54, 0x00)  # report._BOUND, the dashed threshold line

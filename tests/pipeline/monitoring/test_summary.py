@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from models import features
 from pipeline.evaluation import gates
 from pipeline.monitoring.summary import RunSummary, TaskMetrics
+from tests.support import default_problem as features
 
 
 def _summary(**changes) -> RunSummary:
