@@ -6,8 +6,8 @@ import argparse
 import logging
 import sys
 
-from pipeline.cli.common import add_home, parse_overrides
 from models.spec import default_spec
+from pipeline.cli.common import add_home, parse_overrides
 from pipeline.core.config import PipelineConfig
 from pipeline.monitoring import alerts as alerts_lib
 from pipeline.monitoring import formats, history, report

@@ -252,10 +252,18 @@ def check_csv_against_spec(spec: ProblemSpec, tasks, columns: dict[str, list[str
     column of numbers is read as numbers, so a string id feature needs non-numeric ids or
     dtype int)."""
     tasks = spec.default_tasks if tasks is None else tasks
+    sequences = {f.name for f in spec.sequences}
     for key, (field, accepted, declared) in _expected_kinds(spec, tasks).items():
         if key not in columns:
             raise SpecError(spec.source, field, f"{key!r} ({declared}) is not a column of "
                                                 f"{path}; its columns: {list(columns)}")
+        if key in sequences:
+            # One whitespace-separated string of ids per row.
+            tokens = [t for value in columns[key] for t in value.split()]
+            kind = _csv_kind(tokens)
+            if accepted == ("string",) or kind in accepted:
+                continue
+            raise _mismatch(spec, field, key, declared, kind, path)
         kind = _csv_kind(columns[key])
         if kind == "int" and "float" in accepted:
             continue
