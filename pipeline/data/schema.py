@@ -16,6 +16,7 @@ curated one, following the problem spec (`models.spec`):
   - numeric features: `schema.min` / `schema.max`, NaN and infinity disallowed for floats;
   - labels: the missing sentinel up to 1 (binary) or K-1 (multiclass class ids), or at least
     min(sentinel, 0) for a regression label;
+  - CSV spans: sequences and labels may be empty cells (an empty sequence, a missing label);
   - drift comparators (`schema.drift`) on features whose distribution must not move far: the
     gate compares each span with the reference statistics frozen alongside the schema.
 
@@ -165,6 +166,16 @@ def curate(schema, statistics, spec: ProblemSpec | None = None):
             domain.min = low if feature.type == schema_pb2.FLOAT else int(low)
         if high is not None:
             domain.max = high if feature.type == schema_pb2.FLOAT else int(high)
+    if spec.input_format == "csv":
+        # An empty CSV cell is an absent value for CsvExampleGen (a missing label, an empty
+        # sequence) while TFDV's CSV statistics count it as present: no shape, no presence.
+        empty_ok = {f.name for f in spec.sequences} | {t.label_key for t in spec.tasks}
+        for feature in schema.feature:
+            if feature.name in empty_ok:
+                feature.ClearField("shape")
+                feature.ClearField("value_count")
+                feature.presence.min_fraction = 0.0
+                feature.presence.min_count = 0
     for task in spec.tasks:
         present = [f for f in schema.feature if f.name == task.label_key]
         if not present and not task.optional:

@@ -133,10 +133,10 @@ def test_metrics_and_report_follow_the_spec_each_run_recorded(runs, tmp_path, ca
 
 def test_csv_spans_run_through_the_same_pipeline(tmp_path):
     spec = shop_problem.write_spec(tmp_path / "shop.yaml", input_format="csv")
-    shop_problem.write_csv_span(tmp_path / "data", 1, shop_problem.generate(4000, seed=5))
+    shop_problem.write_csv_span(tmp_path / "data", 1, shop_problem.generate(5000, seed=3))
     home = tmp_path / "home"
     code = main(["run", "--spec", str(spec), "--data", str(tmp_path / "data"),
-                 "--root", str(home), "-q", "--model", "shared_bottom"])
+                 "--root", str(home), "-q", "--model", "mmoe"])
     assert code == 0
     summary = _summary(home, spec)
     states = {c.node_id: c.state for c in summary.components}
