@@ -30,8 +30,8 @@ DEFAULT_PVC = "mtl-home"
 
 # Where the packaged curated schema sits in the image (kubeflow/Dockerfile installs the wheel
 # into python:3.10's site-packages and checks that this file is there).
-IMAGE_SCHEMA_PATH = ("/usr/local/lib/python3.10/site-packages/models/problems/recommendation/"
-                     "schema.pbtxt")
+IMAGE_SITE_PACKAGES = "/usr/local/lib/python3.10/site-packages"
+IMAGE_SCHEMA_PATH = f"{IMAGE_SITE_PACKAGES}/models/problems/recommendation/schema.pbtxt"
 
 
 def platform_spec(spec: dict, pvc: str, mount_path: str) -> dict:

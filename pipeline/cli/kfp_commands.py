@@ -3,10 +3,12 @@
   mtl kfp compile  --output mtl.yaml [--image IMG]                       [-- RUN FLAGS]
   mtl kfp submit   --host URL [--package mtl.yaml] [--experiment NAME]    [-- RUN FLAGS]
   mtl kfp schedule --host URL --cron "0 3 * * *" [--package mtl.yaml]     [-- RUN FLAGS]
+  mtl kfp run-local --package mtl.yaml [--pipeline-root DIR] [--run-id ID]
 
 RUN FLAGS are those of `mtl run` (same configuration); `--root` is the home inside the pods
 (default /mnt/mtl). submit and schedule compile first (unless given `--package`), then talk to
-the KFP API server (kubeflow/client.py).
+the KFP API server (kubeflow/client.py). run-local runs a package compiled with a local `--root`
+task by task on this machine, as the pods would (kubeflow/local_runner.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import sys
 
 from kubeflow import client as kfp_client
+from kubeflow import local_runner
 from kubeflow.compile import DEFAULT_HOME, DEFAULT_IMAGE, DEFAULT_PVC, compile_pipeline
 from pipeline.cli.common import strip_dashes
 from pipeline.cli.run_flags import run_config
@@ -61,6 +64,19 @@ def register(sub) -> None:
             p.add_argument("--job-name", default=None, help="recurring run name (default <pipeline>-retrain)")
         p.add_argument("run_args", nargs=argparse.REMAINDER,
                        help="after --: the flags of `mtl run` (--root, --epochs, ...)")
+    local = kfp_sub.add_parser(
+        "run-local", allow_abbrev=False,
+        help="run a compiled package's tasks here, one process each, as its pods would",
+        description="Runs every task of a package compiled with a local --root (the home must "
+                    "exist at that path) in dependency order, each with its container command "
+                    "and arguments; the resolver steps are stubbed (no metadata store of past "
+                    "runs: no baseline model).")
+    local.add_argument("--package", required=True, help="a .yaml package from `mtl kfp compile`")
+    local.add_argument("--pipeline-root", default=None,
+                       help="where the artifacts go (default <root>/pipeline_root, as submit "
+                            "sends it)")
+    local.add_argument("--run-id", default=None, help="run folder name (default local-<time>)")
+    local.add_argument("--verbose", action="store_true", help="show every task's log as it runs")
     kfp.set_defaults(handler=kfp_command)
 
 
@@ -72,7 +88,31 @@ def cluster_config(run_args: list[str]) -> PipelineConfig:
     return run_config(run_args)
 
 
+def run_local_command(args: argparse.Namespace) -> int:
+    def report(task: local_runner.TaskRun) -> None:
+        status = "stub" if task.exit_code is None else f"exit {task.exit_code}"
+        print(f"task {task.name}: {status} ({task.seconds:.1f} s)"
+              + (f" [{task.note}]" if task.note else ""), flush=True)
+
+    try:
+        run = local_runner.run_package(args.package, args.pipeline_root, args.run_id,
+                                       echo=args.verbose, on_task=report)
+    except (local_runner.PackageError, FileNotFoundError) as e:
+        print(f"mtl kfp run-local: {e}", file=sys.stderr)
+        return 2
+    summary = os.path.join(run.run_dir, local_runner.SUMMARY_FILE)
+    if not run.ok:
+        failed = next(t for t in run.tasks if t.name == run.failed)
+        print(f"mtl kfp run-local: task {run.failed} failed (exit {failed.exit_code}); its log: "
+              f"{failed.log}", file=sys.stderr)
+        return 1
+    print(f"ran {len(run.tasks)} tasks; summary {summary}")
+    return 0
+
+
 def kfp_command(args: argparse.Namespace) -> int:
+    if args.kfp_command == "run-local":
+        return run_local_command(args)
     package = getattr(args, "package", None)
     auth = kfp_client.Auth()
     try:

@@ -10,55 +10,23 @@ first on PYTHONPATH, and from a scratch working folder imports every module, run
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import pytest
 
 from tests.support.pipelines import naive_flags, small_data_gates
+from tests.support.wheel import ROOT, build_and_install
+from tests.support.wheel import run as _run
 
-ROOT = Path(__file__).resolve().parents[2]
 LOOSE = {"click": 0.3, "conversion": 0.3, "watch_time": 200.0, "like": 0.3}
-
-
-def _tracked_copy(dest: Path) -> Path:
-    """The checkout's tracked files (and new, unignored ones) copied to `dest`."""
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-                           cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
-    for name in files:
-        src = ROOT / name
-        if src.is_file():
-            target = dest / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(src.read_bytes())
-    return dest
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    """(site folder, environment, scratch working folder) of the installed wheel."""
-    tmp = tmp_path_factory.mktemp("wheel")
-    source = _tracked_copy(tmp / "source")
-    dist = tmp / "dist"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(dist), str(source)], check=True, timeout=600)
-    [wheel] = dist.glob("mtl_pipeline-*.whl")
-    site = tmp / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
-                    str(site), str(wheel)], check=True, timeout=600)
-    env = dict(os.environ, PYTHONPATH=str(site), TF_CPP_MIN_LOG_LEVEL="2")
-    work = tmp / "work"
-    work.mkdir()
-    return site, env, work, wheel
-
-
-def _run(args, env, cwd, timeout=300):
-    proc = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"{args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return proc.stdout
+    """(site folder, environment, scratch working folder, wheel) of the installed wheel."""
+    inst = build_and_install(tmp_path_factory.mktemp("wheel"))
+    return inst.site, inst.env, inst.work, inst.wheel
 
 
 @pytest.mark.e2e
