@@ -33,7 +33,8 @@ def test_the_default_spec_is_the_recommendation_funnel():
     assert [(t.name, t.kind, t.num_classes) for t in spec.optional_tasks] == [
         ("engagement_level", "multiclass", 3)]
     kinds = {f.name: f.kind for f in spec.features}
-    assert kinds["history_item_ids"] == "sequence" and spec.feature("history_item_ids").vocabulary == "item_id"
+    assert kinds["history_item_ids"] == "sequence"
+    assert spec.feature("history_item_ids").vocabulary == "item_id"
     assert [f.name for f in spec.numeric] == ["price", "item_ctr_7d", "user_age", "hour"]
     watch = spec.task("watch_time")
     assert (watch.scale, watch.threshold, watch.max_change, watch.missing_label) == (30, 60, 5, -1)
