@@ -635,8 +635,8 @@ def _task(label: str, kind: str, feature, num_examples: int) -> Entry:
     bound = math.floor(share * 100) / 100
     fields.append(Field("gate", {"metric": GATE_METRICS[kind], "bound": bound,
                                  "max_change": 0.03},
-                        f"always predicting class {majority} reaches {_pct(share)}: a model "
-                        f"must do better"))
+                        f"always predicting class {majority} reaches {_pct(share)} (the bound, "
+                        f"rounded down): raise it to what a run reaches"))
     return Entry(fields)
 
 
@@ -684,14 +684,15 @@ def _regression(label: str, feature, absent: str) -> Entry:
     scale = _round_sig(mean) if mean > 0 else (_round_sig(std) if std > 0 else 1.0)
     bound = _round_sig(std) if std > 0 else 1.0
     median = _quantile(quantiles, (1 + share) / 2) if quantiles else stats.median
-    observed = (f"observed in {_pct(1 - share)} of the examples: median {_g(median)}, max "
-                f"{_g(stats.max)}")
+    about = "about " if share else ""
+    observed = (f"observed in {about}{_pct(1 - share)} of the examples: median {_g(median)}, "
+                f"max {_g(stats.max)}")
     fields = [Field("name", label),
               Field("kind", "regression", _join(observed, absent and f"{absent}: not observed")),
               Field("label", label)]
     if share:
-        fields.append(Field("missing", missing, f"the smallest value, in {_pct(share)} of the "
-                                                f"examples: not observed"))
+        fields.append(Field("missing", missing, f"the smallest value, in about {_pct(share)} "
+                                                f"of the examples: not observed"))
     else:
         fields.append(Field("missing", missing, "no negative value in the data: -1 (like an "
                                                 "absent label) would mean not observed"))

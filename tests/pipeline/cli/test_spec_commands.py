@@ -111,7 +111,7 @@ def test_a_draft_from_a_csv_span(tmp_path, capsys):
     assert (cart.kind, cart.missing_label) == ("binary", -1)
     assert (dwell.kind, dwell.missing_label) == ("regression", -99)
     assert (rating.kind, rating.missing_label, rating.num_classes) == ("multiclass", -1, 5)
-    assert "# the smallest value, in 7" in text  # -99 in about 70% of the examples
+    assert "# the smallest value, in about 7" in text  # -99 in about 70% of the examples
 
     assert main(["spec", "check", str(path)]) == 0
     assert capsys.readouterr().out == (
