@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 
 
@@ -29,3 +30,8 @@ def parse_overrides(pairs: list[str], flag: str) -> dict[str, float]:
 def strip_dashes(run_args: list[str]) -> list[str]:
     """The RUN FLAGS after a leading `--` (argparse.REMAINDER keeps it)."""
     return list(run_args[1:]) if run_args[:1] == ["--"] else list(run_args)
+
+
+def quiet_beam() -> None:
+    """Beam's INFO records (state caches, batch sizes, shard renames) off a command's output."""
+    logging.getLogger("apache_beam").setLevel(logging.WARNING)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from models.spec import default_spec
-from pipeline.cli.common import add_home
+from models.spec import SpecError, default_spec, load_spec
+from pipeline.cli.common import add_home, quiet_beam
 from pipeline.data import generator
 from pipeline.data import schema as schema_lib
 
@@ -30,12 +30,18 @@ def register(sub) -> None:
     schema = sub.add_parser("schema", help="the curated schema")
     schema_sub = schema.add_subparsers(dest="schema_command", required=True)
     freeze = schema_sub.add_parser(
-        "freeze", help="infer the schema from a home's newest statistics, curate it (domains, "
-                       "ranges, presence, drift comparators) and write it for review")
+        "freeze", help="infer the schema from a home's newest statistics (or a data folder's "
+                       "newest span), curate it for the problem spec (domains, ranges, "
+                       "presence, drift comparators) and write it for review")
     add_home(freeze)
     freeze.add_argument("--out", default=None,
                         help="schema file to write (default HOME/schema/schema.pbtxt, which the "
                              "next run on that home validates against)")
+    freeze.add_argument("--spec", default=None, metavar="FILE",
+                        help="the problem spec (default: the default problem)")
+    freeze.add_argument("--data", default=None, metavar="DIR",
+                        help="compute the statistics of the newest span of this data folder "
+                             "instead of reading the home's newest run's statistics")
     freeze.set_defaults(handler=schema_freeze_command)
 
 
@@ -54,8 +60,14 @@ def generate_data_command(args: argparse.Namespace) -> int:
 
 def schema_freeze_command(args: argparse.Namespace) -> int:
     try:
-        written = schema_lib.freeze(args.root, args.out)
-    except (FileNotFoundError, LookupError, KeyError) as e:
+        spec = load_spec(args.spec) if args.spec else default_spec()
+        if args.data:
+            quiet_beam()
+            written = schema_lib.freeze_from_data(
+                args.data, spec, args.out or schema_lib.home_schema_path(args.root))
+        else:
+            written = schema_lib.freeze(args.root, args.out, spec=spec)
+    except (SpecError, FileNotFoundError, LookupError, KeyError) as e:
         print(f"mtl schema freeze: {e}", file=sys.stderr)
         return 2
     for path in written:

@@ -14,16 +14,17 @@ from pipeline.cli import (
     monitoring_commands,
     run_commands,
     serving_commands,
+    spec_commands,
 )
 from pipeline.runs import progress
 
 # Commands that only read and print: no TensorFlow, absl or warning text before their output.
 QUIET_COMMANDS = frozenset({"metrics", "report", "predict", "describe-model", "promote",
-                            "schema"})
+                            "schema", "spec"})
 
 # In the order `mtl --help` lists them.
-COMMAND_MODULES = (run_commands, kfp_commands, data_commands, monitoring_commands,
-                   serving_commands)
+COMMAND_MODULES = (run_commands, kfp_commands, data_commands, spec_commands,
+                   monitoring_commands, serving_commands)
 
 
 def build_parser() -> argparse.ArgumentParser:

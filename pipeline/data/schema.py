@@ -259,7 +259,8 @@ def latest_statistics_uri(home: str | os.PathLike) -> str:
     return max(artifacts, key=lambda a: a.create_time_since_epoch).uri
 
 
-def _write_text_atomically(path: Path, text: str) -> None:
+def write_text_atomically(path: Path, text: str) -> None:
+    """Writes `text` to a temporary file beside `path`, then renames it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -307,7 +308,7 @@ def write_curated(statistics, spec: ProblemSpec | None, schema_path: Path,
     ref_path = reference_stats_path(schema_path)
     header = (f"# Curated by `mtl schema freeze` for problem {spec.name!r} from {described}.\n"
               "# Review before committing; the pipeline validates every span against it.\n")
-    _write_text_atomically(schema_path, header + text_format.MessageToString(schema))
-    _write_text_atomically(ref_path, "# Reference distributions for the drift comparators.\n"
+    write_text_atomically(schema_path, header + text_format.MessageToString(schema))
+    write_text_atomically(ref_path, "# Reference distributions for the drift comparators.\n"
                            + text_format.MessageToString(reference_statistics(statistics, spec)))
     return schema_path, ref_path
