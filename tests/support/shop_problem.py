@@ -63,7 +63,7 @@ tasks:
     top_k: 2
     loss_weight: 0.5
     fusion_weight: 0.1
-    gate: {{metric: accuracy, bound: 0.25, max_change: 0.1, min_labels: 30, naive_margin: -0.05}}
+    gate: {{metric: accuracy, bound: 0.3, max_change: 0.1, min_labels: 30}}
 slices: [store]
 model:
   hparams: {{bottom_units: [64, 32], tower_units: [16], epochs: 3, batch_size: 128,
@@ -106,7 +106,8 @@ def generate(n: int, seed: int = 3) -> list[dict]:
         visits = int(rng.poisson(4))
         basket = float(product_price[product] * (1 + rng.integers(0, 3)))
         logit = (-0.3 + 1.6 * affinity + 1.5 * viewed_affinity + 0.8 * term_affinity
-                 + store_effect[store] + 0.08 * min(minutes, 30) - 0.25 * np.log1p(basket) + 0.6)
+                 + 2 * store_effect[store] + 0.1 * min(minutes, 30) - 0.5 * np.log1p(basket)
+                 + 1.2)
         cart = int(rng.random() < 1 / (1 + np.exp(-logit)))
         if rng.random() < 0.7:
             dwell = float(np.round(np.exp(3.0 + 0.5 * affinity + 0.04 * min(minutes, 30)
@@ -114,7 +115,8 @@ def generate(n: int, seed: int = 3) -> list[dict]:
         else:
             dwell = DWELL_MISSING
         if cart:
-            score = 1.2 * affinity + 0.8 * viewed_affinity + 0.4 * rng.logistic()
+            score = (1.2 * affinity + 0.8 * viewed_affinity + 0.8 * (np.log1p(basket) - 3.6)
+                     + 2 * store_effect[store] + 0.3 * rng.logistic())
             rating = int(np.digitize(score, (-1.0, -0.3, 0.3, 1.0)))
         else:
             rating = -1
