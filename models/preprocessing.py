@@ -25,6 +25,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from models import text_preprocessing
 from models.spec import Feature, ProblemSpec, default_spec, label_name, transformed_name, weight_name
 
 
@@ -128,7 +129,20 @@ def preprocessing_fn(inputs: dict, custom_config: dict | None = None) -> dict:
                                    vocab_filename=vocabulary_name(feature.name))
             oov = feature.oov_buckets
         outputs[transformed_name(feature.name)] = _sequence_to_dense(values, feature, vocab, oov)
+    if spec.text_features:
+        outputs.update(text_preprocessing.text_outputs(inputs, spec))
     for task in tasks:
+        if task.kind in ("sequence_labeling", "span"):
+            for key in (task.label_key, task.label_end_key):
+                if key is not None and key not in inputs:
+                    raise ValueError(f"task {task.name!r}: label feature {key!r} is not in the "
+                                     f"data's schema (features present: {sorted(inputs)})")
+            feature = spec.feature(task.text)
+            if task.kind == "sequence_labeling":
+                outputs.update(text_preprocessing.sequence_labeling_outputs(inputs, task, feature))
+            else:
+                outputs.update(text_preprocessing.span_outputs(inputs, task, feature, outputs))
+            continue
         if task.label_key not in inputs:
             raise ValueError(
                 f"task {task.name!r}: label feature {task.label_key!r} is not in the data's "

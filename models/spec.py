@@ -54,20 +54,27 @@ import functools
 import hashlib
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 from models.hparams import ModelHParams
 from models.signatures import SPEC_FILE
 
-FEATURE_KINDS: tuple[str, ...] = ("categorical", "numeric", "sequence")
+FEATURE_KINDS: tuple[str, ...] = ("categorical", "numeric", "sequence", "text")
 NUMERIC_TRANSFORMS: tuple[str, ...] = ("z_score", "log", "bucketize")
-TASK_KINDS: tuple[str, ...] = ("binary", "regression", "multiclass")
+TEXT_TOKENIZERS: tuple[str, ...] = ("word",)
+# Tasks on one value per example, and tasks on the tokens of a text feature.
+TABULAR_TASK_KINDS: tuple[str, ...] = ("binary", "regression", "multiclass")
+TEXT_TASK_KINDS: tuple[str, ...] = ("sequence_labeling", "span")
+TASK_KINDS: tuple[str, ...] = TABULAR_TASK_KINDS + TEXT_TASK_KINDS
 INPUT_FORMATS: tuple[str, ...] = ("tfrecord", "csv")
 # The gating metric of each task kind, as a spec names it (gate.metric) and as TFMA does.
-GATE_METRICS: dict[str, str] = {"binary": "auc", "regression": "rmse", "multiclass": "accuracy"}
+GATE_METRICS: dict[str, str] = {"binary": "auc", "regression": "rmse", "multiclass": "accuracy",
+                                "sequence_labeling": "entity_f1", "span": "span_f1"}
 TFMA_METRICS: dict[str, str] = {"binary": "auc", "regression": "root_mean_squared_error",
-                                "multiclass": "accuracy"}
+                                "multiclass": "accuracy", "sequence_labeling": "entity_f1",
+                                "span": "span_f1"}
 GATE_FIELDS: tuple[str, ...] = ("metric", "bound", "max_change", "change", "min_labels",
                                 "slice_bound", "min_slice_examples", "naive_ratio",
                                 "naive_margin")
@@ -106,6 +113,8 @@ class Feature:
     buckets: int = 0
     max_length: int = 0
     vocabulary: str | None = None
+    tokenizer: str = "word"
+    lowercase: bool = True
     default: Any = None
     schema: dict = dataclasses.field(default_factory=dict, hash=False)
 
@@ -126,7 +135,7 @@ class Feature:
             return self.default
         if self.kind == "sequence":
             return []
-        if self.kind == "categorical":
+        if self.kind in ("categorical", "text"):
             return "" if self.dtype == "string" else 0
         return 0.0 if self.dtype == "float" else 0
 
@@ -141,6 +150,14 @@ class Feature:
                 out.update(buckets=self.buckets, embedding_dim=self.embedding_dim)
         elif self.kind == "sequence":
             out["max_length"] = self.max_length
+            if self.vocabulary:
+                out["vocabulary"] = self.vocabulary
+            else:
+                out.update(vocabulary_size=self.vocabulary_size,
+                           embedding_dim=self.embedding_dim, oov_buckets=self.oov_buckets)
+        elif self.kind == "text":
+            out.update(max_length=self.max_length, tokenizer=self.tokenizer,
+                       lowercase=self.lowercase)
             if self.vocabulary:
                 out["vocabulary"] = self.vocabulary
             else:
@@ -197,11 +214,22 @@ class Task:
     fusion_weight: float = 1.0
     classes: tuple[str, ...] = ()
     gate: dict = dataclasses.field(default_factory=dict, hash=False)
+    # Text tasks: the text feature whose tokens are tagged or hold the answer; a span task's
+    # question feature, its end label (`label_key` is the start) and longest answer in tokens;
+    # a sequence_labeling task's IOB2 tags (id = position; `num_classes` is their number).
+    text: str | None = None
+    question: str | None = None
+    label_end_key: str | None = None
+    max_answer_tokens: int = 30
+    tags: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.kind not in TASK_KINDS:
             raise ValueError(f"task {self.name!r}: unknown kind {self.kind!r}; "
                              f"expected one of {list(TASK_KINDS)}")
+        if self.kind == "sequence_labeling" and len(self.tags) < 2:
+            raise ValueError(f"task {self.name!r}: a sequence_labeling task needs at least 2 "
+                             f"tags, got {list(self.tags)}")
         if self.kind == "multiclass" and self.num_classes < 2:
             raise ValueError(f"task {self.name!r}: a multiclass task needs num_classes >= 2, "
                              f"got {self.num_classes}")
@@ -245,6 +273,14 @@ class Task:
                 out["classes"] = list(self.classes)
             else:
                 out["num_classes"] = self.num_classes
+        if self.kind == "sequence_labeling":
+            out.update(text=self.text, tags=list(self.tags))
+            out.pop("missing")
+        if self.kind == "span":
+            out.pop("label")
+            out.update(text=self.text, question=self.question,
+                       labels={"start": self.label_key, "end": self.label_end_key},
+                       max_answer_tokens=self.max_answer_tokens)
         if self.optional:
             out["optional"] = True
         return out
@@ -341,7 +377,16 @@ class ProblemSpec:
     @property
     def label_keys(self) -> tuple[str, ...]:
         """Every label key of the problem (optional tasks' included): serving never needs them."""
-        return tuple(dict.fromkeys(t.label_key for t in self.tasks))
+        keys = []
+        for task in self.tasks:
+            keys.append(task.label_key)
+            if task.label_end_key:
+                keys.append(task.label_end_key)
+        return tuple(dict.fromkeys(keys))
+
+    @property
+    def text_features(self) -> tuple[Feature, ...]:
+        return tuple(f for f in self.features if f.kind == "text")
 
     def task(self, name: str) -> Task:
         return task_by_name(name, self.tasks)
@@ -554,6 +599,8 @@ _FEATURE_FIELDS = {
                 "schema"),
     "sequence": ("name", "kind", "dtype", "max_length", "vocabulary", "vocabulary_size",
                  "embedding_dim", "oov_buckets", "default", "schema"),
+    "text": ("name", "kind", "dtype", "max_length", "tokenizer", "lowercase", "vocabulary",
+             "vocabulary_size", "embedding_dim", "oov_buckets", "default", "schema"),
 }
 
 
@@ -577,6 +624,24 @@ def _parse_feature(values, where: str, source: str | None) -> Feature:
             for key in ("buckets",):
                 if r.get(key) is not None:
                     raise r.error(key, f"only a bucketize transform has {key}")
+    elif kind == "text":
+        # Raw UTF-8 text, tokenized inside tf.Transform (so serving takes raw strings).
+        kwargs["dtype"] = r.choice("dtype", ("string",), default="string")
+        kwargs["max_length"] = r.positive_int("max_length", required=True)
+        kwargs["tokenizer"] = r.choice("tokenizer", TEXT_TOKENIZERS, default="word")
+        kwargs["lowercase"] = r.get("lowercase", default=True, types=(bool,))
+        kwargs["vocabulary"] = r.get("vocabulary", types=(str,))
+        if kwargs["vocabulary"] is None:
+            kwargs["vocabulary_size"] = r.positive_int("vocabulary_size", required=True)
+            kwargs["embedding_dim"] = r.positive_int("embedding_dim", default=32)
+            kwargs["oov_buckets"] = r.positive_int("oov_buckets", default=1)
+        else:
+            for key in ("vocabulary_size", "embedding_dim", "oov_buckets", "tokenizer",
+                        "lowercase"):
+                if key in values and key not in ("tokenizer", "lowercase"):
+                    raise r.error(key, f"a text sharing the vocabulary of "
+                                       f"{kwargs['vocabulary']!r} uses that feature's {key}; "
+                                       f"remove it here")
     else:
         kwargs["dtype"] = r.choice("dtype", ("string", "int"), default="string")
         kwargs["max_length"] = r.positive_int("max_length", required=True)
@@ -656,14 +721,24 @@ def _parse_schema(values, where: str, source: str | None, kind: str) -> dict:
 
 
 _TASK_FIELDS = ("name", "kind", "label", "missing", "loss_weight", "fusion_weight", "scale",
-                "classes", "num_classes", "top_k", "optional", "gate")
+                "classes", "num_classes", "top_k", "optional", "gate", "text", "question",
+                "labels", "max_answer_tokens", "tags")
+# A sequence_labeling task's tags: O, or B-/I- and an entity type.
+_TAG = r"^(O|[BI]-[A-Za-z0-9_]+)$"
 
 
 def _parse_task(values, where: str, source: str | None) -> Task:
     r = _Reader(values, where, source)
     name = _check_name(r)
     kind = r.choice("kind", TASK_KINDS, required=True)
-    label = r.get("label", default=name, types=(str,))
+    text_kwargs = _parse_text_task(r, kind)
+    if kind == "span":
+        label = text_kwargs.pop("label_key")
+    else:
+        label = r.get("label", default=name, types=(str,))
+    if kind == "sequence_labeling" and r.get("missing") is not None:
+        raise r.error("missing", "a sequence_labeling label is missing when its tag list is "
+                                 "empty; it has no sentinel")
     missing = r.number("missing", default=float(DEFAULT_MISSING_LABEL))
     if missing >= 0:
         raise r.error("missing", f"expected a negative sentinel (observed labels are >= 0: "
@@ -709,11 +784,53 @@ def _parse_task(values, where: str, source: str | None) -> Task:
         for key in ("classes", "num_classes", "top_k"):
             if r.get(key) is not None:
                 raise r.error(key, f"only a multiclass task has {key} (this one is {kind})")
+    if kind == "sequence_labeling":
+        kwargs["num_classes"] = len(text_kwargs["tags"])
     gate = r.get("gate", types=(dict,), required=True)
     threshold, max_change, extra = _parse_gate(gate, r.field("gate"), source, kind)
     r.finish(_TASK_FIELDS)
     return Task(name=name, kind=kind, label_key=label, threshold=threshold,
-                max_change=max_change, gate=extra, **kwargs)
+                max_change=max_change, gate=extra, **kwargs, **text_kwargs)
+
+
+def _parse_text_task(r: _Reader, kind: str) -> dict:
+    """The fields of a text task (`text`, and `tags` or `question` / `labels` /
+    `max_answer_tokens`); an error when another kind names them."""
+    out: dict[str, Any] = {}
+    if kind not in TEXT_TASK_KINDS:
+        for key in ("text", "question", "labels", "max_answer_tokens", "tags"):
+            if r.get(key) is not None:
+                raise r.error(key, f"only a text task ({', '.join(TEXT_TASK_KINDS)}) has {key} "
+                                   f"(this one is {kind})")
+        return out
+    out["text"] = r.get("text", types=(str,), required=True)
+    if kind == "sequence_labeling":
+        tags = r.get("tags", types=(list,), required=True)
+        if (not all(isinstance(t, str) and re.match(_TAG, t) for t in tags)
+                or len(set(tags)) != len(tags) or "O" not in tags):
+            raise r.error("tags", f"expected distinct IOB2 tags (O, B-TYPE, I-TYPE), O among "
+                                  f"them, got {tags!r}")
+        for tag in tags:
+            if tag != "O" and f"{'I' if tag[0] == 'B' else 'B'}-{tag[2:]}" not in tags:
+                raise r.error("tags", f"{tag!r} without its {'I' if tag[0] == 'B' else 'B'}- "
+                                      f"tag: IOB2 tags come in B-/I- pairs")
+        out["tags"] = tuple(tags)
+        for key in ("question", "labels", "max_answer_tokens"):
+            if r.get(key) is not None:
+                raise r.error(key, f"only a span task has {key}")
+    else:
+        out["question"] = r.get("question", types=(str,), required=True)
+        labels = _Reader(r.get("labels", types=(dict,), required=True), r.field("labels"),
+                         r.source)
+        out["label_key"] = labels.get("start", types=(str,), required=True)
+        out["label_end_key"] = labels.get("end", types=(str,), required=True)
+        labels.finish(("start", "end"))
+        if out["label_key"] == out["label_end_key"]:
+            raise r.error("labels", "start and end must be two features")
+        out["max_answer_tokens"] = r.positive_int("max_answer_tokens", default=30)
+        if r.get("tags") is not None:
+            raise r.error("tags", "only a sequence_labeling task has tags")
+    return out
 
 
 def _parse_gate(values, where: str, source: str | None, kind: str):
@@ -790,10 +907,36 @@ def _parse(values, source: str | None) -> ProblemSpec:
         if task.label_key in by_name:
             raise SpecError(source, f"tasks[{i}].label", f"{task.label_key!r} is a feature "
                             f"({by_name[task.label_key]}); a label cannot be a model input")
-        if task.label_key in labels:
-            raise SpecError(source, f"tasks[{i}].label", f"{task.label_key!r} is already the "
-                            f"label of tasks[{labels[task.label_key]}]")
-        labels[task.label_key] = i
+        for key in (task.label_key, task.label_end_key):
+            if key is None:
+                continue
+            if key in by_name:
+                raise SpecError(source, f"tasks[{i}].labels", f"{key!r} is a feature "
+                                f"({by_name[key]}); a label cannot be a model input")
+            if key in labels:
+                raise SpecError(source, f"tasks[{i}].label", f"{key!r} is already the "
+                                f"label of tasks[{labels[key]}]")
+            labels[key] = i
+        for role in ("text", "question"):
+            key = getattr(task, role)
+            if key is None:
+                continue
+            feature = next((f for f in features if f.name == key), None)
+            if feature is None or feature.kind != "text":
+                what = "is not a feature" if feature is None else f"is a {feature.kind} feature"
+                raise SpecError(source, f"tasks[{i}].{role}",
+                                f"{key!r} {what}; a {task.kind} task reads a text feature "
+                                f"(text features: {[f.name for f in features if f.kind == 'text']})")
+    for i, feature in enumerate(features):
+        if feature.kind != "text" or feature.vocabulary is None:
+            continue
+        target = next((f for f in features if f.name == feature.vocabulary), None)
+        if target is None or target.kind != "text" or target.vocabulary:
+            what = ("is not a feature" if target is None else f"is a {target.kind} feature"
+                    if target.kind != "text" else "shares another feature's vocabulary")
+            raise SpecError(source, f"features[{i}].vocabulary",
+                            f"{feature.vocabulary!r} {what}; a text shares the vocabulary of a "
+                            f"text feature with its own")
     for i, feature in enumerate(features):
         if feature.kind != "sequence" or feature.vocabulary is None:
             continue

@@ -7,7 +7,8 @@ import collections
 import sys
 from pathlib import Path
 
-from models.spec import INPUT_FORMATS, TASK_KINDS, ProblemSpec, SpecError, load_spec
+from models.spec import INPUT_FORMATS, ProblemSpec, SpecError, load_spec
+from models.spec import TABULAR_TASK_KINDS as TASK_KINDS
 from pipeline.cli.common import quiet_beam
 from pipeline.data import draft as draft_lib
 from pipeline.data import schema as schema_lib
