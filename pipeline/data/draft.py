@@ -41,7 +41,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from models.spec import GATE_METRICS, TABULAR_TASK_KINDS as TASK_KINDS
+from models.spec import GATE_METRICS
+from models.spec import TABULAR_TASK_KINDS as TASK_KINDS
 from pipeline.data import layout
 from pipeline.data import statistics as statistics_lib
 
