@@ -11,7 +11,7 @@ from typing import Any
 # The names `models.model.ARCHITECTURES` and `models.weighting.STRATEGIES` register (kept here,
 # TensorFlow-free, so the CLI and the config can check a name before anything runs).
 MODEL_NAMES: tuple[str, ...] = ("shared_bottom", "mmoe", "ple", "cross_stitch", "esmm",
-                                "transformer")
+                                "transformer", "text_transformer")
 WEIGHTING_NAMES: tuple[str, ...] = ("static", "uncertainty", "gradnorm", "dwa", "pcgrad")
 
 
@@ -55,6 +55,10 @@ class ModelHParams:
       gradnorm_alpha / gradnorm_lr: GradNorm's asymmetry and the learning rate of its weights.
       dwa_temperature / dwa_period_steps: DWA's temperature and the number of training steps
         over which the loss averages are taken (the paper uses one epoch).
+      text_width / text_layers / text_heads / text_dropout: the `text_transformer`'s shared
+        encoder (models.text).
+      text_decoder: each task of the `text_transformer` gets a Transformer decoder layer of its
+        own over the shared encoder's output.
       warm_start: initialize from the latest blessed model's weights when its architecture and
         hyperparameters match (the Trainer's `base_model`).
     """
@@ -92,6 +96,11 @@ class ModelHParams:
     gradnorm_lr: float = 0.025
     dwa_temperature: float = 2.0
     dwa_period_steps: int = 50
+    text_width: int = 64
+    text_layers: int = 2
+    text_heads: int = 4
+    text_dropout: float = 0.1
+    text_decoder: bool = False
     warm_start: bool = False
 
     def __post_init__(self):

@@ -33,6 +33,7 @@ import tensorflow as tf
 
 from models import distribute, layers
 from models import tasks as task_lib
+from models import text as text_lib
 from models import weighting as weighting_lib
 from models.hparams import ModelHParams
 from models.spec import ProblemSpec, Task, default_spec, transformed_name
@@ -43,7 +44,7 @@ def make_inputs(spec: ProblemSpec) -> dict[str, keras.KerasTensor]:
     inputs = {}
     for feature in spec.features:
         name = transformed_name(feature.name)
-        if feature.kind == "sequence":
+        if feature.kind in ("sequence", "text"):
             inputs[name] = keras.Input(shape=(feature.max_length,), dtype="int64", name=name)
         elif feature.is_id:
             inputs[name] = keras.Input(shape=(), dtype="int64", name=name)
@@ -187,6 +188,14 @@ def build_transformer(inputs, vocab_sizes, hp: ModelHParams, tasks, spec: Proble
     return task_outputs({t.name: shared for t in tasks}, hp, tasks)
 
 
+def build_text_transformer(inputs, vocab_sizes, hp: ModelHParams, tasks, spec: ProblemSpec):
+    """The shared Transformer text encoder with per-task heads (`models.text`); the problem's
+    other features, if any, join the pooled text."""
+    others = any(f.kind != "text" for f in spec.features)
+    features = embed(inputs, vocab_sizes, hp, spec) if others else None
+    return text_lib.build_text_transformer(inputs, vocab_sizes, hp, tasks, spec, features)
+
+
 ARCHITECTURES: dict[str, Callable] = {
     "shared_bottom": build_shared_bottom,
     "mmoe": build_mmoe,
@@ -194,6 +203,7 @@ ARCHITECTURES: dict[str, Callable] = {
     "cross_stitch": build_cross_stitch,
     "esmm": build_esmm,
     "transformer": build_transformer,
+    "text_transformer": build_text_transformer,
 }
 
 
@@ -219,6 +229,8 @@ def last_shared_variables(network: keras.Model, architecture: str) -> list:
         return [network.get_layer("cross_stitch").stitches[-1]]
     if architecture == "esmm":
         return list(network.get_layer("feature_embedding").trainable_variables)
+    if architecture == "text_transformer":
+        return text_lib.last_shared_variables(network)
     raise ValueError(f"unknown model {architecture!r}; choose one of {sorted(ARCHITECTURES)}")
 
 
@@ -355,9 +367,10 @@ class MultiTaskModel(keras.Model):
 
 def table_keys(spec: ProblemSpec) -> tuple[str, ...]:
     """The features with an embedding table, whose id-space size `build_model` needs: the ids
-    (categorical, bucketized numeric) and the sequences with a vocabulary of their own."""
+    (categorical, bucketized numeric), the sequences and the texts with a vocabulary of their
+    own."""
     return tuple(f.name for f in spec.id_features) + tuple(
-        f.name for f in spec.sequences if not f.vocabulary)
+        f.name for f in (*spec.sequences, *spec.text_features) if not f.vocabulary)
 
 
 def build_network(hp: ModelHParams, vocab_sizes: dict[str, int],
@@ -371,6 +384,14 @@ def build_network(hp: ModelHParams, vocab_sizes: dict[str, int],
     missing = sorted(set(table_keys(spec)) - set(vocab_sizes))
     if missing:
         raise ValueError(f"vocabulary sizes missing for features {missing}")
+    text_model = hp.model == "text_transformer"
+    if spec.text_features and not text_model:
+        raise ValueError(f"problem {spec.name!r} has text features "
+                         f"{[f.name for f in spec.text_features]}: model {hp.model!r} does not "
+                         f"read text; use --model text_transformer")
+    text_tasks = [t.name for t in tasks if t.kind in ("sequence_labeling", "span")]
+    if text_tasks and not text_model:
+        raise ValueError(f"tasks {text_tasks} need --model text_transformer")
     inputs = make_inputs(spec)
     outputs = ARCHITECTURES[hp.model](inputs, vocab_sizes, hp, tasks, spec)
     return keras.Model(inputs=inputs, outputs=outputs, name=hp.model)

@@ -48,8 +48,20 @@ def class_ids(task: Task, labels: tf.Tensor) -> tf.Tensor:
 
 
 def per_example_loss(task: Task, labels: tf.Tensor, predictions: tf.Tensor) -> tf.Tensor:
-    """Unmasked [batch] loss of one task."""
+    """Unmasked [batch] loss of one task. A sequence_labeling task's is the mean cross-entropy
+    over the example's tagged tokens (label >= 0); a span task's the mean of its start and end
+    cross-entropies."""
     predictions = tf.cast(predictions, tf.float32)
+    if task.kind == "sequence_labeling":
+        labels = tf.cast(labels, tf.int32)
+        valid = tf.cast(labels >= 0, tf.float32)
+        p = tf.gather(predictions, tf.maximum(labels, 0), axis=-1, batch_dims=2)
+        ce = -tf.math.log(tf.clip_by_value(p, _EPSILON, 1.0)) * valid
+        return tf.math.divide_no_nan(tf.reduce_sum(ce, axis=1), tf.reduce_sum(valid, axis=1))
+    if task.kind == "span":
+        labels = tf.maximum(tf.cast(labels, tf.int32), 0)
+        p = tf.gather(predictions, labels, axis=-1, batch_dims=2)  # [batch, 2]
+        return tf.reduce_mean(-tf.math.log(tf.clip_by_value(p, _EPSILON, 1.0)), axis=1)
     if task.kind == "multiclass":
         p = tf.gather(predictions, class_ids(task, labels), axis=-1, batch_dims=1)
         return -tf.math.log(tf.clip_by_value(p, _EPSILON, 1.0))
@@ -78,6 +90,12 @@ def metric_inputs(task: Task, labels: tf.Tensor, predictions: tf.Tensor, mask: t
     if task.kind == "multiclass":
         # Sparse class ids [batch] against [batch, K] probabilities.
         return class_ids(task, labels), predictions, mask
+    if task.kind in ("sequence_labeling", "span"):
+        # Token (or start / end) positions: a tag id per token against [batch, L, K] tag
+        # probabilities, or the start and end against [batch, 2, L]; padding weighs nothing.
+        labels = tf.cast(labels, tf.int32)
+        weight = tf.cast(labels >= 0, tf.float32) * tf.cast(mask, tf.float32)[:, None]
+        return tf.maximum(labels, 0), predictions, weight
     # Keras metrics expect [batch, 1].
     return labels[:, None], predictions[:, None], mask[:, None]
 
@@ -86,6 +104,10 @@ def make_metrics(task: Task) -> list[keras.metrics.Metric]:
     """Training/validation metrics of a task, to be updated with the mask as sample weight."""
     if task.kind == "binary":
         return [keras.metrics.AUC(name=f"{task.name}_auc")]
+    if task.kind == "sequence_labeling":
+        return [keras.metrics.SparseCategoricalAccuracy(name=f"{task.name}_token_accuracy")]
+    if task.kind == "span":
+        return [keras.metrics.SparseCategoricalAccuracy(name=f"{task.name}_boundary_accuracy")]
     if task.kind == "multiclass":
         return [
             keras.metrics.SparseCategoricalAccuracy(name=f"{task.name}_accuracy"),

@@ -132,6 +132,7 @@ WARM_START_WEIGHTS = "network_weights.npz"
 WARM_START_SPEC = "spec.json"
 # Hyperparameters that do not change the network's variables.
 _TRAINING_ONLY = {"weighting", "epochs", "steps_per_epoch", "batch_size", "learning_rate",
+                  "text_dropout",
                   "embedding_learning_rate", "seed",
                   "jit_compile", "warm_start", "uncertainty_init", "gradnorm_alpha",
                   "gradnorm_lr", "dwa_temperature", "dwa_period_steps", "dropout",

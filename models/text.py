@@ -1,0 +1,213 @@
+"""`text_transformer`: one shared Transformer encoder over a problem's text, per-task heads.
+
+Token and position embeddings, then `text_layers` post-norm encoder blocks (Vaswani et al.,
+"Attention Is All You Need", NeurIPS 2017) of width `text_width` with `text_heads` heads,
+padding masked; text features sharing a vocabulary (a question and its context) share the
+encoder. Heads, as in MT-DNN (Liu et al., "Multi-Task Deep Neural Networks for Natural Language
+Understanding", ACL 2019):
+  binary / multiclass / regression   the masked mean of the first text feature's token states
+                                     (and the other features' embedding, when the problem has
+                                     some) through the task's tower;
+  sequence_labeling                  a tag distribution per token of the task's text;
+  span                               the context's tokens attend to the question's (one
+                                     cross-attention layer), then a start and an end
+                                     distribution over the context's tokens, [batch, 2, length].
+With `text_decoder`, each task first runs one Transformer decoder layer of its own over the
+shared encoder's output (self-attention, then cross-attention to the encoder's states): the
+encoder-decoder design, where a task's branch has more capacity of its own.
+
+Every output is a probability: padding positions get none (their logits are masked).
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from models import layers
+from models import tasks as task_lib
+from models.hparams import ModelHParams
+from models.spec import ProblemSpec, Task, transformed_name
+
+_NEG = -1e9
+
+
+@keras.saving.register_keras_serializable(package="mtl")
+class TextEncoder(keras.layers.Layer):
+    """Token ids [batch, length] (0 = padding) -> token states [batch, length, width]."""
+
+    def __init__(self, vocab_size: int, width: int, num_layers: int, heads: int,
+                 dropout: float, max_length: int, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size, self.width, self.num_layers = int(vocab_size), int(width), int(num_layers)
+        self.heads, self.dropout, self.max_length = int(heads), float(dropout), int(max_length)
+        init = keras.initializers.RandomNormal(stddev=0.05)
+        self.tokens = keras.layers.Embedding(self.vocab_size + 1, self.width,
+                                             embeddings_initializer=init, name="tokens")
+        self.positions = keras.layers.Embedding(self.max_length, self.width,
+                                                embeddings_initializer=init, name="positions")
+        self.blocks = [layers.TransformerBlock(self.width, self.heads, 2 * self.width,
+                                               self.dropout, name=f"block_{i}")
+                       for i in range(self.num_layers)]
+
+    def call(self, ids, training=None):
+        ids = tf.cast(ids, tf.int32)
+        valid = ids > 0
+        x = self.tokens(ids) + self.positions(tf.range(tf.shape(ids)[1]))[None]
+        for block in self.blocks:
+            x = block(x, valid, training=training)
+        return x
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(vocab_size=self.vocab_size, width=self.width, num_layers=self.num_layers,
+                      heads=self.heads, dropout=self.dropout, max_length=self.max_length)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="mtl")
+class DecoderLayer(keras.layers.Layer):
+    """A task's own Transformer decoder layer: self-attention over the task's tokens, then
+    cross-attention to the shared encoder's states, each with a residual and LayerNorm, then a
+    feed-forward layer."""
+
+    def __init__(self, width: int, heads: int, dropout: float, **kwargs):
+        super().__init__(**kwargs)
+        self.width, self.heads, self.dropout = int(width), int(heads), float(dropout)
+        self.self_block = layers.TransformerBlock(self.width, self.heads, 2 * self.width,
+                                                  self.dropout, name="self")
+        self.cross = keras.layers.MultiHeadAttention(
+            self.heads, key_dim=max(1, self.width // self.heads), dropout=self.dropout,
+            name="cross_attention")
+        self.norm = keras.layers.LayerNormalization(name="norm")
+
+    def call(self, x, memory, valid, memory_valid, training=None):
+        x = self.self_block(x, valid, training=training)
+        mask = memory_valid[:, None, :] & tf.ones_like(valid)[:, :, None]
+        return self.norm(x + self.cross(x, memory, attention_mask=mask, training=training))
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(width=self.width, heads=self.heads, dropout=self.dropout)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="mtl")
+class MaskedMean(keras.layers.Layer):
+    """[batch, length, width] states, [batch, length] ids -> the mean of the non-padding states."""
+
+    def call(self, states, ids):
+        mask = tf.cast(ids > 0, states.dtype)[..., None]
+        return tf.math.divide_no_nan(tf.reduce_sum(states * mask, axis=1),
+                                     tf.reduce_sum(mask, axis=1))
+
+
+@keras.saving.register_keras_serializable(package="mtl")
+class TokenHead(keras.layers.Layer):
+    """Per-token logits -> probabilities; padding positions predict the first class (O)."""
+
+    def __init__(self, outputs: int, **kwargs):
+        super().__init__(**kwargs)
+        self.outputs = int(outputs)
+        self.dense = keras.layers.Dense(self.outputs, name="logits")
+
+    def call(self, states, ids):
+        return keras.ops.softmax(self.dense(states), axis=-1)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(outputs=self.outputs)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="mtl")
+class SpanHead(keras.layers.Layer):
+    """Context states attend to the question's; start and end distributions over the context's
+    non-padding tokens, [batch, 2, length]."""
+
+    def __init__(self, width: int, heads: int, dropout: float, **kwargs):
+        super().__init__(**kwargs)
+        self.width, self.heads, self.dropout = int(width), int(heads), float(dropout)
+        self.cross = keras.layers.MultiHeadAttention(
+            self.heads, key_dim=max(1, self.width // self.heads), dropout=self.dropout,
+            name="question_attention")
+        self.norm = keras.layers.LayerNormalization(name="norm")
+        self.dense = keras.layers.Dense(2, name="start_end")
+
+    def call(self, context, context_ids, question, question_ids, training=None):
+        valid = context_ids > 0
+        mask = (question_ids > 0)[:, None, :] & tf.ones_like(valid)[:, :, None]
+        # A question with no token attends to nothing: its attention output is then 0.
+        attended = self.cross(context, question, attention_mask=mask, training=training)
+        has_question = tf.cast(tf.reduce_any(question_ids > 0, axis=1), attended.dtype)
+        x = self.norm(context + attended * has_question[:, None, None])
+        logits = tf.transpose(self.dense(x), [0, 2, 1])  # [batch, 2, length]
+        logits = tf.where(valid[:, None, :], logits, _NEG)
+        return keras.ops.softmax(logits, axis=-1)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(width=self.width, heads=self.heads, dropout=self.dropout)
+        return config
+
+
+def encoders(spec: ProblemSpec, vocab_sizes: dict[str, int], hp: ModelHParams
+             ) -> dict[str, TextEncoder]:
+    """One encoder per text vocabulary, shared by the text features using it."""
+    out = {}
+    for feature in spec.text_features:
+        if feature.vocabulary:
+            continue
+        members = [f for f in spec.text_features
+                   if f.name == feature.name or f.vocabulary == feature.name]
+        out[feature.name] = TextEncoder(
+            vocab_sizes[feature.name], hp.text_width, hp.text_layers, hp.text_heads,
+            hp.text_dropout, max(f.max_length for f in members),
+            name=f"text_encoder_{feature.name}")
+    return out
+
+
+def build_text_transformer(inputs, vocab_sizes, hp: ModelHParams, tasks: tuple[Task, ...],
+                           spec: ProblemSpec, features=None) -> dict:
+    """The outputs; `features` is the other features' embedding (None: text only)."""
+    texts = spec.text_features
+    if not texts:
+        raise ValueError(f"model 'text_transformer' reads text features; problem {spec.name!r} "
+                         f"has none (choose another --model)")
+    shared = encoders(spec, vocab_sizes, hp)
+    ids = {f.name: inputs[transformed_name(f.name)] for f in texts}
+    states = {f.name: shared[f.vocabulary or f.name](ids[f.name]) for f in texts}
+    pooled = MaskedMean(name="pooled_text")(states[texts[0].name], ids[texts[0].name])
+    if features is not None:
+        pooled = keras.layers.Concatenate(name="text_and_features")([pooled, features])
+    outputs = {}
+    for task in tasks:
+        if task.kind == "sequence_labeling":
+            x = states[task.text]
+            if hp.text_decoder:
+                valid = ids[task.text] > 0
+                x = DecoderLayer(hp.text_width, hp.text_heads, hp.text_dropout,
+                                 name=f"{task.name}_decoder")(x, x, valid, valid)
+            outputs[task.name] = TokenHead(task.num_classes, name=f"{task.name}_head")(
+                x, ids[task.text])
+        elif task.kind == "span":
+            x = states[task.text]
+            if hp.text_decoder:
+                valid = ids[task.text] > 0
+                x = DecoderLayer(hp.text_width, hp.text_heads, hp.text_dropout,
+                                 name=f"{task.name}_decoder")(x, x, valid, valid)
+            outputs[task.name] = SpanHead(hp.text_width, hp.text_heads, hp.text_dropout,
+                                          name=f"{task.name}_head")(
+                x, ids[task.text], states[task.question], ids[task.question])
+        else:
+            logits = layers.TaskTower(hp.tower_units, hp.dropout, hp.l2,
+                                      outputs=max(1, task.num_classes),
+                                      name=f"{task.name}_tower")(pooled)
+            outputs[task.name] = task_lib.head_activation(task, logits)
+    return outputs
+
+
+def last_shared_variables(network: keras.Model) -> list:
+    """GradNorm's shared layer: the last block of every text encoder."""
+    return [w for layer in network.layers if isinstance(layer, TextEncoder)
+            for w in layer.blocks[-1].trainable_variables]
