@@ -38,6 +38,7 @@ import keras
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from models import text as text_lib
 from models.signatures import (
     CONTRACT_FILE,
     RAW_SIGNATURE,
@@ -103,9 +104,18 @@ def score_term(task: Task, output) -> tf.Tensor:
     return output
 
 
+TEXT_KINDS = ("sequence_labeling", "span")
+
+
 def fused_score(outputs: dict, weights: dict[str, float], tasks: tuple[Task, ...]):
-    """sum_t w_t * output_t, the ranking score."""
-    return tf.add_n([weights[t.name] * score_term(t, outputs[t.name]) for t in tasks])
+    """sum_t w_t * output_t over the tasks with one value per example (text tasks answer
+    entities and spans, not a score; 0 when there is none), the ranking score."""
+    terms = [weights[t.name] * score_term(t, outputs[t.name]) for t in tasks
+             if t.kind not in TEXT_KINDS]
+    if not terms:
+        first = next(iter(outputs.values()))
+        return tf.zeros(tf.shape(first)[:1], tf.float32)
+    return tf.add_n(terms)
 
 
 def raw_input_specs(raw_feature_spec: dict, spec: ProblemSpec | None = None
@@ -116,7 +126,7 @@ def raw_input_specs(raw_feature_spec: dict, spec: ProblemSpec | None = None
     specs = {}
     for feature in spec.features:
         value = raw_feature_spec[feature.name]
-        dtype = tf.string if feature.kind == "sequence" else value.dtype
+        dtype = tf.string if feature.kind in ("sequence", "text") else value.dtype
         specs[feature.name] = tf.TensorSpec([None], dtype, name=feature.name)
     return specs
 
@@ -153,6 +163,17 @@ class ServingModule(tf.Module):
         inputs = {key: transformed[key] for key in self._spec.model_input_keys()}
         outputs = dict(self.network(inputs, training=False))
         outputs[SCORE] = fused_score(outputs, self.fusion_weights, self._tasks)
+        for task in self._tasks:
+            if task.kind in TEXT_KINDS:
+                decode = (text_lib.decode_entities if task.kind == "sequence_labeling"
+                          else text_lib.decode_answer)
+                raw = parsed[task.text]
+                if isinstance(raw, tf.SparseTensor):
+                    raw = tf.sparse.to_dense(raw, default_value="")
+                raw = tf.reshape(raw, [-1])
+                outputs.update(decode(task, outputs[task.name], raw,
+                                      transformed[f"{task.text}_starts"],
+                                      transformed[f"{task.text}_ends"]))
         return {name: tf.identity(value, name=name) for name, value in outputs.items()}
 
     def serve_transformed(self, **transformed):
@@ -187,9 +208,24 @@ class ServingModule(tf.Module):
 def contract(module: ServingModule) -> dict:
     """The serving contract as plain data (written next to the model, printed by the CLI)."""
     descriptions = {"binary": "probability", "regression": "predicted value, label units"}
-    outputs = {t.name: descriptions.get(t.kind, f"float[batch, {t.num_classes}]: probability "
-                                                f"of each class 0..{t.num_classes - 1}")
-               for t in module._tasks}
+    outputs = {}
+    for t in module._tasks:
+        if t.kind == "sequence_labeling":
+            outputs[t.name] = f"float[batch, length, {t.num_classes}]: each token's tag probabilities"
+            outputs[f"{t.name}_start"] = ("int64[batch, length]: each entity's first character "
+                                          "in the text, the entities first, -1 after them")
+            outputs[f"{t.name}_end"] = "int64[batch, length]: its end character (exclusive)"
+            outputs[f"{t.name}_type"] = "string[batch, length]: its type (\"\" after them)"
+        elif t.kind == "span":
+            outputs[t.name] = "float[batch, 2, length]: start and end distributions over tokens"
+            outputs[f"{t.name}_start"] = "int64[batch]: the answer's first character, -1: none"
+            outputs[f"{t.name}_end"] = "int64[batch]: its end character (exclusive)"
+            outputs[f"{t.name}_text"] = "string[batch]: the answer"
+            outputs[f"{t.name}_score"] = "float[batch]: p(start) * p(end)"
+        else:
+            outputs[t.name] = descriptions.get(
+                t.kind, f"float[batch, {t.num_classes}]: probability of each class "
+                        f"0..{t.num_classes - 1}")
     outputs[SCORE] = "sum_t w_t * output_t with the fusion weights below"
     raw = raw_input_specs(module._raw_spec, module._spec)
     return {

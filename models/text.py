@@ -211,3 +211,83 @@ def last_shared_variables(network: keras.Model) -> list:
     """GradNorm's shared layer: the last block of every text encoder."""
     return [w for layer in network.layers if isinstance(layer, TextEncoder)
             for w in layer.blocks[-1].trainable_variables]
+
+
+# --- Serving: entities and answers in character offsets ---------------------------------------
+
+def _char_offsets(text: tf.Tensor, byte_offsets: tf.Tensor) -> tf.Tensor:
+    """Character offsets [batch, n] of byte offsets [batch, n] into the UTF-8 strings `text`
+    [batch] (-1 stays -1)."""
+    wide = tf.broadcast_to(text[:, None], tf.shape(byte_offsets))
+    prefix = tf.strings.substr(wide, tf.zeros_like(byte_offsets, tf.int32),
+                               tf.cast(tf.maximum(byte_offsets, 0), tf.int32))
+    chars = tf.cast(tf.strings.length(prefix, unit="UTF8_CHAR"), tf.int64)
+    return tf.where(byte_offsets >= 0, chars, tf.constant(-1, tf.int64))
+
+
+def decode_entities(task: Task, probabilities: tf.Tensor, text: tf.Tensor,
+                    starts: tf.Tensor, ends: tf.Tensor) -> dict[str, tf.Tensor]:
+    """The entities of each text as `<task>_start`, `<task>_end` (characters, end exclusive)
+    and `<task>_type`, [batch, length] each, the entities first, then padding (-1, -1, "").
+
+    Chunks follow conlleval: a chunk starts at B-X, or at I-X after anything but a B-X / I-X
+    of the same type, and runs while I-X follows.
+    """
+    types = tf.constant([t[2:] if t != "O" else "" for t in task.tags])
+    inside = tf.constant([t.startswith("I-") for t in task.tags])
+    predicted = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+    valid = starts >= 0
+    kind = tf.where(valid, tf.gather(types, predicted), "")
+    is_inside = tf.gather(inside, predicted) & valid
+    previous = tf.pad(kind[:, :-1], [[0, 0], [1, 0]], constant_values="")
+    following = tf.pad(kind[:, 1:], [[0, 0], [0, 1]], constant_values="")
+    following_inside = tf.pad(is_inside[:, 1:], [[0, 0], [0, 1]])
+    begins = (kind != "") & (~is_inside | (previous != kind))
+    ends_here = (kind != "") & ~(following_inside & (following == kind))
+    length = tf.shape(predicted)[1]
+    positions = tf.range(length)
+    # For each position, the first chunk end at or after it.
+    later_end = ends_here[:, None, :] & (positions[None, None, :] >= positions[None, :, None])
+    end_index = tf.argmax(tf.cast(later_end, tf.int32), axis=-1, output_type=tf.int32)
+    start_char = _char_offsets(text, starts)
+    end_char = _char_offsets(text, tf.gather(ends, end_index, batch_dims=1))
+    # Entities first, in text order (a stable sort on "is not an entity start").
+    order = tf.argsort(tf.cast(~begins, tf.int32), axis=1, stable=True)
+    begins = tf.gather(begins, order, batch_dims=1)
+    pad = tf.constant(-1, tf.int64)
+    return {
+        f"{task.name}_start": tf.where(begins, tf.gather(start_char, order, batch_dims=1), pad),
+        f"{task.name}_end": tf.where(begins, tf.gather(end_char, order, batch_dims=1), pad),
+        f"{task.name}_type": tf.where(begins, tf.gather(kind, order, batch_dims=1), ""),
+    }
+
+
+def decode_answer(task: Task, probabilities: tf.Tensor, text: tf.Tensor, starts: tf.Tensor,
+                  ends: tf.Tensor) -> dict[str, tf.Tensor]:
+    """The answer of each context: `<task>_start`, `<task>_end` (characters, end exclusive),
+    `<task>_text` and `<task>_score` (p_start * p_end), from the (start, end) token pair with
+    start <= end < start + max_answer_tokens that maximises p_start * p_end; (-1, -1, "", 0)
+    for a context without tokens."""
+    p_start, p_end = probabilities[:, 0, :], probabilities[:, 1, :]
+    length = tf.shape(p_start)[1]
+    positions = tf.range(length)
+    gap = positions[None, :] - positions[:, None]  # [start, end]: end - start
+    band = (gap >= 0) & (gap < task.max_answer_tokens)
+    scores = p_start[:, :, None] * p_end[:, None, :] * tf.cast(band, p_start.dtype)[None]
+    flat = tf.argmax(tf.reshape(scores, [tf.shape(scores)[0], -1]), axis=1, output_type=tf.int32)
+    start_token, end_token = flat // length, flat % length
+    best = tf.reduce_max(tf.reshape(scores, [tf.shape(scores)[0], -1]), axis=1)
+    has_tokens = tf.reduce_any(starts >= 0, axis=1)
+    start_byte = tf.gather(starts, start_token, batch_dims=1)
+    end_byte = tf.gather(ends, end_token, batch_dims=1)
+    found = has_tokens & (start_byte >= 0) & (end_byte >= 0)
+    answer = tf.strings.substr(text, tf.cast(tf.maximum(start_byte, 0), tf.int32),
+                               tf.cast(tf.maximum(end_byte - start_byte, 0), tf.int32))
+    chars = _char_offsets(text, tf.stack([start_byte, end_byte], axis=1))
+    pad = tf.constant(-1, tf.int64)
+    return {
+        f"{task.name}_start": tf.where(found, chars[:, 0], pad),
+        f"{task.name}_end": tf.where(found, chars[:, 1], pad),
+        f"{task.name}_text": tf.where(found, answer, ""),
+        f"{task.name}_score": tf.where(found, best, 0.0),
+    }
