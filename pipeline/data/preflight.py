@@ -197,10 +197,13 @@ def _expected_kinds(spec: ProblemSpec, tasks) -> dict[str, tuple[str, tuple[str,
                              f"a {feature.kind} feature of dtype {feature.dtype}")
     for task in tasks:
         i = spec.tasks.index(spec.task(task.name))
-        accepted = ("float", "int") if task.kind == "regression" else ("int",)
-        out[task.label_key] = (f"tasks[{i}].label", accepted,
-                               f"the label of {task.kind} task {task.name!r} "
-                               f"({' or '.join(accepted)} values)")
+        accepted = {"regression": ("float", "int"), "sequence_labeling": ("string",)}.get(
+            task.kind, ("int",))
+        for key in (task.label_key, task.label_end_key):
+            if key is not None:
+                out[key] = (f"tasks[{i}].label" + ("s" if task.kind == "span" else ""),
+                            accepted, f"a label of {task.kind} task {task.name!r} "
+                                      f"({' or '.join(accepted)} values)")
     return out
 
 

@@ -176,15 +176,16 @@ def curate(schema, statistics, spec: ProblemSpec | None = None):
                 feature.ClearField("value_count")
                 feature.presence.min_fraction = 0.0
                 feature.presence.min_count = 0
-    for task in spec.tasks:
-        present = [f for f in schema.feature if f.name == task.label_key]
+    for task, key in [(t, k) for t in spec.tasks for k in (t.label_key, t.label_end_key) if k]:
+        present = [f for f in schema.feature if f.name == key]
         if not present and not task.optional:
-            raise KeyError(f"label {task.label_key!r} of task {task.name!r} is not in the "
+            raise KeyError(f"label {key!r} of task {task.name!r} is not in the "
                            f"statistics; features: {sorted(f.name for f in schema.feature)}")
-        feature = present[0] if present else schema.feature.add(name=task.label_key)
+        feature = present[0] if present else schema.feature.add(name=key)
         if task.optional:
             # May be absent (data without the optional label stays valid), in range if not.
-            feature.type = schema_pb2.FLOAT if task.kind == "regression" else schema_pb2.INT
+            feature.type = (schema_pb2.FLOAT if task.kind == "regression" else schema_pb2.BYTES
+                            if task.kind == "sequence_labeling" else schema_pb2.INT)
             feature.ClearField("shape")
             feature.ClearField("value_count")
             feature.presence.min_fraction = 0.0
@@ -214,6 +215,16 @@ def _label_domain(feature, task: Task) -> None:
     from tensorflow_metadata.proto.v0 import schema_pb2
 
     low = min(task.missing_label, 0)
+    if task.kind == "sequence_labeling":
+        # One IOB2 tag per word, from the task's tags: any other value is an anomaly.
+        feature.ClearField("string_domain")
+        feature.ClearField("domain")
+        feature.string_domain.name = feature.name
+        feature.string_domain.value[:] = list(task.tags)
+        feature.ClearField("shape")
+        feature.ClearField("value_count")
+        feature.presence.min_fraction = 0.0
+        return
     if task.max_label is not None:
         feature.ClearField("int_domain")
         feature.int_domain.min = int(low)

@@ -155,20 +155,51 @@ def _batches(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
 
 
 def _plain(value):
-    """A JSON-ready prediction: a float, or a list of floats (a multiclass task's classes)."""
+    """A JSON-ready prediction: a number, a string, or (nested) lists of them (a multiclass
+    task's classes, a text task's per-token outputs)."""
     if isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) > 0:
-        return [float(v) for v in value]
+        return [_plain(v) for v in value]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, str):
+        return value
+    if hasattr(value, "dtype") and value.dtype.kind in "iu" or isinstance(value, int):
+        return int(value)
     return float(value)
 
 
 def _rounded(value):
-    """6 decimals, for a float or a multiclass task's list of class probabilities."""
-    return [round(v, 6) for v in value] if isinstance(value, list) else round(value, 6)
+    """6 decimals for floats, at any depth of lists; other values as they are."""
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return round(value, 6) if isinstance(value, float) else value
 
 
 def rounded_row(prediction: dict) -> dict:
     """A prediction as `mtl predict` prints it: every output to 6 decimals."""
     return {k: _rounded(v) for k, v in prediction.items()}
+
+
+def text_answers(prediction: dict, spec: ProblemSpec | None) -> dict:
+    """A prediction with each text task's outputs as `mtl predict` prints them: a
+    sequence_labeling task's entities as [{"start", "end", "type"}] (characters of the text,
+    end exclusive), a span task's answer as {"start", "end", "text", "score"} (or null); the
+    per-token distributions are left out."""
+    if spec is None:
+        return prediction
+    out = dict(prediction)
+    for task in spec.tasks:
+        name = task.name
+        if task.kind == "sequence_labeling" and f"{name}_start" in out:
+            starts, ends, types = (out.pop(f"{name}_{k}") for k in ("start", "end", "type"))
+            out.pop(name, None)
+            out[name] = [{"start": s, "end": e, "type": t}
+                         for s, e, t in zip(starts, ends, types) if s >= 0]
+        elif task.kind == "span" and f"{name}_start" in out:
+            answer = {k: out.pop(f"{name}_{k}") for k in ("start", "end", "text", "score")}
+            out.pop(name, None)
+            out[name] = answer if answer["start"] >= 0 else None
+    return out
 
 
 def _rows_of_columns(columns: dict) -> list[dict]:
@@ -291,5 +322,7 @@ class RestClient:
 
 def predict_file(client, path: str | os.PathLike, batch_size: int = 256) -> Iterator[dict]:
     """Scores every row of `path` with `client`, in batches, in file order."""
-    for batch in _batches(read_rows(path, getattr(client, "spec", None)), batch_size):
-        yield from client.predict(batch)
+    spec = getattr(client, "spec", None)
+    for batch in _batches(read_rows(path, spec), batch_size):
+        for prediction in client.predict(batch):
+            yield text_answers(prediction, spec)
