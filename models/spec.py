@@ -161,8 +161,7 @@ class Feature:
             if self.vocabulary:
                 out["vocabulary"] = self.vocabulary
             else:
-                out.update(vocabulary_size=self.vocabulary_size,
-                           embedding_dim=self.embedding_dim, oov_buckets=self.oov_buckets)
+                out.update(vocabulary_size=self.vocabulary_size, oov_buckets=self.oov_buckets)
         if self.default is not None:
             out["default"] = self.default
         if self.schema:
@@ -600,7 +599,7 @@ _FEATURE_FIELDS = {
     "sequence": ("name", "kind", "dtype", "max_length", "vocabulary", "vocabulary_size",
                  "embedding_dim", "oov_buckets", "default", "schema"),
     "text": ("name", "kind", "dtype", "max_length", "tokenizer", "lowercase", "vocabulary",
-             "vocabulary_size", "embedding_dim", "oov_buckets", "default", "schema"),
+             "vocabulary_size", "oov_buckets", "default", "schema"),
 }
 
 
@@ -631,14 +630,13 @@ def _parse_feature(values, where: str, source: str | None) -> Feature:
         kwargs["tokenizer"] = r.choice("tokenizer", TEXT_TOKENIZERS, default="word")
         kwargs["lowercase"] = r.get("lowercase", default=True, types=(bool,))
         kwargs["vocabulary"] = r.get("vocabulary", types=(str,))
+        # The token embedding's width is the text encoder's (`text_width`).
         if kwargs["vocabulary"] is None:
             kwargs["vocabulary_size"] = r.positive_int("vocabulary_size", required=True)
-            kwargs["embedding_dim"] = r.positive_int("embedding_dim", default=32)
             kwargs["oov_buckets"] = r.positive_int("oov_buckets", default=1)
         else:
-            for key in ("vocabulary_size", "embedding_dim", "oov_buckets", "tokenizer",
-                        "lowercase"):
-                if key in values and key not in ("tokenizer", "lowercase"):
+            for key in ("vocabulary_size", "oov_buckets"):
+                if key in values:
                     raise r.error(key, f"a text sharing the vocabulary of "
                                        f"{kwargs['vocabulary']!r} uses that feature's {key}; "
                                        f"remove it here")

@@ -8,8 +8,7 @@ TAGS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-
 SPEC = {
     "name": "reviews",
     "features": [
-        {"name": "text", "kind": "text", "max_length": 12, "vocabulary_size": 500,
-         "embedding_dim": 16},
+        {"name": "text", "kind": "text", "max_length": 12, "vocabulary_size": 500},
         {"name": "question", "kind": "text", "max_length": 6, "vocabulary": "text"},
     ],
     "tasks": [
