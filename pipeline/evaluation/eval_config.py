@@ -19,6 +19,7 @@ import tensorflow_model_analysis as tfma
 from models.signatures import SERVING_DEFAULT
 from models.spec import Task, default_spec, label_name, weight_name
 from pipeline.evaluation import gates as gates_lib
+from pipeline.evaluation import text_metrics
 from pipeline.evaluation.gates import TaskGate
 
 MULTICLASS_MODULE = "pipeline.evaluation.multiclass_metrics"
@@ -116,12 +117,26 @@ def metrics_specs(task: Task, gate: TaskGate | None = None,
             class_name="MulticlassAccuracy", module=MULTICLASS_MODULE,
             config=json.dumps({"name": task.top_k_metric, "top_k": task.top_k}, sort_keys=True))
         quality = [accuracy, top_k]
+    elif task.kind in ("sequence_labeling", "span"):
+        if gate.slice_bound is not None:
+            raise ValueError(f"gates[{task.name!r}]: slice_bound is not supported for a "
+                             f"{task.kind} task")
+        quality = text_metrics.text_metric_configs(
+            task.kind, task.name, gate.bound, tags=task.tags,
+            tokens_feature=f"{task.text}_tokens" if task.kind == "span" else None,
+            max_answer_tokens=task.max_answer_tokens)
+        # The gated metric (the first): its bound and the change against the baseline.
+        gated = quality[0]
+        del gated.per_slice_thresholds[:]
+        gated.per_slice_thresholds.append(tfma.PerSliceMetricThreshold(
+            slicing_specs=[tfma.SlicingSpec()], threshold=_thresholds(gate)))
     else:
         quality = [
             _gated("RootMeanSquaredError", gate),
             tfma.MetricConfig(class_name="MeanAbsoluteError"),
         ]
-    quality.append(naive_gate(gate))
+    if gate.has_naive_gate:
+        quality.append(naive_gate(gate))
     if gate.slice_bound is not None and slice_features:
         quality.append(slice_gate(gate, slice_features))
     observed = tfma.MetricsSpec(

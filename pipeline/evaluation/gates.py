@@ -93,9 +93,15 @@ class TaskGate:
     # --- the naive-baseline gate -----------------------------------------------------------
 
     @property
-    def naive_metric(self) -> str:
+    def has_naive_gate(self) -> bool:
+        """Text tasks have none: their gating metrics (entity F1, span F1) are 0 for the
+        predictor that finds nothing, so their absolute bound already beats it."""
+        return self.task.kind in NAIVE_METRICS
+
+    @property
+    def naive_metric(self) -> str | None:
         """The TFMA metric of the naive-baseline gate (pipeline.evaluation.naive_metrics)."""
-        return NAIVE_METRICS[self.task.kind]
+        return NAIVE_METRICS.get(self.task.kind)
 
     @property
     def naive_threshold(self) -> float:
@@ -104,11 +110,13 @@ class TaskGate:
 
     @property
     def naive_predictor(self) -> str:
-        return NAIVE_PREDICTORS[self.task.kind]
+        return NAIVE_PREDICTORS.get(self.task.kind, "the predictor that finds nothing")
 
     def naive_figure(self, metrics: dict[str, float]) -> float | None:
         """The naive predictor's own value of the gating metric (naive RMSE, 0.5, majority
         share) from a slice's metrics; None when the run did not compute it."""
+        if not self.has_naive_gate:
+            return None
         name = NAIVE_FIGURES[self.task.kind]
         return CHANCE_AUC if name is None else metrics.get(name)
 

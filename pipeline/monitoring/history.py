@@ -39,6 +39,12 @@ METRIC_NAMES: dict[str, str] = {
     "auc_over_chance": "auc_over_chance",
     "majority_share": "majority_share",
     "accuracy_over_majority": "accuracy_over_majority",
+    "entity_f1": "entity_f1",
+    "entity_precision": "entity_precision",
+    "entity_recall": "entity_recall",
+    "token_accuracy": "token_accuracy",
+    "span_f1": "span_f1",
+    "exact_match": "exact_match",
 }
 
 
