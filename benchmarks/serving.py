@@ -65,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
 
     home = Path(args.home)
     model_dir = latest_pushed(home)
+    import tensorflow_text  # noqa: F401 - a text problem's model uses TF-Text ops
+
     loaded = tf.saved_model.load(str(model_dir))
     serve = loaded.signatures["serving_default"]
     pool = raw_examples(home, max(args.batch_sizes) * 8)

@@ -54,12 +54,14 @@ def serving_parse_spec(raw_feature_spec: dict, with_labels: bool,
                        spec: ProblemSpec | None = None) -> dict:
     """The raw feature spec with defaults, so a request may omit features (and labels)."""
     spec = spec or default_spec()
-    labels = {t.label_key: t for t in spec.tasks}
+    labels = {key: t for t in spec.tasks for key in (t.label_key, t.label_end_key) if key}
     defaults = spec.serving_defaults
     out = {}
     for key, value in raw_feature_spec.items():
         if key in labels and not with_labels:
             continue
+        if key not in labels and key not in defaults:
+            continue  # a column of the data that the problem does not use
         if isinstance(value, tf.io.FixedLenFeature):
             if key in labels:
                 default = labels[key].missing_label
@@ -171,9 +173,11 @@ class ServingModule(tf.Module):
                 if isinstance(raw, tf.SparseTensor):
                     raw = tf.sparse.to_dense(raw, default_value="")
                 raw = tf.reshape(raw, [-1])
+                extra = ({"question_starts": transformed[f"{task.question}_starts"]}
+                         if task.kind == "span" else {})
                 outputs.update(decode(task, outputs[task.name], raw,
                                       transformed[f"{task.text}_starts"],
-                                      transformed[f"{task.text}_ends"]))
+                                      transformed[f"{task.text}_ends"], **extra))
         return {name: tf.identity(value, name=name) for name, value in outputs.items()}
 
     def serve_transformed(self, **transformed):
@@ -289,3 +293,12 @@ def _write_json(path: str, values: dict) -> None:
     with tf.io.gfile.GFile(path + ".tmp", "w") as f:
         json.dump(values, f, indent=2, sort_keys=True)
     tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
+
+
+def load_saved_model(model_dir: str):
+    """`tf.saved_model.load`, with the TF-Text ops a text problem's model uses registered
+    first (a process that never imported `tensorflow_text` cannot load such a graph; TF
+    Serving's standard build links them)."""
+    import tensorflow_text  # noqa: F401 - registers the ops
+
+    return tf.saved_model.load(str(model_dir))

@@ -263,11 +263,13 @@ def decode_entities(task: Task, probabilities: tf.Tensor, text: tf.Tensor,
 
 
 def decode_answer(task: Task, probabilities: tf.Tensor, text: tf.Tensor, starts: tf.Tensor,
-                  ends: tf.Tensor) -> dict[str, tf.Tensor]:
+                  ends: tf.Tensor, question_starts: tf.Tensor | None = None
+                  ) -> dict[str, tf.Tensor]:
     """The answer of each context: `<task>_start`, `<task>_end` (characters, end exclusive),
     `<task>_text` and `<task>_score` (p_start * p_end), from the (start, end) token pair with
     start <= end < start + max_answer_tokens that maximises p_start * p_end; (-1, -1, "", 0)
-    for a context without tokens."""
+    for a context without tokens, or without a question (`question_starts`: the question's
+    token offsets, -1 at padding)."""
     p_start, p_end = probabilities[:, 0, :], probabilities[:, 1, :]
     length = tf.shape(p_start)[1]
     positions = tf.range(length)
@@ -278,6 +280,8 @@ def decode_answer(task: Task, probabilities: tf.Tensor, text: tf.Tensor, starts:
     start_token, end_token = flat // length, flat % length
     best = tf.reduce_max(tf.reshape(scores, [tf.shape(scores)[0], -1]), axis=1)
     has_tokens = tf.reduce_any(starts >= 0, axis=1)
+    if question_starts is not None:
+        has_tokens &= tf.reduce_any(question_starts >= 0, axis=1)
     start_byte = tf.gather(starts, start_token, batch_dims=1)
     end_byte = tf.gather(ends, end_token, batch_dims=1)
     found = has_tokens & (start_byte >= 0) & (end_byte >= 0)

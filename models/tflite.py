@@ -42,9 +42,9 @@ def convert(network: keras.Model) -> bytes:
 
 def convert_saved_model(model_dir: str) -> bytes:
     """The TFLite flatbuffer of a pushed SavedModel's `serving_transformed` signature."""
-    from models.export import TRANSFORMED_SIGNATURE
+    from models.export import TRANSFORMED_SIGNATURE, load_saved_model
 
-    loaded = tf.saved_model.load(model_dir)
+    loaded = load_saved_model(model_dir)
     if TRANSFORMED_SIGNATURE not in loaded.signatures:
         raise ValueError(f"{model_dir} has no {TRANSFORMED_SIGNATURE!r} signature (exported "
                          f"before it existed?); signatures: {sorted(loaded.signatures)}")

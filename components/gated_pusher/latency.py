@@ -69,6 +69,8 @@ def measure(model_dir: str, examples: list[bytes], warmup: int = 10) -> Latency:
 
     if not examples:
         raise ValueError(f"no examples to measure the latency of {model_dir} on")
+    import tensorflow_text  # noqa: F401 - a text problem's model uses TF-Text ops
+
     serve = tf.saved_model.load(model_dir).signatures[SERVING_DEFAULT]
     inputs = [tf.constant([e]) for e in examples]
     for i in range(warmup):

@@ -172,6 +172,8 @@ def _rounded(value):
     """6 decimals for floats, at any depth of lists; other values as they are."""
     if isinstance(value, list):
         return [_rounded(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
     return round(value, 6) if isinstance(value, float) else value
 
 
@@ -218,7 +220,9 @@ class InProcessClient:
             raise FileNotFoundError(f"{model_dir} is not a SavedModel folder (no saved_model.pb)")
         self._tf = tf
         self.spec = model_spec(model_dir)
-        self._serve = tf.saved_model.load(model_dir).signatures[SERVING_DEFAULT]
+        from models.export import load_saved_model
+
+        self._serve = load_saved_model(model_dir).signatures[SERVING_DEFAULT]
 
     def predict(self, rows: list[dict]) -> list[dict]:
         examples = self._tf.constant([row_to_example(r, self.spec) for r in rows])

@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from components.gated_pusher import push
+from models.export import load_saved_model
 from models.signatures import SERVING_DEFAULT
 from pipeline.serving.versions import MODELS_CONFIG, read_models_config
 
@@ -58,11 +59,10 @@ class LocalModelServer:
         return latest
 
     def _model(self, version: int):
-        import tensorflow as tf
 
         with self._lock:
             if version not in self._models:
-                self._models[version] = tf.saved_model.load(str(self.serving_dir / str(version)))
+                self._models[version] = load_saved_model(self.serving_dir / str(version))
             return self._models[version]
 
     def run(self, signature_name: str, inputs: dict, version: int) -> dict:
