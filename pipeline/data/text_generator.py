@@ -66,19 +66,34 @@ COMPANIES = ("Northwind Traders", "Globex Corporation", "Initech", "Blue Harbor 
              "Nimbus Software", "Evergreen Health", "Falcon Logistics", "Sunrise Textiles",
              "Ironwood Capital", "Crystal Pharma", "Summit Telecom", "Atlas Shipping",
              "Pioneer Steel", "Lighthouse Books", "Bright Path Education", "Cobalt Mining")
-CITIES = ("Lisbon", "Nairobi", "Toronto", "Osaka", "Lima", "Oslo", "Cairo", "Denver",
-          "Melbourne", "Hamburg", "Seoul", "Bogota", "Dublin", "Mumbai", "Krakow", "Quito",
-          "Accra", "Vancouver", "Madrid", "Manila", "New York", "Buenos Aires", "Cape Town",
-          "Hong Kong", "San Diego", "Rio de Janeiro")
+# Cities and their countries (a sentence naming both pairs them), seen and held out.
+CITY_COUNTRIES = {
+    "Lisbon": "Portugal", "Nairobi": "Kenya", "Toronto": "Canada", "Osaka": "Japan",
+    "Lima": "Peru", "Oslo": "Norway", "Cairo": "Egypt", "Santiago": "Chile",
+    "Melbourne": "Australia", "Hamburg": "Germany", "Seoul": "South Korea", "Bogota": "Colombia",
+    "Dublin": "Ireland", "Mumbai": "India", "Krakow": "Poland", "Quito": "Ecuador",
+    "Accra": "Ghana", "Vancouver": "Canada", "Madrid": "Spain", "Guadalajara": "Mexico",
+    "Buenos Aires": "Argentina", "Cape Town": "South Africa", "Sao Paulo": "Brazil",
+    "Rio de Janeiro": "Brazil", "New Delhi": "India", "San Jose": "Costa Rica",
+    "Mexico City": "Mexico", "Auckland": "New Zealand",
+}
+HELDOUT_CITY_COUNTRIES = {
+    "Montevideo": "Uruguay", "Reykjavik": "Iceland", "Windhoek": "Namibia",
+    "Kuala Lumpur": "Malaysia", "Addis Ababa": "Ethiopia", "Ulaanbaatar": "Mongolia",
+    "Colombo": "Sri Lanka",
+}
+COUNTRY_OF = {**CITY_COUNTRIES, **HELDOUT_CITY_COUNTRIES}
+CITIES = tuple(CITY_COUNTRIES)
 COUNTRIES = ("Kenya", "Canada", "Japan", "Peru", "Norway", "Egypt", "Germany", "Brazil",
              "Ireland", "India", "Poland", "Ghana", "Spain", "Mexico", "New Zealand",
-             "South Korea", "Costa Rica")
+             "South Korea", "Costa Rica", "Portugal", "Chile", "Australia", "Colombia",
+             "Ecuador", "Argentina", "South Africa")
 NATIONALITIES = ("Brazilian", "Canadian", "Japanese", "Kenyan", "German", "Irish", "Indian",
                  "Polish", "Mexican", "Spanish", "Egyptian", "Norwegian", "South African",
                  "Peruvian", "Ghanaian")
 EVENTS = ("World Cup", "Olympic Games", "Tour de France", "Champions League",
           "Venice Film Festival", "Nobel Prize", "Davis Cup", "Super Bowl", "Grammy Awards",
-          "Berlin Marathon", "Wimbledon", "Chelsea Flower Show")
+          "Berlin Marathon", "Monaco Grand Prix", "Chelsea Flower Show")
 HELDOUT = {
     "first": ("Soren", "Imani", "Tariq", "Freya", "Dmitri", "Ximena", "Kwame", "Astrid", "Ravi",
               "Beatriz"),
@@ -86,8 +101,8 @@ HELDOUT = {
              "Kovacs", "Delacroix"),
     "org": ("Tidewater Robotics", "Kestrel Aerospace", "Juniper Freight", "Obsidian Security",
             "Marigold Hotels", "Zenith Quarry"),
-    "city": ("Tbilisi", "Montevideo", "Reykjavik", "Windhoek", "Kuala Lumpur", "Addis Ababa"),
-    "country": ("Iceland", "Namibia", "Mongolia", "Sri Lanka"),
+    "city": tuple(HELDOUT_CITY_COUNTRIES),
+    "country": tuple(dict.fromkeys(HELDOUT_CITY_COUNTRIES.values())),
     "nat": ("Icelandic", "Namibian", "Mongolian", "Uruguayan"),
     "event": ("Eurovision Song Contest", "Kilimanjaro Regatta", "Hanseatic Expo"),
 }
@@ -307,18 +322,26 @@ class _Draw:
         self.used_heldout = False
         self.taken: dict[str, set] = {}
 
-    def entry(self, gazetteer: str) -> str:
+    def entry(self, gazetteer: str, allowed: Callable[[str], bool] = bool) -> str:
         use_heldout = self.heldout and (self.force or self.rng.random() < 0.5)
         self.force = False
         taken = self.taken.setdefault(gazetteer, set())
-        pool = [v for v in (HELDOUT if use_heldout else SEEN)[gazetteer] if v not in taken]
+        pool = [v for v in (HELDOUT if use_heldout else SEEN)[gazetteer]
+                if v not in taken and allowed(v)]
         if not pool:  # held-out entries used up in this example: a seen one
             use_heldout = False
-            pool = [v for v in SEEN[gazetteer] if v not in taken]
+            pool = [v for v in SEEN[gazetteer] if v not in taken and allowed(v)]
         value = self.rng.choice(pool)
         taken.add(value)
         self.used_heldout |= use_heldout
         return value
+
+    def city_and_country(self) -> tuple[str, str]:
+        """A city and its country, a country no other city of the example is in."""
+        countries = self.taken.setdefault("country", set())
+        city = self.entry("city", lambda c: COUNTRY_OF[c] not in countries)
+        countries.add(COUNTRY_OF[city])
+        return city, COUNTRY_OF[city]
 
     def value(self, slot: str, full_name: bool = True) -> str:
         base = slot.rstrip("0123456789")
@@ -357,6 +380,9 @@ def _render(pattern: str, values: dict[str, str]):
         for i, part in enumerate(parts):
             words.append(part)
             tags.append("O" if entity_type is None else f"{'B' if i == 0 else 'I'}-{entity_type}")
+    for i in range(len(words) - 1):  # "a Irish critic" -> "an Irish critic"
+        if words[i] == "a" and words[i + 1][:1] in "AEIOaeio":
+            words[i] = "an"
     if words and tags[0] == "O" and words[0][:1].islower():
         words[0] = words[0][0].upper() + words[0][1:]
     return words, tags, spans
@@ -377,13 +403,27 @@ def _entities(words: list[str], tags: list[str]) -> tuple[tuple[str, str], ...]:
 
 def _fill(pattern: str, draw: _Draw, values: dict[str, str] | None = None,
           first: str | None = None, full_name: bool = True) -> dict[str, str]:
+    """Values for the slots of `pattern` not in `values`, `first` drawn first. "{CITY} ,
+    {COUNTRY}" names a city and its own country."""
     values = dict(values or {})
+    tokens = pattern.split()
+    pairs = {}  # slot -> (city slot, country slot)
+    for i in range(2, len(tokens)):
+        if tokens[i].startswith("{COUNTRY") and tokens[i - 1] == "," \
+                and tokens[i - 2].startswith("{CITY"):
+            pair = (tokens[i - 2][1:-1], tokens[i][1:-1])
+            pairs[pair[0]] = pairs[pair[1]] = pair
     order = _slots(pattern)
     if first in order:
         order.remove(first)
         order.insert(0, first)
     for slot in order:
-        if slot not in values:
+        if slot in values:
+            continue
+        if slot in pairs:
+            city_slot, country_slot = pairs[slot]
+            values[city_slot], values[country_slot] = draw.city_and_country()
+        else:
             values[slot] = draw.value(slot, full_name)
     return values
 

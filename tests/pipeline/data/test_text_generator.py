@@ -33,6 +33,7 @@ def test_every_example_has_the_format(generated):
         else:
             assert (example.answer_end, example.answer_text, example.question) == (-1, "", "")
         assert example.sentiment in (-1, 0, 1)
+        assert not re.search(r"\b[Aa] [AEIOaeio]", example.text)  # "an Irish critic"
         assert (example.sentiment != -1) == (info.kind == tx.SENTIMENT_TASK)
     # One task each, or two: a quoted review with its tags, a paragraph with its tags.
     assert set(kinds) == {("sentiment",), ("entities",), ("qa",), ("sentiment", "entities"),
@@ -136,6 +137,19 @@ def _literal_words(patterns) -> set[str]:
     return {w.lower() for p in patterns for w in p.split() if not w.startswith("{")}
 
 
+def test_a_city_and_a_country_side_by_side_are_paired(generated):
+    assert {gen.COUNTRY_OF[c] for c in gen.CITIES} <= set(gen.COUNTRIES)
+    assert {gen.COUNTRY_OF[c] for c in gen.HELDOUT["city"]} <= set(gen.HELDOUT["country"])
+    pairs = 0
+    for example, info in generated:
+        for (_, city), (second_type, country) in zip(info.entities, info.entities[1:]):
+            if city in gen.COUNTRY_OF and second_type == "LOC" \
+                    and f"{city} , {country}" in example.text:
+                assert gen.COUNTRY_OF[city] == country
+                pairs += 1
+    assert pairs > 100
+
+
 def test_held_out_words_occur_nowhere_else_and_held_out_templates_reuse_seen_words():
     seen_entries = [e for entries in gen.SEEN.values() for e in entries]
     seen_words = {w for e in seen_entries for w in e.split()}
@@ -222,7 +236,7 @@ def test_same_seed_same_bytes_and_spans_independent(tmp_path):
     # Pinned: the same seed gives the same records in any process (no draw depends on hashing).
     records = tx.to_records([e for e, _ in gen.generate_examples(200, seed=11, span=3)])
     assert hashlib.sha256(b"".join(records)).hexdigest() == (
-        "d40ba9bd5eb20a4d7da9cbc126c4073ba439d7fdd30ae2526ee8df116feea264")
+        "f82fbfe70606d5b7b53cd5a897f97909170ea2c4bdef3380aff9e0936bf9ec1a")
     with pytest.raises(FileExistsError, match="append-span"):
         gen.generate(tmp_path / "a", num_examples=10, seed=5)
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["span-1", "span-2"]
