@@ -10,7 +10,7 @@ Three kinds of example (`TextMix` sets their shares):
              charming"; "I expected the film to be dull , but it was not"). Every adjective,
              "not", "but", "hate" and "love" occur under both labels.
   entities   a sentence about people, companies, places, nationalities and events, one IOB2 tag
-             per word; names of one to four words ("Rio de Janeiro", "Venice Film Festival").
+             per word; names of one to three words ("Rio de Janeiro", "Venice Film Festival").
   qa         a paragraph of 3 to 5 sentences and a question answered by an exact span of it,
              templated from the answering sentence ("Who founded Helios Energy ?", "Where did
              Maria Chen move ?", "When did ... ?"). The paragraph holds a distractor of the
