@@ -46,6 +46,7 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
+from pipeline.data import layout
 from pipeline.data import text_examples as tx
 from pipeline.data.text_examples import ENTITIES_TASK, QA_TASK, SENTIMENT_TASK, TextExample
 
@@ -551,7 +552,7 @@ def generate_examples(num_examples: int, seed: int = 42, span: int = 1,
 def write_span(out_dir: str | os.PathLike, span: int, num_examples: int, seed: int = 42,
                mix: TextMix | None = None) -> Path:
     """Writes span `span` atomically (temporary folder, then rename) and returns its folder."""
-    final = Path(out_dir) / f"span-{span}"
+    final = layout.span_dir(out_dir, span)
     if final.exists():
         raise FileExistsError(f"{final} already exists; choose another span or folder")
     examples = [e for e, _ in generate_examples(num_examples, seed, span, mix)]

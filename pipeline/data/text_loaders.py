@@ -69,9 +69,9 @@ def _checked(path, record: str, example: TextExample) -> TextExample:
 
 def _read_text(path: Path) -> str:
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+        raise FileNotFoundError(f"{path}: {'not a file' if path.exists() else 'no such file'}")
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")  # a byte order mark is not text
     except UnicodeDecodeError as e:
         raise TextDataError(path, f"byte {e.start}", "not UTF-8 text") from None
 
