@@ -15,6 +15,7 @@ from pipeline.cli import (
     run_commands,
     serving_commands,
     spec_commands,
+    text_commands,
 )
 from pipeline.runs import progress
 
@@ -23,7 +24,7 @@ QUIET_COMMANDS = frozenset({"metrics", "report", "predict", "describe-model", "p
                             "schema", "spec"})
 
 # In the order `mtl --help` lists them.
-COMMAND_MODULES = (run_commands, kfp_commands, data_commands, spec_commands,
+COMMAND_MODULES = (run_commands, kfp_commands, data_commands, text_commands, spec_commands,
                    monitoring_commands, serving_commands)
 
 

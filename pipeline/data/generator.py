@@ -272,8 +272,6 @@ def write_span(
     engagement_level: bool = False,
 ) -> Path:
     """Writes span `span` atomically (temporary folder, then rename) and returns its folder."""
-    import tensorflow as tf
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     final = layout.span_dir(out, span)
@@ -281,7 +279,19 @@ def write_span(
         raise FileExistsError(f"{final} already exists; choose another span or folder")
     world = world or World(seed)
     columns = generate_span(world, num_examples, seed, span, engagement_level=engagement_level)
-    records = columns_to_examples(columns)
+    return write_records(out, span, columns_to_examples(columns))
+
+
+def write_records(out_dir: str | os.PathLike, span: int, records: list[bytes]) -> Path:
+    """Writes serialized examples as span `span` of `out_dir` atomically (a temporary folder in
+    `out_dir`, then a rename) and returns its folder; refuses a span that exists."""
+    import tensorflow as tf
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    final = layout.span_dir(out, span)
+    if final.exists():
+        raise FileExistsError(f"{final} already exists; choose another span or folder")
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=out))
     try:
         num_files = max(1, -(-len(records) // EXAMPLES_PER_FILE))
