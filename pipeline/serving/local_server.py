@@ -166,6 +166,21 @@ def _decode(value):
     return value
 
 
+def _json(value):
+    """An output value as TF Serving's REST API writes it: numbers and lists as they are,
+    strings as UTF-8 text, bytes that are not UTF-8 as {"b64": ...}."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, list):
+        return [_json(v) for v in value]
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return {"b64": base64.b64encode(value).decode()}
+    return value
+
+
 def _rest_handler(server: LocalModelServer):
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args):  # quiet
@@ -197,13 +212,13 @@ def _rest_handler(server: LocalModelServer):
                     outputs = server.run(signature, inputs, version)
                     names = sorted(outputs)
                     count = len(next(iter(outputs.values())))
-                    predictions = [{n: outputs[n][i].tolist() for n in names}
+                    predictions = [{n: _json(outputs[n][i]) for n in names}
                                    for i in range(count)]
                     self._reply(200, {"predictions": predictions})
                 elif "inputs" in request:
                     inputs = {k: _decode(v) for k, v in request["inputs"].items()}
                     outputs = server.run(signature, inputs, version)
-                    self._reply(200, {"outputs": {k: v.tolist() for k, v in outputs.items()}})
+                    self._reply(200, {"outputs": {k: _json(v) for k, v in outputs.items()}})
                 else:
                     self._reply(400, {"error": "request body needs 'instances' or 'inputs'"})
             except LookupError as e:
