@@ -13,6 +13,8 @@ from typing import Any
 MODEL_NAMES: tuple[str, ...] = ("shared_bottom", "mmoe", "ple", "cross_stitch", "esmm",
                                 "transformer", "text_transformer")
 WEIGHTING_NAMES: tuple[str, ...] = ("static", "uncertainty", "gradnorm", "dwa", "pcgrad")
+# How training batches mix the tasks (models.trainer.input_fn).
+TASK_SAMPLING: tuple[str, ...] = ("natural", "proportional", "uniform")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +61,11 @@ class ModelHParams:
         encoder (models.text).
       text_decoder: each task of the `text_transformer` gets a Transformer decoder layer of its
         own over the shared encoder's output.
+      task_sampling: "natural" (batches as the data comes, each example with whatever labels
+        it has), "proportional" (each example drawn from one task's labelled examples, task t
+        with probability proportional to n_t ** (1 / task_temperature)) or "uniform" (every
+        task equally often). An epoch keeps its number of batches.
+      task_temperature: the temperature of "proportional" (1: as the data, larger: flatter).
       warm_start: initialize from the latest blessed model's weights when its architecture and
         hyperparameters match (the Trainer's `base_model`).
     """
@@ -101,11 +108,18 @@ class ModelHParams:
     text_heads: int = 4
     text_dropout: float = 0.1
     text_decoder: bool = False
+    task_sampling: str = "natural"
+    task_temperature: float = 1.0
     warm_start: bool = False
 
     def __post_init__(self):
         if self.model not in MODEL_NAMES:
             raise ValueError(f"unknown model {self.model!r}; choose one of {list(MODEL_NAMES)}")
+        if self.task_sampling not in TASK_SAMPLING:
+            raise ValueError(f"unknown task sampling {self.task_sampling!r}; choose one of "
+                             f"{list(TASK_SAMPLING)}")
+        if not self.task_temperature > 0:
+            raise ValueError(f"task_temperature must be > 0, got {self.task_temperature}")
         if self.weighting not in WEIGHTING_NAMES:
             raise ValueError(f"unknown loss weighting {self.weighting!r}; "
                              f"choose one of {list(WEIGHTING_NAMES)}")

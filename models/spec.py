@@ -82,7 +82,8 @@ GATE_FIELDS: tuple[str, ...] = ("metric", "bound", "max_change", "change", "min_
 SCHEMA_FIELDS: tuple[str, ...] = ("domain", "min_domain_mass", "min", "max", "drift")
 DRIFT_COMPARATORS: tuple[str, ...] = ("infinity_norm", "jensen_shannon_divergence")
 
-DEFAULT_SPEC_PATH = Path(__file__).resolve().parent / "problems" / "recommendation" / "spec.yaml"
+PROBLEMS_DIR = Path(__file__).resolve().parent / "problems"
+DEFAULT_SPEC_PATH = PROBLEMS_DIR / "recommendation" / "spec.yaml"
 DEFAULT_MISSING_LABEL = -1
 
 TaskKind = Literal["binary", "regression", "multiclass"]
@@ -316,6 +317,9 @@ class ProblemSpec:
     tasks: tuple[Task, ...]
     slices: tuple[str, ...] = ()
     input_format: str = "tfrecord"
+    # The feature ExampleGen hashes to split train / eval (None: the whole example), so that
+    # examples sharing a key share a split (a document's sentences, held-out entities).
+    split_key: str | None = None
     entire_space: dict = dataclasses.field(default_factory=dict, hash=False)
     hparams: dict = dataclasses.field(default_factory=dict, hash=False)
     source: str | None = dataclasses.field(default=None, compare=False)
@@ -409,7 +413,8 @@ class ProblemSpec:
     def to_dict(self) -> dict:
         out: dict[str, Any] = {
             "name": self.name,
-            "input": {"format": self.input_format},
+            "input": {"format": self.input_format,
+                      **({"split_key": self.split_key} if self.split_key else {})},
             "features": [f.to_dict() for f in self.features],
             "tasks": [t.to_dict() for t in self.tasks],
             "slices": list(self.slices),
@@ -464,6 +469,22 @@ def load_spec(path: str | Path) -> ProblemSpec:
     except Exception as e:  # yaml.YAMLError
         raise SpecError(source, "file", f"is not valid YAML: {e}") from None
     return _parse(values, source)
+
+
+def packaged_problems() -> tuple[str, ...]:
+    """The problems shipped with the package (`models/problems/<name>/spec.yaml`)."""
+    return tuple(sorted(p.parent.name for p in PROBLEMS_DIR.glob("*/spec.yaml")))
+
+
+def resolve_spec(value: str) -> ProblemSpec:
+    """`--spec VALUE`: a spec file, or the name of a problem shipped with the package."""
+    path = Path(value)
+    if not path.exists() and value in packaged_problems():
+        return load_spec(PROBLEMS_DIR / value / "spec.yaml")
+    if not path.exists():
+        raise SpecError(value, "file", f"does not exist, and is not a problem shipped with the "
+                                       f"package ({', '.join(packaged_problems())})")
+    return load_spec(path)
 
 
 @functools.lru_cache(maxsize=1)
@@ -878,7 +899,8 @@ def _parse(values, source: str | None) -> ProblemSpec:
     input_values = r.get("input", default={}, types=(dict,))
     ir = _Reader(input_values, "input", source)
     input_format = ir.choice("format", INPUT_FORMATS, default="tfrecord")
-    ir.finish(("format",))
+    split_key = ir.get("split_key", types=(str,))
+    ir.finish(("format", "split_key"))
 
     features = tuple(_parse_feature(v, f"features[{i}]", source)
                      for i, v in enumerate(_list(r.get("features"), "features", source)))
@@ -972,8 +994,12 @@ def _parse(values, source: str | None) -> ProblemSpec:
     _check_hparams(hparams, source)
     mr.finish(("entire_space", "hparams"))
     r.finish(("name", "input", "features", "tasks", "slices", "model"))
+    if split_key is not None and (split_key in by_name or split_key in labels):
+        raise SpecError(source, "input.split_key", f"{split_key!r} is a feature or a label; "
+                        f"the split key is a column of its own")
     return ProblemSpec(name=name, features=features, tasks=tasks, slices=slices,
-                       input_format=input_format, entire_space=dict(entire_space),
+                       input_format=input_format, split_key=split_key,
+                       entire_space=dict(entire_space),
                        hparams=dict(hparams), source=source)
 
 

@@ -109,6 +109,66 @@ def input_fn(file_pattern, data_accessor, tft_output: tft.TFTransformOutput,
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
+def count_records(file_pattern) -> int:
+    files = _list_files(file_pattern)
+    compression = "GZIP" if files[0].endswith(".gz") else ""
+    return int(tf.data.TFRecordDataset(files, compression_type=compression).reduce(
+        tf.constant(0, tf.int64), lambda n, _: n + 1))
+
+
+def task_counts(file_pattern, tft_output: tft.TFTransformOutput, tasks: tuple[Task, ...]
+                ) -> dict[str, float]:
+    """The number of labelled examples of each task in the files (one pass)."""
+    files = _list_files(file_pattern)
+    compression = "GZIP" if files[0].endswith(".gz") else ""
+    spec = {weight_name(t): tft_output.transformed_feature_spec()[weight_name(t)] for t in tasks}
+    data = tf.data.TFRecordDataset(files, compression_type=compression).batch(4096).map(
+        lambda records: tf.io.parse_example(records, spec))
+    totals = {t.name: 0.0 for t in tasks}
+    for batch in data:
+        for t in tasks:
+            totals[t.name] += float(tf.reduce_sum(batch[weight_name(t)]))
+    return totals
+
+
+def sampling_weights(counts: dict[str, float], mode: str, temperature: float = 1.0
+                     ) -> dict[str, float]:
+    """Each task's share of the sampled examples: uniform, or n_t ** (1 / T) normalised."""
+    present = {k: v for k, v in counts.items() if v > 0}
+    if not present:
+        raise ValueError(f"no task has a labelled example to sample from: {counts}")
+    if mode == "uniform":
+        raw = {k: 1.0 for k in present}
+    else:
+        raw = {k: v ** (1.0 / temperature) for k, v in present.items()}
+    total = sum(raw.values())
+    return {k: v / total for k, v in raw.items()}
+
+
+def sampled_input_fn(file_pattern, tft_output: tft.TFTransformOutput, batch_size: int,
+                     steps: int, hp: ModelHParams, tasks: tuple[Task, ...],
+                     spec: ProblemSpec) -> tf.data.Dataset:
+    """`steps` batches whose examples are drawn task by task (`hp.task_sampling`): task t's
+    stream holds its labelled examples, shuffled and repeated; an example labelled for several
+    tasks sits in each of their streams and keeps all its labels."""
+    files = _list_files(file_pattern)
+    compression = "GZIP" if files[0].endswith(".gz") else ""
+    feature_spec = tft_output.transformed_feature_spec()
+    weights = sampling_weights(task_counts(file_pattern, tft_output, tasks), hp.task_sampling,
+                               hp.task_temperature)
+    examples = tf.data.TFRecordDataset(files, compression_type=compression).batch(1024).map(
+        lambda records: tf.io.parse_example(records, feature_spec),
+        num_parallel_calls=tf.data.AUTOTUNE).unbatch()
+    streams = [examples.filter(lambda x, name=name: x[weight_name(name)] > 0)
+               .shuffle(SHUFFLE_BUFFER, seed=hp.seed).repeat() for name in weights]
+    mixed = tf.data.Dataset.sample_from_datasets(streams, weights=list(weights.values()),
+                                                 seed=hp.seed)
+    return (mixed.batch(batch_size).take(steps)
+            .map(lambda batch: split_features(batch, tasks, spec),
+                 num_parallel_calls=tf.data.AUTOTUNE)
+            .prefetch(tf.data.AUTOTUNE))
+
+
 def hparams_from_custom_config(custom_config: dict | None) -> ModelHParams:
     config = dict(custom_config or {})
     return ModelHParams.from_dict(config.get("hparams"))
@@ -132,7 +192,7 @@ WARM_START_WEIGHTS = "network_weights.npz"
 WARM_START_SPEC = "spec.json"
 # Hyperparameters that do not change the network's variables.
 _TRAINING_ONLY = {"weighting", "epochs", "steps_per_epoch", "batch_size", "learning_rate",
-                  "text_dropout",
+                  "text_dropout", "task_sampling", "task_temperature",
                   "embedding_learning_rate", "seed",
                   "jit_compile", "warm_start", "uncertainty_init", "gradnorm_alpha",
                   "gradnorm_lr", "dwa_temperature", "dwa_period_steps", "dropout",
@@ -225,7 +285,11 @@ def train_and_export(fn_args, strategy: tf.distribute.Strategy) -> None:
                      seed=hp.seed, tasks=tasks, spec=problem)
     evaluation = input_fn(fn_args.eval_files, fn_args.data_accessor, tft_output, hp.batch_size,
                           shuffle=False, tasks=tasks, spec=problem)
-    if hp.steps_per_epoch:
+    if hp.task_sampling != "natural":
+        steps = hp.steps_per_epoch or -(-count_records(fn_args.train_files) // hp.batch_size)
+        train = sampled_input_fn(fn_args.train_files, tft_output, hp.batch_size, steps, hp,
+                                 tasks, problem)
+    elif hp.steps_per_epoch:
         train = train.repeat().take(hp.steps_per_epoch)
     n_workers = distribute.num_workers(strategy)
     if n_workers > 1:

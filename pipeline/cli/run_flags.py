@@ -10,8 +10,8 @@ import argparse
 import os
 import shlex
 
-from models.hparams import MODEL_NAMES, WEIGHTING_NAMES, ModelHParams
-from models.spec import ProblemSpec, default_spec, load_spec, task_by_name
+from models.hparams import MODEL_NAMES, TASK_SAMPLING, WEIGHTING_NAMES, ModelHParams
+from models.spec import ProblemSpec, default_spec, resolve_spec, task_by_name
 from pipeline.cli.common import add_home, parse_overrides
 from pipeline.core.config import DEFAULT_BEAM_ARGS, DEFAULT_MIN_SPAN_EXAMPLES, PipelineConfig
 
@@ -19,19 +19,28 @@ from pipeline.core.config import DEFAULT_BEAM_ARGS, DEFAULT_MIN_SPAN_EXAMPLES, P
 def add_run_flags(run: argparse.ArgumentParser) -> None:
     add_home(run)
     run.add_argument("--spec", default=None, metavar="FILE",
-                     help="the problem spec (YAML or JSON: features, tasks, gates); default: "
-                          "the embedded recommendation problem")
+                     help="the problem spec (YAML or JSON: features, tasks, gates), or the name "
+                          "of a problem shipped with the package (recommendation, text); "
+                          "default: the embedded recommendation problem")
     run.add_argument("--data", default=None, metavar="DIR",
                      help="the folder holding the span-<N>/ folders (default HOME/data, where "
                           "the default problem's embedded data is generated when empty)")
-    run.add_argument("--examples", type=int, default=100_000,
-                     help="examples to generate when the data folder is empty (default 100000)")
+    run.add_argument("--examples", type=int, default=None,
+                     help="examples to generate when the data folder is empty (default: the "
+                          "problem's, 100000 for recommendation, 20000 for text)")
     run.add_argument("--seed", type=int, default=42, help="data and training seed (default 42)")
     # Model flags default to None: the spec's `model.hparams`, then ModelHParams' defaults.
     run.add_argument("--model", default=None, choices=MODEL_NAMES,
                      help=f"architecture (default: the spec's, else {ModelHParams.model})")
     run.add_argument("--weighting", default=None, choices=WEIGHTING_NAMES,
                      help=f"loss weighting (default: the spec's, else {ModelHParams.weighting})")
+    run.add_argument("--task-sampling", default=None, choices=TASK_SAMPLING,
+                     help="how batches mix the tasks: natural (as the data comes; default), "
+                          "proportional (per-task sampling by size, see --task-temperature) "
+                          "or uniform")
+    run.add_argument("--task-temperature", type=float, default=None,
+                     help="proportional sampling: task t drawn with probability ~ "
+                          "n_t ** (1 / T) (default 1)")
     run.add_argument("--jit-compile", action="store_true", default=None,
                      help="compile the train step with XLA")
     run.add_argument("--epochs", type=int, default=None,
@@ -124,7 +133,7 @@ def beam_args(beam_workers: str | None, beam_arg: list[str] | None) -> tuple[str
 def spec_from_args(args: argparse.Namespace) -> ProblemSpec:
     """The problem of `--spec FILE` (a `SpecError`, a ValueError, names the file and field),
     or the default problem."""
-    return load_spec(args.spec) if args.spec else default_spec()
+    return resolve_spec(args.spec) if args.spec else default_spec()
 
 
 def config_from_args(args: argparse.Namespace) -> PipelineConfig:
@@ -132,7 +141,8 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
     spec = spec_from_args(args)
     flags = {"model": args.model, "weighting": args.weighting, "jit_compile": args.jit_compile,
              "epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch,
-             "batch_size": args.batch_size, "learning_rate": args.learning_rate}
+             "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+             "task_sampling": args.task_sampling, "task_temperature": args.task_temperature}
     hparams = ModelHParams.from_dict(
         dict(spec.hparams) | {k: v for k, v in flags.items() if v is not None}
         | {"seed": args.seed})

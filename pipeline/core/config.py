@@ -56,8 +56,9 @@ class PipelineConfig:
     data_root: str | None = None
     pipeline_name: str = "mtl"
     model_name: str = "mtl_model"
-    # Embedded data generated when the data folder has no span yet.
-    examples: int = 100_000
+    # Embedded data generated when the data folder has no span yet (None: the problem's
+    # default, pipeline.data.embedded).
+    examples: int | None = None
     seed: int = 42
     hparams: ModelHParams = ModelHParams()
     # Caps on the Trainer's evaluation during training (None: the whole eval split).
@@ -143,9 +144,9 @@ class PipelineConfig:
 
     @property
     def generates_data(self) -> bool:
-        """Whether a run with no span generates the embedded data: the default problem's,
-        read from the home's own data folder."""
-        return self.data_root is None and self.spec == default_spec()
+        """Whether a run with no span may generate embedded data: only into the home's own data
+        folder (and only for a problem shipped with its generator: pipeline.data.embedded)."""
+        return self.data_root is None
 
     @property
     def pipeline_root(self) -> Path:

@@ -70,7 +70,8 @@ def create_pipeline(
                 splits=[
                     example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=config.train_buckets),
                     example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=config.eval_buckets),
-                ]
+                ],
+                partition_feature_name=spec.split_key or "",
             )
         ),
     )

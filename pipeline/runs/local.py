@@ -18,7 +18,7 @@ from pathlib import Path
 
 from models.spec import default_spec
 from pipeline.core.config import PipelineConfig
-from pipeline.data import generator, layout
+from pipeline.data import embedded, layout
 from pipeline.data import schema as schema_lib
 from pipeline.data.preflight import BadSpanError, check_latest_span
 from pipeline.monitoring import summary as summary_lib
@@ -30,19 +30,21 @@ def ensure_data(config: PipelineConfig, reporter: progress.RunReporter | None = 
     """Generates the embedded dataset if the home's data folder holds no span (the default
     problem only: another problem's data is the user's); returns the spans."""
     spans = layout.existing_spans(config.data_dir)
-    if not spans and not config.generates_data:
+    generate = embedded.generator_for(config.spec) if config.generates_data else None
+    if not spans and generate is None:
         raise BadSpanError(f"{config.data_dir} holds no span-<N> folder: problem "
                            f"{config.spec.name!r} reads its spans from there (span-0/, "
                            f"span-1/, ... each holding {layout.FILE_GLOBS[config.spec.input_format]} "
                            f"files)")
     if not spans:
+        generate, default_examples = generate
+        examples = config.examples or default_examples
         logging.info("no span under %s: generating %d examples (seed %d)",
-                     config.data_dir, config.examples, config.seed)
+                     config.data_dir, examples, config.seed)
         if reporter:
-            reporter.say(f"no span under {config.data_dir}: generating {config.examples:,} "
+            reporter.say(f"no span under {config.data_dir}: generating {examples:,} "
                          f"examples (seed {config.seed})")
-        generator.generate(config.data_dir, config.examples, 1, config.seed,
-                           optional_tasks=config.extra_tasks)
+        generate(config.data_dir, examples, config.seed, optional_tasks=config.extra_tasks)
         spans = layout.existing_spans(config.data_dir)
     return spans
 

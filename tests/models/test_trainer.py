@@ -93,3 +93,41 @@ def test_no_matching_file_names_the_pattern(tmp_path):
     pattern = str(tmp_path / "missing" / "*.gz")
     with pytest.raises(FileNotFoundError, match="missing"):
         trainer.input_fn([pattern], None, FakeTransformOutput(), batch_size=2)
+
+
+def test_sampling_weights_follow_sizes_temperature_or_nothing():
+    counts = {"a": 900.0, "b": 100.0, "c": 0.0}
+    assert trainer.sampling_weights(counts, "proportional") == pytest.approx({"a": 0.9, "b": 0.1})
+    flat = trainer.sampling_weights(counts, "proportional", temperature=2.0)
+    assert flat == pytest.approx({"a": 30 / 40, "b": 10 / 40})
+    assert trainer.sampling_weights(counts, "uniform") == {"a": 0.5, "b": 0.5}
+    with pytest.raises(ValueError, match="no task has a labelled example"):
+        trainer.sampling_weights({"a": 0.0}, "uniform")
+
+
+def test_sampled_batches_draw_each_task_from_its_labelled_examples(tmp_path):
+    """Task 0 is labelled on 90 examples, task 1 on 10: uniform sampling gives each about half
+    of the sampled examples, every one labelled for the task it was drawn for."""
+    from models.hparams import ModelHParams
+    from models.spec import default_spec
+
+    spec = FakeTransformOutput().transformed_feature_spec()
+    first, second = features.TASKS[0], features.TASKS[1]
+    path = str(tmp_path / "part.gz")
+    with tf.io.TFRecordWriter(path, tf.io.TFRecordOptions(compression_type="GZIP")) as writer:
+        for i in range(100):
+            example = tf.train.Example.FromString(_example(i, spec))
+            f = example.features.feature
+            for task in features.TASKS:
+                f[features.weight_name(task)].float_list.value[:] = [0.0]
+            f[features.weight_name(first if i < 90 else second)].float_list.value[:] = [1.0]
+            writer.write(example.SerializeToString())
+    hp = ModelHParams(task_sampling="uniform", batch_size=50)
+    data = trainer.sampled_input_fn(path, FakeTransformOutput(), 50, 40, hp, features.TASKS,
+                                    default_spec())
+    masks = np.concatenate([m[second.name].numpy() for _, _, m in data])
+    first_masks = np.concatenate([m[first.name].numpy() for _, _, m in data])
+    assert len(masks) == 2000
+    assert 0.45 < masks.mean() < 0.55
+    assert (masks + first_masks == 1).all()
+    assert trainer.count_records(path) == 100
