@@ -71,7 +71,8 @@ def create_pipeline(
                     example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=config.train_buckets),
                     example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=config.eval_buckets),
                 ],
-                partition_feature_name=spec.split_key or "",
+                # Set only with a split key: the field is a oneof, "" counts as set.
+                **({"partition_feature_name": spec.split_key} if spec.split_key else {}),
             )
         ),
     )
