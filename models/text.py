@@ -122,8 +122,10 @@ class TokenHead(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="mtl")
 class SpanHead(keras.layers.Layer):
-    """Context states attend to the question's; start and end distributions over the context's
-    non-padding tokens, [batch, 2, length]."""
+    """Context states attend to the question's, then one self-attention block over the context
+    carries what matched along its sentence (the answer sits near the words the question
+    names); start and end distributions over the context's non-padding tokens,
+    [batch, 2, length]."""
 
     def __init__(self, width: int, heads: int, dropout: float, **kwargs):
         super().__init__(**kwargs)
@@ -132,6 +134,8 @@ class SpanHead(keras.layers.Layer):
             self.heads, key_dim=max(1, self.width // self.heads), dropout=self.dropout,
             name="question_attention")
         self.norm = keras.layers.LayerNormalization(name="norm")
+        self.block = layers.TransformerBlock(self.width, self.heads, 2 * self.width,
+                                             self.dropout, name="context_block")
         self.dense = keras.layers.Dense(2, name="start_end")
 
     def call(self, context, context_ids, question, question_ids, training=None):
@@ -141,6 +145,7 @@ class SpanHead(keras.layers.Layer):
         attended = self.cross(context, question, attention_mask=mask, training=training)
         has_question = tf.cast(tf.reduce_any(question_ids > 0, axis=1), attended.dtype)
         x = self.norm(context + attended * has_question[:, None, None])
+        x = self.block(x, valid, training=training)
         logits = tf.transpose(self.dense(x), [0, 2, 1])  # [batch, 2, length]
         logits = tf.where(valid[:, None, :], logits, _NEG)
         return keras.ops.softmax(logits, axis=-1)

@@ -20,7 +20,8 @@ import importlib.util
 from pathlib import Path
 
 MODELS_PACKAGE = "models"
-TRANSFORM_MODULES: tuple[str, ...] = ("preprocessing.py", "spec.py", "hparams.py")
+TRANSFORM_MODULES: tuple[str, ...] = ("preprocessing.py", "text_preprocessing.py", "spec.py",
+                                     "hparams.py", "signatures.py")
 
 
 def package_dir(package: str = MODELS_PACKAGE) -> Path:

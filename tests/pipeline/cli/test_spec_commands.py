@@ -131,6 +131,6 @@ def test_spec_check(tmp_path, capsys):
         "recommendation_funnel: 9 features (4 categorical, 4 numeric, 1 sequence), 5 tasks "
         "(3 binary, 1 regression, 1 multiclass; 1 optional), slices: device\n")
     bad = tmp_path / "bad.yaml"
-    bad.write_text(DEFAULT_SPEC_PATH.read_text().replace("kind: sequence", "kind: text"))
+    bad.write_text(DEFAULT_SPEC_PATH.read_text().replace("kind: sequence", "kind: image"))
     assert main(["spec", "check", str(bad)]) == 2
-    assert f"spec {bad}: features[8].kind: unknown value 'text'" in capsys.readouterr().err
+    assert f"spec {bad}: features[8].kind: unknown value 'image'" in capsys.readouterr().err
