@@ -245,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a plain-TFX-template module.py to train as a measuring stick")
     args = parser.parse_args(argv)
 
-    from models.hparams import MODEL_NAMES, ModelHParams
+    from models.hparams import TABULAR_MODEL_NAMES as MODEL_NAMES
+    from models.hparams import ModelHParams
 
     known = {v.name: v for v in VARIANTS}
     names = list(known) if args.variants is None else [n for n in args.variants if n != "none"]

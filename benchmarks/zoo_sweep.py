@@ -24,7 +24,8 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from models.hparams import MODEL_NAMES, WEIGHTING_NAMES, ModelHParams  # noqa: E402
+from models.hparams import TABULAR_MODEL_NAMES as MODEL_NAMES  # noqa: E402
+from models.hparams import WEIGHTING_NAMES, ModelHParams  # noqa: E402
 from models.spec import default_spec as _spec  # noqa: E402
 from pipeline.core.config import PipelineConfig  # noqa: E402
 

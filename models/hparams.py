@@ -12,6 +12,9 @@ from typing import Any
 # TensorFlow-free, so the CLI and the config can check a name before anything runs).
 MODEL_NAMES: tuple[str, ...] = ("shared_bottom", "mmoe", "ple", "cross_stitch", "esmm",
                                 "transformer", "text_transformer")
+# The architectures of problems without text, and the one that reads text.
+TEXT_MODEL_NAMES: tuple[str, ...] = ("text_transformer",)
+TABULAR_MODEL_NAMES: tuple[str, ...] = tuple(m for m in MODEL_NAMES if m not in TEXT_MODEL_NAMES)
 WEIGHTING_NAMES: tuple[str, ...] = ("static", "uncertainty", "gradnorm", "dwa", "pcgrad")
 # How training batches mix the tasks (models.trainer.input_fn).
 TASK_SAMPLING: tuple[str, ...] = ("natural", "proportional", "uniform")

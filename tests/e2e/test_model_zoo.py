@@ -10,7 +10,7 @@ import os
 import numpy as np
 import pytest
 
-from models.hparams import MODEL_NAMES
+from models.hparams import TABULAR_MODEL_NAMES as MODEL_NAMES
 from tests.support import default_problem as features
 
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,7 @@ import tensorflow as tf
 from models import model
 from models import tasks as task_lib
 from models.export import fused_score, score_term
-from models.hparams import ModelHParams
+from models.hparams import TABULAR_MODEL_NAMES, ModelHParams
 from models.weighting import STRATEGIES
 from tests.support import default_problem as features
 from tests.support.model_batches import SMALL, VOCAB, fake_batch
@@ -78,7 +78,7 @@ def test_keras_accuracy_and_top_k_count_only_observed_labels():
     assert float(top2.result()) == pytest.approx(2 / 3)
 
 
-@pytest.mark.parametrize("name", sorted(model.ARCHITECTURES))
+@pytest.mark.parametrize("name", sorted(TABULAR_MODEL_NAMES))
 def test_every_architecture_outputs_class_probabilities(name):
     network = model.build_network(ModelHParams(model=name, **SMALL), VOCAB, TASKS)
     inputs, _, _ = fake_batch()

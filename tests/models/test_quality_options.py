@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from models import layers, model
 from models import tasks as task_lib
-from models.hparams import ModelHParams
+from models.hparams import TABULAR_MODEL_NAMES, ModelHParams
 from tests.support import default_problem as features
 
 VOCAB = {key: 7 for key in features.CATEGORICAL_FEATURES}
@@ -101,7 +101,7 @@ def test_dot_interactions_append_the_pairwise_products_of_the_equally_wide_vecto
     np.testing.assert_allclose(out[-3:], [3.0, 2.5, 4.5])
 
 
-@pytest.mark.parametrize("name", sorted(model.ARCHITECTURES))
+@pytest.mark.parametrize("name", sorted(TABULAR_MODEL_NAMES))
 def test_every_architecture_builds_with_every_option_on(name):
     hp = ModelHParams(model=name, tower_batch_norm=True, head_bias_init=True,
                       own_history_embedding=True, dot_interactions=True, bottom_units=(8,),

@@ -135,6 +135,6 @@ def test_the_data_is_checked_against_the_spec_before_any_component(tmp_path, cap
     spec.write_text(yaml.safe_dump(values))
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert f"spec {spec}: tasks[0].label: 'add_to_cart' is the label of binary task" in err
+    assert f"spec {spec}: tasks[0].label: 'add_to_cart' is a label of binary task" in err
     assert "holds float values" in err
     assert not (home / "pipeline_root").exists() and not (home / "serving").exists()
