@@ -65,7 +65,8 @@ class BadSpanError(ValueError):
 
 
 def check_latest_span(data_dir: str | os.PathLike, spec: ProblemSpec | None = None,
-                      tasks: tuple[Task, ...] | None = None) -> tuple[int, int]:
+                      tasks: tuple[Task, ...] | None = None,
+                      notes: list[str] | None = None) -> tuple[int, int]:
     """Reads the newest span under `data_dir`; returns (span, number of examples).
 
     With `spec`, the span's format is the spec's and its first records are checked against
@@ -100,6 +101,11 @@ def check_latest_span(data_dir: str | os.PathLike, spec: ProblemSpec | None = No
     total = _check_tfrecord_files(files)
     if spec is not None:
         check_records_against_spec(spec, tasks, _sample_examples(files), files[0])
+        if spec.text_features:
+            found = check_text_records(spec, spec.default_tasks if tasks is None else tasks,
+                                       files)
+            if notes is not None:
+                notes.extend(found)
     return span, total
 
 
@@ -272,3 +278,66 @@ def check_csv_against_spec(spec: ProblemSpec, tasks, columns: dict[str, list[str
             continue
         if kind not in accepted:
             raise _mismatch(spec, field, key, declared, kind, path)
+
+
+# --- Text records -------------------------------------------------------------------------------
+
+def _string(example, key: str, path: Path, record: int) -> str:
+    values = example.features.feature[key].bytes_list.value
+    if not values:
+        return ""
+    try:
+        return values[0].decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadSpanError(f"{path}: record {record}: {key!r} is not UTF-8 text") from None
+
+
+def check_text_records(spec: ProblemSpec, tasks, files: list[Path]) -> list[str]:
+    """Every record of a text problem's span against its text tasks: a tag list as long as the
+    words of its text (split on spaces) and made of the task's tags, an answer's character
+    offsets inside its context. A record that breaks one is refused (`BadSpanError` naming the
+    file, the record and the problem). Returns what the run should say: how many texts are
+    longer than their `max_length` (they are truncated, never refused)."""
+    import tensorflow as tf
+
+    longer = {f.name: 0 for f in spec.text_features}
+    seen = 0
+    for path in files:
+        for record, raw in enumerate(tf.data.TFRecordDataset(str(path), compression_type="GZIP")):
+            example = tf.train.Example.FromString(raw.numpy())
+            seen += 1
+            texts = {}
+            for feature in spec.text_features:
+                texts[feature.name] = _string(example, feature.name, path, record)
+                if len(texts[feature.name].split()) > feature.max_length:
+                    longer[feature.name] += 1
+            for task in tasks:
+                if task.kind == "sequence_labeling":
+                    tags = [t.decode("utf-8", errors="replace") for t in
+                            example.features.feature[task.label_key].bytes_list.value]
+                    words = texts[task.text].split(" ") if texts[task.text] else []
+                    if tags and len(tags) != len(words):
+                        raise BadSpanError(
+                            f"{path}: record {record}: task {task.name!r}: {len(tags)} tags "
+                            f"for the {len(words)} words of {task.text!r}")
+                    unknown = sorted(set(tags) - set(task.tags))
+                    if unknown:
+                        raise BadSpanError(
+                            f"{path}: record {record}: task {task.name!r}: unknown tags "
+                            f"{unknown}; the task's tags: {list(task.tags)}")
+                elif task.kind == "span":
+                    start = example.features.feature[task.label_key].int64_list.value
+                    end = example.features.feature[task.label_end_key].int64_list.value
+                    start = start[0] if start else -1
+                    end = end[0] if end else -1
+                    if start < 0 and end < 0:
+                        continue
+                    length = len(texts[task.text])
+                    if not 0 <= start < end <= length:
+                        raise BadSpanError(
+                            f"{path}: record {record}: task {task.name!r}: answer "
+                            f"[{start}, {end}) is not inside its {length}-character "
+                            f"{task.text!r}")
+    return [f"{count:,} of {seen:,} {name!r} texts are longer than "
+            f"{spec.feature(name).max_length} words: truncated"
+            for name, count in longer.items() if count]

@@ -111,7 +111,12 @@ def run_pipeline(config: PipelineConfig, reporter: progress.RunReporter | None =
     if reason:
         # The same files as that completed run, which passed this check: not read again.
         return reason
-    check_latest_span(config.data_dir, config.spec, config.tasks())
+    notes: list[str] = []
+    check_latest_span(config.data_dir, config.spec, config.tasks(), notes)
+    for note in notes:
+        logging.info("%s", note)
+        if reporter:
+            reporter.say(note)
     unchanged.forget(config)
     # Not `tfx.v1` (see pipeline/dag/build.py), and only now: an unchanged run needs none of
     # the launcher's modules.
