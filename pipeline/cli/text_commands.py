@@ -14,13 +14,15 @@ def register(sub) -> None:
     text_sub = text.add_subparsers(dest="text_command", required=True)
 
     imp = text_sub.add_parser(
-        "import", help="write a dataset file as a span of text examples: sst2 (TSV), conll "
+        "import", help="write dataset files as one span of text examples: sst2 (TSV), conll "
                        "(CoNLL-2003, IOB1 tags written as IOB2), squad (SQuAD v1.1 JSON), imdb "
                        "(label,text CSV)")
-    imp.add_argument("--format", required=True, choices=text_loaders.FORMATS)
-    imp.add_argument("--input", default=None, metavar="FILE",
-                     help="the dataset file (imdb: default the 100 labelled reviews that ship "
-                          "with TFX)")
+    imp.add_argument("--format", required=True, action="append", choices=text_loaders.FORMATS,
+                     help="the format of the --input of the same rank (repeat --format and "
+                          "--input to write several files into one span)")
+    imp.add_argument("--input", default=None, action="append", metavar="FILE",
+                     help="a dataset file (one per --format; a lone --format imdb without "
+                          "--input: the 100 labelled reviews that ship with TFX)")
     imp.add_argument("--out", required=True, metavar="DATA_DIR",
                      help="data folder (the span goes to DATA_DIR/span-<N>/)")
     imp.add_argument("--append-span", action="store_true",
@@ -39,16 +41,16 @@ def register(sub) -> None:
 
 
 def import_command(args: argparse.Namespace) -> int:
-    path = args.input
-    if path is None:
-        if args.format != "imdb":
-            print(f"mtl text import: --input is required for --format {args.format}",
-                  file=sys.stderr)
-            return 2
-        path = text_loaders.imdb_sample_path()
+    formats, paths = args.format, args.input or []
+    if not paths and formats == ["imdb"]:
+        paths = [text_loaders.imdb_sample_path()]
+    if len(paths) != len(formats):
+        print(f"mtl text import: {len(formats)} --format for {len(paths)} --input: give one "
+              f"--input per --format, in the same order", file=sys.stderr)
+        return 2
     try:
-        written, count = text_loaders.import_file(args.format, path, args.out,
-                                                  append=args.append_span)
+        written, count = text_loaders.import_files(list(zip(formats, paths)), args.out,
+                                                   append=args.append_span)
     except (FileNotFoundError, FileExistsError, ValueError) as e:
         print(f"mtl text import: {e}", file=sys.stderr)
         return 2

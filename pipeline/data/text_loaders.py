@@ -292,6 +292,17 @@ def import_file(fmt: str, path: str | os.PathLike, out_dir: str | os.PathLike,
     """Loads `path` in format `fmt` and writes it as the next span of `out_dir` (span 1 of a
     folder without spans; with `append`, after the highest one). Returns the span folder and
     the number of examples. Everything is read and checked before anything is written."""
-    examples = load(fmt, path)
+    return import_files([(fmt, path)], out_dir, append)
+
+
+def import_files(inputs: list[tuple[str, str | os.PathLike]], out_dir: str | os.PathLike,
+                 append: bool = False) -> tuple[Path, int]:
+    """Loads every (format, path) of `inputs` and writes them, in that order, as ONE span of
+    `out_dir` (a problem whose tasks come from different datasets: an SST-2 file, a CoNLL file
+    and a SQuAD file make one span labelled for all three tasks). Returns the span folder and
+    the number of examples. Every file is read and checked before anything is written."""
+    if not inputs:
+        raise ValueError("no input file to import")
+    examples = [example for fmt, path in inputs for example in load(fmt, path)]
     span = tx.next_span(out_dir, append)
     return tx.write_span(out_dir, span, examples), len(examples)

@@ -229,3 +229,39 @@ def test_the_command_line(tmp_path, capsys):
                      "--append-span"]) == 0
     assert capsys.readouterr().out == f"wrote {out / 'span-2'}\n"
     assert len(tx.read_span(out / "span-2")) == 20
+
+
+def test_several_files_of_different_formats_make_one_span(tmp_path):
+    out = tmp_path / "data"
+    sst2 = _write(tmp_path, "train.tsv", "sentence\tlabel\na fine film\t1\na dull one\t0\n")
+    conll = _write(tmp_path, "a.conll", CONLL)
+    squad = _write(tmp_path, "dev.json", json.dumps(_squad([("q1", "1889", None)])))
+    span, count = loaders.import_files([("sst2", sst2), ("conll", conll), ("squad", squad)], out)
+    assert (span.name, count) == ("span-1", 2 + 3 + 2)
+    assert tx.read_span(span) == (loaders.load_sst2(sst2) + loaders.load_conll(conll)
+                                  + loaders.load_squad(squad))
+    # One bad file: nothing is written, not even the good files' examples.
+    bad = _write(tmp_path, "bad.tsv", "sentence\tlabel\ngood\tyes\n")
+    with pytest.raises(TextDataError, match="line 2"):
+        loaders.import_files([("conll", conll), ("sst2", bad)], out, append=True)
+    assert sorted(p.name for p in out.iterdir()) == ["span-1"]
+    with pytest.raises(ValueError, match="no input"):
+        loaders.import_files([], out, append=True)
+
+
+def test_the_command_line_pairs_each_format_with_its_input(tmp_path, capsys):
+    out = tmp_path / "data"
+    sst2 = _write(tmp_path, "train.tsv", "sentence\tlabel\na fine film\t1\n")
+    conll = _write(tmp_path, "a.conll", CONLL)
+    assert cli.main(["text", "import", "--format", "sst2", "--input", str(sst2),
+                     "--format", "conll", "--input", str(conll), "--out", str(out)]) == 0
+    assert capsys.readouterr().out == f"wrote {out / 'span-1'} (4 examples)\n"
+    assert [e.sentiment for e in tx.read_span(out / "span-1")] == [1, -1, -1, -1]
+    assert cli.main(["text", "import", "--format", "sst2", "--format", "conll",
+                     "--input", str(sst2), "--out", str(out), "--append-span"]) == 2
+    assert capsys.readouterr().err == (
+        "mtl text import: 2 --format for 1 --input: give one --input per --format, in the "
+        "same order\n")
+    assert cli.main(["text", "import", "--format", "sst2", "--out", str(out),
+                     "--append-span"]) == 2
+    assert "1 --format for 0 --input" in capsys.readouterr().err
