@@ -55,7 +55,8 @@ def test_score_is_the_fused_sum_and_raw_signature_matches_examples(small_run, ro
     examples = tf.constant([predict.row_to_example(r) for r in rows])
     out = {k: v.numpy() for k, v in model.signatures["serving_default"](examples=examples).items()}
     assert set(out) == {t.name for t in features.TASKS} | {"score"}
-    expected = sum(config.fusion_weights[t.name] * out[t.name] for t in features.TASKS)
+    weights = config.active_fusion_weights()
+    expected = sum(weights[t.name] * out[t.name] for t in features.TASKS)
     np.testing.assert_allclose(out["score"], expected, rtol=1e-6)
 
     raw = model.signatures["serving_raw"]
@@ -77,7 +78,7 @@ def test_describe_model_prints_signatures_dtypes_and_score(small_run, capsys):
     assert "    examples             string   [batch]" in text
     assert "    user_age             int64    [batch]" in text
     assert "    score                float32  [batch]" in text
-    weights = config.fusion_weights
+    weights = config.active_fusion_weights()
     assert f"{weights['conversion']:g} * conversion" in text
 
 
@@ -219,8 +220,8 @@ def test_tflite_agrees_with_the_saved_model_on_the_same_transformed_inputs(small
     examples = tf.constant([r.numpy() for r in tf.data.TFRecordDataset(
         files, compression_type="GZIP").take(64)])
     transformed = model.signatures["transform_features"](examples=examples)
-    inputs = {k: transformed[k].numpy() for k in tflite.input_specs()}
-    lite = tflite.run(flatbuffer, inputs)
+    inputs = {k: transformed[k].numpy() for k in features.model_input_keys()}
+    lite = tflite.run(flatbuffer, inputs, features.TASKS)
     saved = model.signatures["serving_default"](examples=examples)
     assert set(lite) == {t.name for t in features.TASKS}
     for name, values in lite.items():
