@@ -66,11 +66,16 @@ class BadSpanError(ValueError):
 
 def check_latest_span(data_dir: str | os.PathLike, spec: ProblemSpec | None = None,
                       tasks: tuple[Task, ...] | None = None,
-                      notes: list[str] | None = None) -> tuple[int, int]:
+                      notes: list[str] | None = None,
+                      curated: set[str] | frozenset = frozenset()) -> tuple[int, int]:
     """Reads the newest span under `data_dir`; returns (span, number of examples).
 
     With `spec`, the span's format is the spec's and its first records are checked against
-    the spec's features and the labels of `tasks` (default: the spec's default tasks).
+    the spec's features and the labels of `tasks` (default: the spec's default tasks), except
+    those in `curated`, the curated schema's features: a span that lacks one of those, or
+    holds it with another type, is bad data, which the validation gate refuses (exit 4) as
+    for any schema violation; a spec naming what neither the data nor its schema holds is a
+    spec error (exit 2).
 
     Raises:
       BadSpanError: the folder holds no data file, a file is truncated or corrupt, or a
@@ -96,11 +101,11 @@ def check_latest_span(data_dir: str | os.PathLike, spec: ProblemSpec | None = No
     if input_format == "csv":
         total, columns = _check_csv_files(files)
         if spec is not None:
-            check_csv_against_spec(spec, tasks, columns, files[0])
+            check_csv_against_spec(spec, tasks, columns, files[0], curated)
         return span, total
     total = _check_tfrecord_files(files)
     if spec is not None:
-        check_records_against_spec(spec, tasks, _sample_examples(files), files[0])
+        check_records_against_spec(spec, tasks, _sample_examples(files), files[0], curated)
         if spec.text_features:
             found = check_text_records(spec, spec.default_tasks if tasks is None else tasks,
                                        files)
@@ -219,7 +224,8 @@ def _mismatch(spec: ProblemSpec, field: str, key: str, declared: str, found: str
                                          f"{found} values")
 
 
-def check_records_against_spec(spec: ProblemSpec, tasks, examples: list, path: Path) -> None:
+def check_records_against_spec(spec: ProblemSpec, tasks, examples: list, path: Path,
+                               curated=frozenset()) -> None:
     """Every feature and label of the spec (and `tasks`) is in the sampled tf.Examples, with
     the declared type."""
     tasks = spec.default_tasks if tasks is None else tasks
@@ -230,6 +236,8 @@ def check_records_against_spec(spec: ProblemSpec, tasks, examples: list, path: P
             if kind:
                 present.setdefault(key, set()).add(_KINDS[kind])
     for key, (field, accepted, declared) in _expected_kinds(spec, tasks).items():
+        if key in curated:
+            continue
         if key not in present:
             raise SpecError(spec.source, field,
                             f"{key!r} ({declared}) is not in the data: the first "
@@ -255,7 +263,7 @@ def _csv_kind(values: list[str]) -> str:
 
 
 def check_csv_against_spec(spec: ProblemSpec, tasks, columns: dict[str, list[str]],
-                           path: Path) -> None:
+                           path: Path, curated=frozenset()) -> None:
     """Every feature and label of the spec (and `tasks`) is a column of the CSV span, and its
     sampled values parse as the declared type (an int column also fits a float feature; a
     column of numbers is read as numbers, so a string id feature needs non-numeric ids or
@@ -263,6 +271,8 @@ def check_csv_against_spec(spec: ProblemSpec, tasks, columns: dict[str, list[str
     tasks = spec.default_tasks if tasks is None else tasks
     sequences = {f.name for f in spec.sequences}
     for key, (field, accepted, declared) in _expected_kinds(spec, tasks).items():
+        if key in curated:
+            continue
         if key not in columns:
             raise SpecError(spec.source, field, f"{key!r} ({declared}) is not a column of "
                                                 f"{path}; its columns: {list(columns)}")

@@ -105,6 +105,15 @@ def resolve_schema_path(schema_path: str | None, home: str | os.PathLike,
         f"FILE, or --infer-schema")
 
 
+def schema_feature_names(path: str | os.PathLike) -> set[str]:
+    """The feature names of a curated schema file."""
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    schema = text_format.Parse(Path(path).read_text(), schema_pb2.Schema())
+    return {f.name for f in schema.feature}
+
+
 def file_fingerprint(path: str | os.PathLike) -> str:
     """sha256 of a file: part of a component's cache key, so editing the file re-runs it."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
@@ -296,8 +305,12 @@ def freeze(home: str | os.PathLike, out: str | os.PathLike | None = None,
     if not stats_path.exists():
         raise FileNotFoundError(f"statistics file {stats_path} is missing")
     statistics = tfdv.load_stats_binary(str(stats_path))
+    try:
+        where = stats_path.relative_to(Path(home).resolve())
+    except ValueError:
+        where = stats_path
     return write_curated(statistics, spec, Path(out) if out else home_schema_path(home),
-                         f"the {split} split of the newest span a run on this home read")
+                         f"the statistics {where}")
 
 
 def freeze_from_data(data_dir: str | os.PathLike, spec: ProblemSpec,

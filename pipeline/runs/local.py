@@ -112,7 +112,10 @@ def run_pipeline(config: PipelineConfig, reporter: progress.RunReporter | None =
         # The same files as that completed run, which passed this check: not read again.
         return reason
     notes: list[str] = []
-    check_latest_span(config.data_dir, config.spec, config.tasks(), notes)
+    curated = schema_lib.resolve_schema_path(config.schema_path, config.home,
+                                             infer=config.infer_schema, spec=config.spec)
+    known = schema_lib.schema_feature_names(curated) if curated else frozenset()
+    check_latest_span(config.data_dir, config.spec, config.tasks(), notes, known)
     for note in notes:
         logging.info("%s", note)
         if reporter:
