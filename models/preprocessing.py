@@ -55,7 +55,7 @@ def vocabulary_name(key: str) -> str:
 
 
 def _sequence_values(sequence, feature: Feature, joined: bool) -> tf.SparseTensor:
-    """The sequence as a [batch, n] SparseTensor of ids (of the feature's dtype); `joined`:
+    """The sequence as a [batch, n] SparseTensor of string ids; `joined`:
     the data holds each sequence as one whitespace-separated string (CSV spans)."""
     if isinstance(sequence, tf.RaggedTensor):
         sequence = sequence.to_sparse()
@@ -65,11 +65,17 @@ def _sequence_values(sequence, feature: Feature, joined: bool) -> tf.SparseTenso
         dense = tf.sparse.to_dense(sequence, default_value=b"")
         joined = tf.strings.reduce_join(dense, axis=1, separator=" ")
         sequence = tf.strings.split(joined).to_sparse()
-    if feature.dtype == "int" and sequence.dtype == tf.string:
-        sequence = tf.SparseTensor(sequence.indices,
-                                   tf.strings.to_number(sequence.values, tf.int64),
+    if sequence.dtype != tf.string:
+        sequence = tf.SparseTensor(sequence.indices, _as_strings(sequence.values),
                                    sequence.dense_shape)
     return sequence
+
+
+def _as_strings(ids: tf.Tensor) -> tf.Tensor:
+    """Integer ids as strings: every vocabulary maps strings, so the lookup tables of two
+    problems trained in one process never differ in key type (TensorFlow shares a table
+    between graphs by name)."""
+    return ids if ids.dtype == tf.string else tf.strings.as_string(ids)
 
 
 def _sequence_to_dense(sequence, feature: Feature, vocab, oov_buckets: int) -> tf.Tensor:
@@ -108,6 +114,7 @@ def preprocessing_fn(inputs: dict, custom_config: dict | None = None) -> dict:
     for feature in spec.categorical:
         value = _to_dense(inputs[feature.name], b"" if inputs[feature.name].dtype == tf.string
                           else tf.constant(0, inputs[feature.name].dtype))
+        value = _as_strings(value)
         vocab_files[feature.name] = tft.vocabulary(
             value, top_k=feature.vocabulary_size, vocab_filename=vocabulary_name(feature.name))
         outputs[transformed_name(feature.name)] = tft.apply_vocabulary(
