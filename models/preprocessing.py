@@ -71,6 +71,12 @@ def _sequence_values(sequence, feature: Feature, joined: bool) -> tf.SparseTenso
     return sequence
 
 
+def _label_values(value, task) -> tf.Tensor:
+    """A label's [batch] values, the task's missing sentinel where it is absent."""
+    sentinel = int(task.missing_label) if value.dtype.is_integer else task.missing_label
+    return _to_dense(value, tf.constant(sentinel, value.dtype))
+
+
 def _as_strings(ids: tf.Tensor) -> tf.Tensor:
     """Integer ids as strings: every vocabulary maps strings, so the lookup tables of two
     problems trained in one process never differ in key type (TensorFlow shares a table
@@ -136,8 +142,9 @@ def preprocessing_fn(inputs: dict, custom_config: dict | None = None) -> dict:
                                    vocab_filename=vocabulary_name(feature.name))
             oov = feature.oov_buckets
         outputs[transformed_name(feature.name)] = _sequence_to_dense(values, feature, vocab, oov)
-    if spec.text_features:
-        outputs.update(text_preprocessing.text_outputs(inputs, spec))
+    texts = {f.name: _to_dense(inputs[f.name], b"") for f in spec.text_features}
+    if texts:
+        outputs.update(text_preprocessing.text_outputs(texts, spec))
     for task in tasks:
         if task.kind in ("sequence_labeling", "span"):
             for key in (task.label_key, task.label_end_key):
@@ -148,7 +155,10 @@ def preprocessing_fn(inputs: dict, custom_config: dict | None = None) -> dict:
             if task.kind == "sequence_labeling":
                 outputs.update(text_preprocessing.sequence_labeling_outputs(inputs, task, feature))
             else:
-                outputs.update(text_preprocessing.span_outputs(inputs, task, feature, outputs))
+                start, end = (_label_values(inputs[key], task)
+                              for key in (task.label_key, task.label_end_key))
+                outputs.update(text_preprocessing.span_outputs(
+                    texts[task.text], start, end, task, feature, outputs))
             continue
         if task.label_key not in inputs:
             raise ValueError(
@@ -156,10 +166,7 @@ def preprocessing_fn(inputs: dict, custom_config: dict | None = None) -> dict:
                 f"schema (features present: {sorted(inputs)}); every example needs it, "
                 f"with {task.missing_label:g} where the label is not observed"
             )
-        dtype = inputs[task.label_key].dtype
-        sentinel = int(task.missing_label) if dtype.is_integer else task.missing_label
-        raw = tf.cast(_to_dense(inputs[task.label_key], tf.constant(sentinel, dtype)),
-                      tf.float32)
+        raw = tf.cast(_label_values(inputs[task.label_key], task), tf.float32)
         observed = tf.logical_and(tf.not_equal(raw, float(task.missing_label)),
                                   tf.math.is_finite(raw))
         outputs[weight_name(task)] = tf.cast(observed, tf.float32)

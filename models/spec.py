@@ -391,6 +391,12 @@ class ProblemSpec:
     def text_features(self) -> tuple[Feature, ...]:
         return tuple(f for f in self.features if f.kind == "text")
 
+    def text_vocabularies(self) -> dict[str, tuple[Feature, ...]]:
+        """{text feature with a vocabulary of its own: it and the text features sharing it}."""
+        return {owner.name: tuple(f for f in self.text_features
+                                  if f.name == owner.name or f.vocabulary == owner.name)
+                for owner in self.text_features if not owner.vocabulary}
+
     def task(self, name: str) -> Task:
         return task_by_name(name, self.tasks)
 

@@ -159,17 +159,10 @@ class SpanHead(keras.layers.Layer):
 def encoders(spec: ProblemSpec, vocab_sizes: dict[str, int], hp: ModelHParams
              ) -> dict[str, TextEncoder]:
     """One encoder per text vocabulary, shared by the text features using it."""
-    out = {}
-    for feature in spec.text_features:
-        if feature.vocabulary:
-            continue
-        members = [f for f in spec.text_features
-                   if f.name == feature.name or f.vocabulary == feature.name]
-        out[feature.name] = TextEncoder(
-            vocab_sizes[feature.name], hp.text_width, hp.text_layers, hp.text_heads,
-            hp.text_dropout, max(f.max_length for f in members),
-            name=f"text_encoder_{feature.name}")
-    return out
+    return {name: TextEncoder(vocab_sizes[name], hp.text_width, hp.text_layers, hp.text_heads,
+                              hp.text_dropout, max(f.max_length for f in members),
+                              name=f"text_encoder_{name}")
+            for name, members in spec.text_vocabularies().items()}
 
 
 def build_text_transformer(inputs, vocab_sizes, hp: ModelHParams, tasks: tuple[Task, ...],
@@ -187,20 +180,16 @@ def build_text_transformer(inputs, vocab_sizes, hp: ModelHParams, tasks: tuple[T
         pooled = keras.layers.Concatenate(name="text_and_features")([pooled, features])
     outputs = {}
     for task in tasks:
-        if task.kind == "sequence_labeling":
+        if task.kind in ("sequence_labeling", "span"):
             x = states[task.text]
             if hp.text_decoder:
                 valid = ids[task.text] > 0
                 x = DecoderLayer(hp.text_width, hp.text_heads, hp.text_dropout,
                                  name=f"{task.name}_decoder")(x, x, valid, valid)
+        if task.kind == "sequence_labeling":
             outputs[task.name] = TokenHead(task.num_classes, name=f"{task.name}_head")(
                 x, ids[task.text])
         elif task.kind == "span":
-            x = states[task.text]
-            if hp.text_decoder:
-                valid = ids[task.text] > 0
-                x = DecoderLayer(hp.text_width, hp.text_heads, hp.text_dropout,
-                                 name=f"{task.name}_decoder")(x, x, valid, valid)
             outputs[task.name] = SpanHead(hp.text_width, hp.text_heads, hp.text_dropout,
                                           name=f"{task.name}_head")(
                 x, ids[task.text], states[task.question], ids[task.question])

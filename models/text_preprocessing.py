@@ -32,18 +32,6 @@ from models.spec import Feature, ProblemSpec, Task, label_name, weight_name
 PAD = -1
 
 
-def _strings(x) -> tf.Tensor:
-    """[batch] strings from a dense [batch] / [batch, 1] or a sparse [batch, 1] input."""
-    if isinstance(x, tf.SparseTensor):
-        x = tf.sparse.to_dense(tf.SparseTensor(x.indices, x.values, [x.dense_shape[0], 1]),
-                               default_value=b"")
-    elif isinstance(x, tf.RaggedTensor):
-        x = x.to_tensor(default_value=b"", shape=[None, 1])
-    if x.shape.rank == 2:
-        x = tf.squeeze(x, axis=1)
-    return x
-
-
 def tokenize(text: tf.Tensor, feature: Feature):
     """(normalised tokens, byte starts, byte ends, token counts) of [batch] raw strings, each a
     [batch, None] RaggedTensor except the counts."""
@@ -63,23 +51,18 @@ def _pad(ragged: tf.RaggedTensor, length: int, value) -> tf.Tensor:
     return tf.reshape(dense, [-1, length])
 
 
-def text_outputs(inputs: dict, spec: ProblemSpec) -> dict:
-    """The transformed features of every text feature of `spec` (see the module docstring)."""
+def text_outputs(texts: dict[str, tf.Tensor], spec: ProblemSpec) -> dict:
+    """The transformed features of every text feature of `spec` (see the module docstring),
+    from `texts`, each text feature's [batch] raw strings."""
     outputs = {}
-    tokenized = {}
-    for feature in spec.text_features:
-        tokenized[feature.name] = tokenize(_strings(inputs[feature.name]), feature)
+    tokenized = {f.name: tokenize(texts[f.name], f) for f in spec.text_features}
     # One vocabulary per feature that has its own, over its tokens and those of the features
     # sharing it.
     vocabularies = {}
-    for feature in spec.text_features:
-        if feature.vocabulary:
-            continue
-        members = [f for f in spec.text_features
-                   if f.name == feature.name or f.vocabulary == feature.name]
+    for name, members in spec.text_vocabularies().items():
         tokens = tf.concat([tokenized[f.name][0] for f in members], axis=1)
-        vocabularies[feature.name] = tft.vocabulary(
-            tokens, top_k=feature.vocabulary_size, vocab_filename=feature.name)
+        vocabularies[name] = tft.vocabulary(
+            tokens, top_k=spec.feature(name).vocabulary_size, vocab_filename=name)
     for feature in spec.text_features:
         owner = spec.feature(feature.vocabulary) if feature.vocabulary else feature
         tokens, starts, ends, lengths = tokenized[feature.name]
@@ -120,21 +103,12 @@ def _byte_offset(text: tf.Tensor, chars: tf.Tensor) -> tf.Tensor:
     return tf.cast(tf.strings.length(prefix), tf.int64)
 
 
-def span_outputs(inputs: dict, task: Task, feature: Feature, transformed: dict) -> dict:
+def span_outputs(text: tf.Tensor, start_char: tf.Tensor, end_char: tf.Tensor, task: Task,
+                 feature: Feature, transformed: dict) -> dict:
     """`A_label` [batch, 2] (first and last answer token; -1, -1 when not labelled or past the
-    truncation) and `A_weight`."""
-    text = _strings(inputs[feature.name])
-
-    def label(key):
-        value = inputs[key]
-        if isinstance(value, tf.SparseTensor):
-            value = tf.sparse.to_dense(
-                tf.SparseTensor(value.indices, value.values, [value.dense_shape[0], 1]),
-                default_value=tf.constant(int(task.missing_label), value.dtype))
-        value = tf.reshape(tf.cast(value, tf.int64), [-1])
-        return value
-
-    start_char, end_char = label(task.label_key), label(task.label_end_key)
+    truncation) and `A_weight`, from the context's [batch] raw strings and the answer's [batch]
+    character offsets (the missing sentinel where not labelled)."""
+    start_char, end_char = tf.cast(start_char, tf.int64), tf.cast(end_char, tf.int64)
     labelled = (start_char >= 0) & (end_char > start_char)
     start_byte, end_byte = _byte_offset(text, start_char), _byte_offset(text, end_char)
     starts = transformed[f"{feature.name}_starts"]

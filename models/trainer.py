@@ -87,7 +87,7 @@ def input_fn(file_pattern, data_accessor, tft_output: tft.TFTransformOutput,
     """
     del data_accessor
     files = _list_files(file_pattern)
-    compression = "GZIP" if files[0].endswith(".gz") else ""
+    compression = _compression(files)
     dataset = tf.data.Dataset.from_tensor_slices(files)
     if shuffle:
         dataset = dataset.shuffle(len(files), seed=seed)
@@ -109,20 +109,25 @@ def input_fn(file_pattern, data_accessor, tft_output: tft.TFTransformOutput,
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def count_records(file_pattern) -> int:
+def _records(file_pattern) -> tf.data.TFRecordDataset:
+    """Every record of the files, in file order (gzipped when their names end in .gz)."""
     files = _list_files(file_pattern)
-    compression = "GZIP" if files[0].endswith(".gz") else ""
-    return int(tf.data.TFRecordDataset(files, compression_type=compression).reduce(
-        tf.constant(0, tf.int64), lambda n, _: n + 1))
+    return tf.data.TFRecordDataset(files, compression_type=_compression(files))
+
+
+def _compression(files: list[str]) -> str:
+    return "GZIP" if files[0].endswith(".gz") else ""
+
+
+def count_records(file_pattern) -> int:
+    return int(_records(file_pattern).reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
 
 
 def task_counts(file_pattern, tft_output: tft.TFTransformOutput, tasks: tuple[Task, ...]
                 ) -> dict[str, float]:
     """The number of labelled examples of each task in the files (one pass)."""
-    files = _list_files(file_pattern)
-    compression = "GZIP" if files[0].endswith(".gz") else ""
     spec = {weight_name(t): tft_output.transformed_feature_spec()[weight_name(t)] for t in tasks}
-    data = tf.data.TFRecordDataset(files, compression_type=compression).batch(4096).map(
+    data = _records(file_pattern).batch(4096).map(
         lambda records: tf.io.parse_example(records, spec))
     totals = {t.name: 0.0 for t in tasks}
     for batch in data:
@@ -151,12 +156,10 @@ def sampled_input_fn(file_pattern, tft_output: tft.TFTransformOutput, batch_size
     """`steps` batches whose examples are drawn task by task (`hp.task_sampling`): task t's
     stream holds its labelled examples, shuffled and repeated; an example labelled for several
     tasks sits in each of their streams and keeps all its labels."""
-    files = _list_files(file_pattern)
-    compression = "GZIP" if files[0].endswith(".gz") else ""
     feature_spec = tft_output.transformed_feature_spec()
     weights = sampling_weights(task_counts(file_pattern, tft_output, tasks), hp.task_sampling,
                                hp.task_temperature)
-    examples = tf.data.TFRecordDataset(files, compression_type=compression).batch(1024).map(
+    examples = _records(file_pattern).batch(1024).map(
         lambda records: tf.io.parse_example(records, feature_spec),
         num_parallel_calls=tf.data.AUTOTUNE).unbatch()
     streams = [examples.filter(lambda x, name=name: x[weight_name(name)] > 0)

@@ -60,6 +60,17 @@ def _label(path, record: str, value: str) -> int:
     return int(value)
 
 
+def _sentiment(path, record: str, source: str, raw_text: str, label: str,
+               what: str) -> TextExample:
+    """A sentiment example of `source` (sst2, imdb): its text with single spaces, its 0/1
+    label; an empty text is refused as an empty `what`."""
+    text = tx.normalize_space(raw_text)
+    if not text:
+        raise TextDataError(path, record, f"empty {what}")
+    return _checked(path, record, TextExample(text=text, sentiment=_label(path, record, label),
+                                              split_key=tx.content_key(source, text)))
+
+
 def _checked(path, record: str, example: TextExample) -> TextExample:
     found = tx.problems(example)
     if found:
@@ -94,12 +105,7 @@ def load_sst2(path: str | os.PathLike) -> list[TextExample]:
         if len(fields) != 2:
             raise TextDataError(path, record, f"{len(fields)} tab-separated fields, expected 2 "
                                               "(sentence, label)")
-        text = tx.normalize_space(fields[0])
-        if not text:
-            raise TextDataError(path, record, "empty sentence")
-        out.append(_checked(path, record, TextExample(
-            text=text, sentiment=_label(path, record, fields[1]),
-            split_key=tx.content_key("sst2", text))))
+        out.append(_sentiment(path, record, "sst2", fields[0], fields[1], "sentence"))
     return out
 
 
@@ -266,12 +272,7 @@ def load_imdb(path: str | os.PathLike) -> list[TextExample]:
             continue
         if len(row) != 2:
             raise TextDataError(path, record, f"{len(row)} fields, expected 2 (label, text)")
-        text = tx.normalize_space(_BREAK.sub(" ", row[1]))
-        if not text:
-            raise TextDataError(path, record, "empty review")
-        out.append(_checked(path, record, TextExample(
-            text=text, sentiment=_label(path, record, row[0]),
-            split_key=tx.content_key("imdb", text))))
+        out.append(_sentiment(path, record, "imdb", _BREAK.sub(" ", row[1]), row[0], "review"))
     return out
 
 
