@@ -1,10 +1,11 @@
 """The TFMA EvalConfig, derived from the run's tasks and the problem spec's slices.
 
 Per task: labels and example weights come from the tf.Transform outputs (`<task>_label`, the
-clipped label, and `<task>_weight`, the observed-label mask: TFMA's AUC rejects a -1 label even
-at weight 0), AUC for binary tasks, RMSE / MAE for regression, accuracy and top-k accuracy for
-multiclass tasks (`pipeline.evaluation.multiclass_metrics`), example counts (all rows) and
-weighted example counts (observed labels). Each task's gating metric has an absolute bound and
+clipped label, and `<task>_weight`, the observed-label mask: a -1 label is never read as a
+label), AUC for binary tasks, RMSE / MAE for regression (both computed in one pass per
+example, `pipeline.evaluation.task_metrics`), accuracy and top-k accuracy for multiclass tasks
+(`pipeline.evaluation.multiclass_metrics`), example counts (all rows) and weighted example
+counts (observed labels). Each task's gating metric has an absolute bound and
 a change threshold against the baseline (absolute or relative, see `pipeline.evaluation.gates`) on the
 overall slice, its margin over the naive predictor a bound (`pipeline.evaluation.naive_metrics`),
 and its observed-label count a lower bound; blessing needs every task to pass.
@@ -19,11 +20,12 @@ import tensorflow_model_analysis as tfma
 from models.signatures import SERVING_DEFAULT
 from models.spec import Task, default_spec, label_name, weight_name
 from pipeline.evaluation import gates as gates_lib
-from pipeline.evaluation import text_metrics
+from pipeline.evaluation import task_metrics, text_metrics
 from pipeline.evaluation.gates import TaskGate
 
 MULTICLASS_MODULE = "pipeline.evaluation.multiclass_metrics"
 NAIVE_MODULE = "pipeline.evaluation.naive_metrics"
+TASK_METRICS_MODULE = "pipeline.evaluation.task_metrics"
 # Per task kind, the class of `pipeline.evaluation.naive_metrics` gating the task against its
 # naive predictor.
 NAIVE_CLASSES = {"regression": "NaiveRmseRatio", "binary": "AucOverChance",
@@ -89,24 +91,55 @@ def slice_gate(gate: TaskGate, slice_features: tuple[str, ...]) -> tfma.MetricCo
     )
 
 
+def _one_pass(class_name: str, task: Task, threshold: tfma.MetricThreshold | None = None,
+              kind: bool = False) -> tfma.MetricConfig:
+    """A `pipeline.evaluation.task_metrics` metric (thresholded on the overall slice)."""
+    config = (_overall(class_name, threshold) if threshold is not None
+              else tfma.MetricConfig(class_name=class_name))
+    config.module = TASK_METRICS_MODULE
+    if kind:
+        config.config = json.dumps({"kind": task.kind})
+    return config
+
+
+def _min_labels(gate: TaskGate) -> tfma.MetricThreshold:
+    return tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
+        lower_bound={"value": float(gate.min_labels)}))
+
+
 def metrics_specs(task: Task, gate: TaskGate | None = None,
                   slice_features: tuple[str, ...] = ()) -> list[tfma.MetricsSpec]:
-    """A task's metrics: rows (unweighted count), then observed labels and quality (weighted).
+    """A task's metrics: rows (all examples), observed labels and quality (weighted by the
+    observed-label mask, so `weighted_example_count` is the number of observed labels). The
+    observed-label count is gated by `gate.min_labels`, so a task with too few labels in the
+    evaluation split fails instead of blessing on nothing.
 
-    With example weights configured, TFMA computes metrics weighted by the mask, so
-    `weighted_example_count` is the number of observed labels; the row count needs its own
-    unweighted spec. The observed-label count is gated by `gate.min_labels`, so a task with
-    too few labels in the evaluation split fails instead of blessing on nothing.
+    Binary and regression tasks compute all of it in one pass per example
+    (`pipeline.evaluation.task_metrics`); the other kinds use TFMA's counts, with the row count
+    in an unweighted spec of its own.
     """
     gate = gate or gates_lib.resolve((task,))[task.name]
+    if task.kind in task_metrics.KINDS:
+        if task.kind == "binary":
+            quality = [_one_pass("TaskAUC", task, _thresholds(gate))]
+        else:
+            quality = [_one_pass("TaskRootMeanSquaredError", task, _thresholds(gate)),
+                       _one_pass("TaskMeanAbsoluteError", task)]
+        if gate.has_naive_gate:
+            quality.append(naive_gate(gate))
+        if gate.slice_bound is not None and slice_features:
+            quality.append(slice_gate(gate, slice_features))
+        return [tfma.MetricsSpec(
+            output_names=[task.name],
+            metrics=[_one_pass("TaskExampleCount", task, kind=True),
+                     _one_pass("TaskWeightedExampleCount", task, _min_labels(gate), kind=True),
+                     *quality])]
     rows = tfma.MetricsSpec(
         output_names=[task.name],
         metrics=[tfma.MetricConfig(class_name="ExampleCount")],
         example_weights=tfma.ExampleWeightOptions(unweighted=True, weighted=False),
     )
-    if task.kind == "binary":
-        quality = [_gated("AUC", gate)]
-    elif task.kind == "multiclass":
+    if task.kind == "multiclass":
         if gate.slice_bound is not None:
             raise ValueError(f"gates[{task.name!r}]: slice_bound is not supported for a "
                              f"multiclass task (it gates AUC or RMSE per slice)")
@@ -117,6 +150,8 @@ def metrics_specs(task: Task, gate: TaskGate | None = None,
             class_name="MulticlassAccuracy", module=MULTICLASS_MODULE,
             config=json.dumps({"name": task.top_k_metric, "top_k": task.top_k}, sort_keys=True))
         quality = [accuracy, top_k]
+        if gate.has_naive_gate:
+            quality.append(naive_gate(gate))
     elif task.kind in ("sequence_labeling", "span"):
         if gate.slice_bound is not None:
             raise ValueError(f"gates[{task.name!r}]: slice_bound is not supported for a "
@@ -131,21 +166,10 @@ def metrics_specs(task: Task, gate: TaskGate | None = None,
         gated.per_slice_thresholds.append(tfma.PerSliceMetricThreshold(
             slicing_specs=[tfma.SlicingSpec()], threshold=_thresholds(gate)))
     else:
-        quality = [
-            _gated("RootMeanSquaredError", gate),
-            tfma.MetricConfig(class_name="MeanAbsoluteError"),
-        ]
-    if gate.has_naive_gate:
-        quality.append(naive_gate(gate))
-    if gate.slice_bound is not None and slice_features:
-        quality.append(slice_gate(gate, slice_features))
+        raise ValueError(f"task {task.name!r}: no metrics for kind {task.kind!r}")
     observed = tfma.MetricsSpec(
         output_names=[task.name],
-        metrics=[
-            _overall("WeightedExampleCount", tfma.MetricThreshold(
-                value_threshold=tfma.GenericValueThreshold(
-                    lower_bound={"value": float(gate.min_labels)})))
-        ] + quality,
+        metrics=[_overall("WeightedExampleCount", _min_labels(gate))] + quality,
     )
     return [rows, observed]
 

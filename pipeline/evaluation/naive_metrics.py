@@ -14,7 +14,7 @@ weight is the observed-label mask, so a missing label weighs 0):
 
   It also reports `naive_rmse` itself. Gated with an upper bound (default 0.95).
 - binary, `AucOverChance`: `auc_over_chance` = AUC - 0.5 (a constant score ranks at chance),
-  TFMA's own AUC on the same rows. Gated with a lower bound (default 0.01).
+  the task's AUC on the same rows. Gated with a lower bound (default 0.01).
 - multiclass, `AccuracyOverMajority`: `accuracy_over_majority` = accuracy - majority share,
   the majority share being the weighted share of the most frequent observed class (the accuracy
   of always predicting it). It also reports `majority_share`. Gated with a lower bound
@@ -27,12 +27,12 @@ The bounds come from `pipeline.evaluation.gates.TaskGate` (`naive_ratio`, `naive
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 
 import apache_beam as beam
 import numpy as np
-from tensorflow_model_analysis.metrics import confusion_matrix_metrics, metric_types, metric_util
+from tensorflow_model_analysis.metrics import metric_types, metric_util
 
+from pipeline.evaluation import task_metrics
 from pipeline.evaluation.multiclass_metrics import top_k_hits
 
 NAIVE_RMSE_RATIO_NAME = "naive_rmse_ratio"
@@ -41,17 +41,6 @@ AUC_OVER_CHANCE_NAME = "auc_over_chance"
 ACCURACY_OVER_MAJORITY_NAME = "accuracy_over_majority"
 MAJORITY_SHARE_NAME = "majority_share"
 CHANCE_AUC = 0.5
-
-
-def rmse_and_naive(total_weight: float, weighted_sum: float, weighted_square_sum: float,
-                   weighted_error_square_sum: float) -> tuple[float, float]:
-    """(RMSE, naive RMSE) from the accumulated sums (NaN without observed labels)."""
-    if total_weight <= 0:
-        return math.nan, math.nan
-    mean = weighted_sum / total_weight
-    variance = max(weighted_square_sum / total_weight - mean * mean, 0.0)
-    return (math.sqrt(max(weighted_error_square_sum, 0.0) / total_weight),
-            math.sqrt(variance))
 
 
 def rmse_ratio(rmse: float, naive_rmse: float) -> float:
@@ -69,92 +58,44 @@ def _key(name: str, model_name: str, output_name: str, sub_key,
                                   sub_key=sub_key, example_weighted=example_weighted)
 
 
-# --- regression ---------------------------------------------------------------------------------
+# --- regression and binary: derived from the task's one-pass statistics ------------------------
+
+def _naive_rmse_ratio(stats: task_metrics.TaskStats) -> float:
+    return rmse_ratio(task_metrics.rmse(stats), task_metrics.naive_rmse(stats))
+
 
 class NaiveRmseRatio(metric_types.Metric):
     """RMSE over the RMSE of predicting the observed labels' mean (and that naive RMSE)."""
 
     def __init__(self, name: str = NAIVE_RMSE_RATIO_NAME):
-        super().__init__(metric_util.merge_per_key_computations(_naive_rmse_ratio), name=name)
+        super().__init__(metric_util.merge_per_key_computations(_naive_rmse_computations),
+                         name=name)
 
 
-def _naive_rmse_ratio(name: str = NAIVE_RMSE_RATIO_NAME, eval_config=None, model_name: str = "",
-                      output_name: str = "", sub_key=None, aggregation_type=None,
-                      class_weights=None, example_weighted: bool = False
-                      ) -> metric_types.MetricComputations:
-    ratio = _key(name, model_name, output_name, sub_key, example_weighted)
-    naive = _key(NAIVE_RMSE_NAME, model_name, output_name, sub_key, example_weighted)
-    return [metric_types.MetricComputation(
-        keys=[ratio, naive], preprocessors=None,
-        combiner=_RmseCombiner(ratio, naive, eval_config, example_weighted))]
+def _naive_rmse_computations(name: str = NAIVE_RMSE_RATIO_NAME, model_name: str = "",
+                             output_name: str = "", sub_key=None,
+                             example_weighted: bool = False
+                             ) -> metric_types.MetricComputations:
+    ratio = task_metrics.derived(name, "regression", model_name, output_name, sub_key,
+                                 example_weighted, _naive_rmse_ratio)
+    naive = task_metrics.derived(NAIVE_RMSE_NAME, "regression", model_name, output_name,
+                                 sub_key, example_weighted, task_metrics.naive_rmse)
+    return [*ratio, *naive[1:]]
 
-
-class _RmseCombiner(beam.CombineFn):
-    """Accumulates [sum w, sum w y, sum w y^2, sum w (y - p)^2] over observed labels."""
-
-    def __init__(self, ratio_key, naive_key, eval_config, example_weighted: bool):
-        self._ratio_key = ratio_key
-        self._naive_key = naive_key
-        self._eval_config = eval_config
-        self._example_weighted = example_weighted
-
-    def create_accumulator(self) -> list[float]:
-        return [0.0, 0.0, 0.0, 0.0]
-
-    def add_input(self, accumulator: list[float],
-                  element: metric_types.StandardMetricInputs) -> list[float]:
-        for label, prediction, weight in metric_util.to_label_prediction_example_weight(
-                element, eval_config=self._eval_config, model_name=self._ratio_key.model_name,
-                output_name=self._ratio_key.output_name,
-                example_weighted=self._example_weighted):
-            w = float(metric_util.safe_to_scalar(weight))
-            if w == 0.0:
-                continue  # a missing label: its (clipped) value says nothing
-            y = float(metric_util.safe_to_scalar(label))
-            p = float(metric_util.safe_to_scalar(prediction))
-            accumulator[0] += w
-            accumulator[1] += w * y
-            accumulator[2] += w * y * y
-            accumulator[3] += w * (y - p) ** 2
-        return accumulator
-
-    def merge_accumulators(self, accumulators: Iterable[list[float]]) -> list[float]:
-        out = [0.0, 0.0, 0.0, 0.0]
-        for accumulator in accumulators:
-            for i, value in enumerate(accumulator):
-                out[i] += value
-        return out
-
-    def extract_output(self, accumulator: list[float]) -> dict:
-        rmse, naive = rmse_and_naive(*accumulator)
-        return {self._ratio_key: rmse_ratio(rmse, naive), self._naive_key: naive}
-
-
-# --- binary -------------------------------------------------------------------------------------
 
 class AucOverChance(metric_types.Metric):
-    """AUC - 0.5: how far the candidate ranks above a constant score (TFMA's AUC)."""
+    """AUC - 0.5: how far the candidate ranks above a constant score."""
 
     def __init__(self, name: str = AUC_OVER_CHANCE_NAME):
         super().__init__(metric_util.merge_per_key_computations(_auc_over_chance), name=name)
 
 
-def _auc_over_chance(name: str = AUC_OVER_CHANCE_NAME, eval_config=None, model_name: str = "",
-                     output_name: str = "", sub_key=None, aggregation_type=None,
-                     class_weights=None, example_weighted: bool = False
+def _auc_over_chance(name: str = AUC_OVER_CHANCE_NAME, model_name: str = "",
+                     output_name: str = "", sub_key=None, example_weighted: bool = False
                      ) -> metric_types.MetricComputations:
-    key = _key(name, model_name, output_name, sub_key, example_weighted)
-    auc = confusion_matrix_metrics.AUC()
-    computations = auc.computations(
-        eval_config=eval_config, model_names=[model_name], output_names=[output_name],
-        sub_keys=[sub_key], aggregation_type=aggregation_type, class_weights=class_weights,
-        example_weighted=example_weighted)
-    auc_key = _key(auc.name, model_name, output_name, sub_key, example_weighted)
-
-    def result(metrics: dict) -> dict:
-        return {key: float(metrics[auc_key]) - CHANCE_AUC}
-
-    return [*computations, metric_types.DerivedMetricComputation(keys=[key], result=result)]
+    return task_metrics.derived(name, "binary", model_name, output_name, sub_key,
+                                example_weighted,
+                                lambda stats: task_metrics.auc(stats) - CHANCE_AUC)
 
 
 # --- multiclass ---------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ reports as "Metric not found" (a veto again). This derived metric computes, per 
     margin = metric - bound   (AUC, higher is better)      or   bound - RMSE   (lower is better)
 
 when the slice has at least `min_examples` observed labels (the weighted example count, the
-label mask being the example weight), and +inf when it has fewer ("too small to judge"), so a
+label mask being the example weight; all from the task's one-pass statistics,
+`pipeline.evaluation.task_metrics`), and +inf when it has fewer ("too small to judge"), so a
 lower-bound-0 threshold on `slice_gate` passes small slices and fails large ones under their
 bound. `pipeline.evaluation.eval_config` configures it from `TaskGate.slice_bound` / `min_slice_examples`.
 """
@@ -15,16 +16,11 @@ bound. `pipeline.evaluation.eval_config` configures it from `TaskGate.slice_boun
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
-from tensorflow_model_analysis.metrics import (
-    confusion_matrix_metrics,
-    mean_regression_error,
-    metric_types,
-    metric_util,
-    weighted_example_count,
-)
+from tensorflow_model_analysis.metrics import metric_types, metric_util
+
+from pipeline.evaluation import task_metrics
 
 SLICE_GATE_NAME = "slice_gate"
 
@@ -51,37 +47,15 @@ class SliceGate(metric_types.Metric):
 
 
 def _slice_gate(name: str = SLICE_GATE_NAME, metric: str = "auc", bound: float = 0.5,
-                min_examples: int = 200, eval_config=None, model_name: str = "",
-                output_name: str = "", sub_key=None, aggregation_type=None,
-                class_weights=None, example_weighted: bool = False
+                min_examples: int = 200, model_name: str = "", output_name: str = "",
+                sub_key=None, example_weighted: bool = False
                 ) -> metric_types.MetricComputations:
-    key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
-                                 sub_key=sub_key, example_weighted=example_weighted)
-    common: dict[str, Any] = dict(eval_config=eval_config, model_names=[model_name],
-                                  output_names=[output_name], sub_keys=[sub_key],
-                                  aggregation_type=aggregation_type,
-                                  class_weights=class_weights,
-                                  example_weighted=example_weighted)
-    if metric == "auc":
-        inner = confusion_matrix_metrics.AUC()
-    else:
-        inner = mean_regression_error.MeanSquaredError()
-    inner_computations = inner.computations(**common)
-    inner_key = metric_types.MetricKey(name=inner.name, model_name=model_name,
-                                       output_name=output_name, sub_key=sub_key,
-                                       example_weighted=example_weighted)
-    count = weighted_example_count.WeightedExampleCount()
-    count_computations = count.computations(**common)
-    count_key = metric_types.MetricKey(name=count.name, model_name=model_name,
-                                       output_name=output_name, sub_key=sub_key,
-                                       example_weighted=example_weighted)
+    higher_is_better = metric == "auc"
+    value = task_metrics.auc if higher_is_better else task_metrics.rmse
 
-    def result(metrics: dict) -> dict:
-        value = float(metrics[inner_key])
-        if metric == "rmse":
-            value = math.sqrt(value)
-        return {key: margin(value, bound, metric == "auc", float(metrics[count_key]),
-                            min_examples)}
+    def slice_margin(stats: task_metrics.TaskStats) -> float:
+        return margin(value(stats), bound, higher_is_better, stats.weight, min_examples)
 
-    return [*inner_computations, *count_computations,
-            metric_types.DerivedMetricComputation(keys=[key], result=result)]
+    return task_metrics.derived(name, "binary" if higher_is_better else "regression",
+                                model_name, output_name, sub_key, example_weighted,
+                                slice_margin)

@@ -226,6 +226,8 @@ def _metric_name(metric) -> str:
         if name:
             return name
     known = {"WeightedExampleCount": "weighted_example_count", "SliceGate": "slice_gate",
+             "TaskWeightedExampleCount": "weighted_example_count", "TaskAUC": "auc",
+             "TaskRootMeanSquaredError": "root_mean_squared_error",
              "NaiveRmseRatio": "naive_rmse_ratio", "AucOverChance": "auc_over_chance",
              "AccuracyOverMajority": "accuracy_over_majority"}
     return known.get(metric.class_name, metric.class_name)

@@ -17,20 +17,20 @@ def test_label_and_weight_keys_follow_the_task_list():
     assert dict(spec.example_weight_keys) == {n: f"{n}_weight" for n in names}
     assert list(spec.preprocessing_function_names) == ["transform_features"]
     assert spec.signature_name == "serving_default"
-    assert [list(m.output_names) for m in config.metrics_specs] == [[n] for n in names for _ in "ab"]
+    assert [list(m.output_names) for m in config.metrics_specs] == [[n] for n in names]
 
 
 def test_each_task_gates_its_metric_on_the_overall_slice_with_bound_and_change():
     tasks = PipelineConfig(thresholds={"click": 0.7}, max_changes={"watch_time": 3.0}).tasks()
     config = make_eval_config(tasks)
-    specs = config.metrics_specs
-    for task, rows, spec in zip(tasks, specs[::2], specs[1::2]):
-        # Rows are counted unweighted, everything else is weighted by the label mask.
-        assert [m.class_name for m in rows.metrics] == ["ExampleCount"]
-        assert rows.example_weights.unweighted and not rows.example_weights.weighted
+    for task, spec in zip(tasks, config.metrics_specs):
+        # One spec per task, weighted by the label mask; every metric is computed in one
+        # pass per example (the row count counts unlabelled rows too).
         by_name = {m.class_name: m for m in spec.metrics}
-        assert "WeightedExampleCount" in by_name
-        gated = by_name["AUC" if task.kind == "binary" else "RootMeanSquaredError"]
+        assert {"TaskExampleCount", "TaskWeightedExampleCount"} <= set(by_name)
+        assert by_name["TaskExampleCount"].module == "pipeline.evaluation.task_metrics"
+        gated = by_name["TaskAUC" if task.kind == "binary" else "TaskRootMeanSquaredError"]
+        assert gated.module == "pipeline.evaluation.task_metrics"
         (per_slice,) = gated.per_slice_thresholds
         assert list(per_slice.slicing_specs) == [tfma.SlicingSpec()]
         threshold = per_slice.threshold
@@ -39,7 +39,7 @@ def test_each_task_gates_its_metric_on_the_overall_slice_with_bound_and_change()
             assert threshold.change_threshold.absolute.value == -task.max_change
             assert threshold.change_threshold.direction == tfma.MetricDirection.HIGHER_IS_BETTER
         else:
-            assert "MeanAbsoluteError" in by_name
+            assert "TaskMeanAbsoluteError" in by_name
             assert threshold.value_threshold.upper_bound.value == task.threshold
             assert threshold.change_threshold.absolute.value == task.max_change
             assert threshold.change_threshold.direction == tfma.MetricDirection.LOWER_IS_BETTER

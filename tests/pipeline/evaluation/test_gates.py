@@ -14,9 +14,13 @@ from tests.support import default_problem as features
 
 
 def _by_task(config):
-    specs = config.metrics_specs
-    return {spec.output_names[0]: {m.class_name: m for m in spec.metrics}
-            for spec in specs[1::2]}
+    """Per task, the metrics of its weighted spec (the one counting observed labels)."""
+    by_task = {}
+    for spec in config.metrics_specs:
+        metrics = {m.class_name: m for m in spec.metrics}
+        if "WeightedExampleCount" in metrics or "TaskWeightedExampleCount" in metrics:
+            by_task[spec.output_names[0]] = metrics
+    return by_task
 
 
 def test_overrides_apply_after_the_task_defaults():
@@ -45,20 +49,20 @@ def test_relative_change_becomes_a_tfma_relative_threshold_in_the_right_directio
         "watch_time": {"change_mode": "relative", "max_change": 0.1},
     })
     by_task = _by_task(config)
-    click = by_task["click"]["AUC"].per_slice_thresholds[0].threshold.change_threshold
+    click = by_task["click"]["TaskAUC"].per_slice_thresholds[0].threshold.change_threshold
     assert click.relative.value == pytest.approx(-0.05) and not click.HasField("absolute")
     assert click.direction == tfma.MetricDirection.HIGHER_IS_BETTER
-    rmse = by_task["watch_time"]["RootMeanSquaredError"].per_slice_thresholds[0]
+    rmse = by_task["watch_time"]["TaskRootMeanSquaredError"].per_slice_thresholds[0]
     assert rmse.threshold.change_threshold.relative.value == pytest.approx(0.1)
     assert rmse.threshold.change_threshold.direction == tfma.MetricDirection.LOWER_IS_BETTER
 
 
 def test_observed_label_count_is_gated_on_the_overall_slice():
     config = make_eval_config(features.TASKS, gate_overrides={"like": {"min_labels": 300}})
-    count = _by_task(config)["like"]["WeightedExampleCount"].per_slice_thresholds[0]
+    count = _by_task(config)["like"]["TaskWeightedExampleCount"].per_slice_thresholds[0]
     assert list(count.slicing_specs) == [tfma.SlicingSpec()]
     assert count.threshold.value_threshold.lower_bound.value == 300.0
-    default = _by_task(config)["click"]["WeightedExampleCount"].per_slice_thresholds[0]
+    default = _by_task(config)["click"]["TaskWeightedExampleCount"].per_slice_thresholds[0]
     assert default.threshold.value_threshold.lower_bound.value == gates.DEFAULT_MIN_LABELS
 
 
@@ -89,28 +93,21 @@ def test_slice_margin_is_hand_computed_and_small_slices_pass():
     assert margin(0.10, 0.6, True, count=199, min_examples=200) == math.inf  # too small
 
 
-def test_slice_gate_metric_derives_from_auc_and_observed_labels():
-    import tensorflow_model_analysis as tfma
-    from tensorflow_model_analysis.metrics import metric_types
-
+def test_slice_gate_metric_derives_from_rmse_and_observed_labels():
     from pipeline.evaluation.slice_gate import SliceGate
+    from tests.support.tfma_metrics import combine_in_two_workers
 
-    config = tfma.EvalConfig(model_specs=[tfma.ModelSpec(label_key="l")])
-    computations = SliceGate("rmse", bound=50.0, min_examples=100).computations(
-        eval_config=config, model_names=[""], output_names=["watch_time"],
-        example_weighted=True)
-    derived = computations[-1]
-
-    def key(name):
-        return metric_types.MetricKey(name=name, output_name="watch_time", example_weighted=True)
-
-    (gate_key,) = derived.keys
-    assert gate_key == key("slice_gate")
-    # MSE 1600 -> RMSE 40, bound 50: 10 s to spare; 99 labels: too small to judge.
-    got = derived.result({key("mean_squared_error"): 1600.0, key("weighted_example_count"): 150})
-    assert got[gate_key] == pytest.approx(10.0)
-    got = derived.result({key("mean_squared_error"): 3600.0, key("weighted_example_count"): 99})
-    assert got[gate_key] == float("inf")
+    # Errors 40, -40, 40 on observed labels: RMSE 40, bound 50: 10 to spare.
+    rows = [(100.0, [60.0], 1.0), (20.0, [60.0], 1.0), (0.0, [999.0], 0.0), (90.0, [50.0], 1.0)]
+    gate = SliceGate("rmse", bound=50.0, min_examples=3)
+    assert combine_in_two_workers(gate, rows) == {"slice_gate": pytest.approx(10.0)}
+    # 3 observed labels against a minimum of 4: too small to judge.
+    small = SliceGate("rmse", bound=10.0, min_examples=4)
+    assert combine_in_two_workers(small, rows) == {"slice_gate": float("inf")}
+    # AUC: 3 of 4 positive/negative pairs ordered, bound 0.6.
+    rows = [(1.0, [0.9], 1.0), (0.0, [0.8], 1.0), (1.0, [0.7], 1.0), (0.0, [0.1], 1.0)]
+    auc_gate = SliceGate("auc", bound=0.6, min_examples=4)
+    assert combine_in_two_workers(auc_gate, rows) == {"slice_gate": pytest.approx(0.15)}
 
 
 def test_slice_bounds_are_configured_per_slice_feature_only_when_asked():

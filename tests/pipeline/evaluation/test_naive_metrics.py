@@ -6,7 +6,6 @@ import json
 import math
 
 import pytest
-from tensorflow_model_analysis.metrics import metric_types
 
 from pipeline.core.config import PipelineConfig
 from pipeline.evaluation import gates
@@ -16,9 +15,9 @@ from pipeline.evaluation.naive_metrics import (
     AucOverChance,
     NaiveRmseRatio,
     majority_share,
-    rmse_and_naive,
     rmse_ratio,
 )
+from pipeline.evaluation.task_metrics import TaskStats, naive_rmse, rmse
 from tests.support import default_problem as features
 from tests.support.tfma_metrics import combine_in_two_workers
 
@@ -39,7 +38,7 @@ def test_rmse_ratio_against_the_mean_of_the_observed_labels():
 
 
 def test_rmse_ratio_edge_cases():
-    assert all(math.isnan(v) for v in rmse_and_naive(0.0, 0.0, 0.0, 0.0))
+    assert math.isnan(rmse(TaskStats())) and math.isnan(naive_rmse(TaskStats()))
     assert rmse_ratio(0.0, 0.0) == 0.0  # constant labels predicted exactly
     assert rmse_ratio(1.0, 0.0) == math.inf
     # A constant prediction at the mean scores exactly 1.
@@ -63,15 +62,12 @@ def test_accuracy_over_the_majority_class_share():
     assert majority_share({0: 3.0, 1: 1.0}) == 0.75 and math.isnan(majority_share({}))
 
 
-def test_auc_over_chance_is_tfma_auc_minus_a_half():
-    computations = AucOverChance().computations(example_weighted=True, output_names=["click"])
-    derived = computations[-1]
-    assert isinstance(derived, metric_types.DerivedMetricComputation)
-    auc_key = metric_types.MetricKey(name="auc", output_name="click", example_weighted=True)
-    (value,) = derived.result({auc_key: 0.73}).values()
-    assert value == pytest.approx(0.23)
-    (key,) = derived.keys
-    assert key.name == "auc_over_chance" and key.output_name == "click"
+def test_auc_over_chance_is_the_auc_minus_a_half():
+    rows = [(1.0, [0.9], 1.0), (0.0, [0.8], 1.0), (1.0, [0.7], 1.0), (0.0, [0.1], 1.0),
+            (1.0, [0.05], 0.0)]  # a missing label: not ranked
+    # Positives 0.9 and 0.7 against negatives 0.8 and 0.1: 3 of 4 pairs ordered.
+    out = combine_in_two_workers(AucOverChance(), rows)
+    assert out == {"auc_over_chance": pytest.approx(0.75 - 0.5)}
 
 
 def test_every_task_kind_is_gated_against_its_naive_predictor_by_default():
@@ -81,7 +77,8 @@ def test_every_task_kind_is_gated_against_its_naive_predictor_by_default():
                 "regression": ("NaiveRmseRatio", "upper_bound", 0.95),
                 "multiclass": ("AccuracyOverMajority", "lower_bound", 0.01)}
     for task in tasks:
-        (observed,) = [s for s in config.metrics_specs[1::2] if s.output_names == [task.name]]
+        (observed,) = [s for s in config.metrics_specs if s.output_names == [task.name]
+                       and any(m.class_name.endswith("WeightedExampleCount") for m in s.metrics)]
         class_name, side, bound = expected[task.kind]
         (metric,) = [m for m in observed.metrics if m.class_name == class_name]
         assert metric.module == NAIVE_MODULE
