@@ -29,6 +29,7 @@ from tfx.components import (
     Trainer,
     Transform,
 )
+from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
     LatestBlessedModelStrategy,
@@ -39,6 +40,7 @@ from tfx.proto import example_gen_pb2, trainer_pb2
 from tfx.types import standard_artifacts
 from tfx.types.channel import Channel
 
+from components import record_import
 from components.anomalies_gate.component import AnomaliesGate
 from components.curated_schema import CuratedImportSchemaGen
 from components.gated_pusher.component import GatedPusher
@@ -58,8 +60,16 @@ def create_pipeline(
 ) -> Pipeline:
     """The whole pipeline for `config`; `metadata_connection_config` defaults to SQLite."""
     spec = config.spec
-    example_gen_class = CsvExampleGen if spec.input_format == "csv" else ImportExampleGen
+    if spec.input_format == "csv":
+        example_gen_class, example_gen_options = CsvExampleGen, {}
+    else:
+        # TFX's ImportExampleGen, copying serialized records rather than parsing them
+        # (components/record_import.py).
+        example_gen_class = ImportExampleGen
+        example_gen_options = {"custom_executor_spec":
+                               executor_spec.BeamExecutorSpec(record_import.Executor)}
     example_gen = example_gen_class(
+        **example_gen_options,
         input_base=str(config.data_dir),
         input_config=example_gen_pb2.Input(
             splits=[example_gen_pb2.Input.Split(

@@ -1,0 +1,86 @@
+"""ImportExampleGen's record-copying executor: the same records, byte for byte, split by hash."""
+
+from __future__ import annotations
+
+import json
+
+import tensorflow as tf
+from tfx.dsl.components.base import base_beam_executor
+from tfx.proto import example_gen_pb2
+from tfx.types import standard_artifacts
+from tfx.utils import proto_utils
+
+from components import record_import
+from pipeline.core.config import DEFAULT_BEAM_ARGS
+
+
+def _example(i: int) -> bytes:
+    return tf.train.Example(features=tf.train.Features(feature={
+        "id": tf.train.Feature(int64_list=tf.train.Int64List(value=[i])),
+        "key": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"k%d" % (i % 7)])),
+    })).SerializeToString()
+
+
+def _run(tmp_path, records: list[bytes], partition_feature: str | None) -> dict[str, list[bytes]]:
+    data = tmp_path / "data" / "span-1"
+    data.mkdir(parents=True)
+    with tf.io.TFRecordWriter(str(data / "part.tfrecord.gz"), options="GZIP") as writer:
+        for record in records:
+            writer.write(record)
+    split_config = example_gen_pb2.SplitConfig(
+        splits=[example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=4),
+                example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=1)],
+        **({"partition_feature_name": partition_feature} if partition_feature else {}))
+    output = standard_artifacts.Examples()
+    output.uri = str(tmp_path / "out")
+    properties = {
+        "input_base": str(tmp_path / "data"),
+        "input_config": proto_utils.proto_to_json(example_gen_pb2.Input(splits=[
+            example_gen_pb2.Input.Split(name="single_split", pattern="span-1/*")])),
+        "output_config": proto_utils.proto_to_json(
+            example_gen_pb2.Output(split_config=split_config)),
+        "output_data_format": example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE,
+        "output_file_format": example_gen_pb2.FileFormat.FORMAT_TFRECORDS_GZIP,
+    }
+    context = base_beam_executor.BaseBeamExecutor.Context(
+        beam_pipeline_args=list(DEFAULT_BEAM_ARGS), tmp_dir=str(tmp_path / "tmp"))
+    record_import.Executor(context).Do({}, {"examples": [output]}, properties)
+    assert json.loads(output.split_names) == ["train", "eval"]
+    return {split: [bytes(r.numpy()) for r in tf.data.TFRecordDataset(
+        tf.io.gfile.glob(f"{output.uri}/Split-{split}/*"), compression_type="GZIP")]
+        for split in ("train", "eval")}
+
+
+def test_records_are_copied_unchanged_and_every_one_lands_in_one_split(tmp_path):
+    records = [_example(i) for i in range(300)]
+    splits = _run(tmp_path, records, None)
+    assert sorted(splits["train"] + splits["eval"]) == sorted(records)
+    # A hash split of 4:1 buckets (about 60 of 300 in eval), the same one every time.
+    assert 30 < len(splits["eval"]) < 90
+    assert _run(tmp_path / "again", records, None) == splits
+
+
+def test_a_split_key_is_still_read_from_the_parsed_record(tmp_path):
+    records = [_example(i) for i in range(300)]
+    splits = _run(tmp_path, records, "key")
+    parsed = {split: [tf.train.Example.FromString(r).features.feature for r in rows]
+              for split, rows in splits.items()}
+    ids = sorted(f["id"].int64_list.value[0] for rows in parsed.values() for f in rows)
+    assert ids == list(range(300))
+    keys = {split: {f["key"].bytes_list.value[0] for f in rows}
+            for split, rows in parsed.items()}
+    assert keys["train"].isdisjoint(keys["eval"])  # a key's records share one split
+
+
+def test_only_tf_example_records_hashed_whole_are_copied():
+    def properties(payload, partition_feature=None):
+        split_config = example_gen_pb2.SplitConfig(
+            **({"partition_feature_name": partition_feature} if partition_feature else {}))
+        return {"output_data_format": payload, "output_config": proto_utils.proto_to_json(
+            example_gen_pb2.Output(split_config=split_config))}
+
+    example = example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE
+    assert record_import.copies_records(properties(example))
+    assert not record_import.copies_records(properties(example, "key"))
+    assert not record_import.copies_records(
+        properties(example_gen_pb2.PayloadFormat.FORMAT_TF_SEQUENCE_EXAMPLE))
