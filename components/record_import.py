@@ -13,7 +13,9 @@ parsed to read it, as TFX does.
 from __future__ import annotations
 
 import apache_beam as beam
+from tfx.components import ImportExampleGen
 from tfx.components.example_gen.import_example_gen import executor as import_executor
+from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
@@ -46,3 +48,9 @@ class Executor(import_executor.Executor):
             return pipeline | parse_and_import(exec_properties, split_pattern)
 
         return ImportRecords
+
+
+class RecordImportExampleGen(ImportExampleGen):
+    """TFX's ImportExampleGen (same parameters, outputs and span handling) with `Executor`."""
+
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)

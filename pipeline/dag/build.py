@@ -23,13 +23,11 @@ from tfx.components import (
     CsvExampleGen,
     Evaluator,
     ExampleValidator,
-    ImportExampleGen,
     SchemaGen,
     StatisticsGen,
     Trainer,
     Transform,
 )
-from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
     LatestBlessedModelStrategy,
@@ -40,10 +38,10 @@ from tfx.proto import example_gen_pb2, trainer_pb2
 from tfx.types import standard_artifacts
 from tfx.types.channel import Channel
 
-from components import record_import
 from components.anomalies_gate.component import AnomaliesGate
 from components.curated_schema import CuratedImportSchemaGen
 from components.gated_pusher.component import GatedPusher
+from components.record_import import RecordImportExampleGen
 from pipeline.core.config import PipelineConfig
 from pipeline.dag import fingerprint
 from pipeline.data import layout, spans
@@ -60,16 +58,10 @@ def create_pipeline(
 ) -> Pipeline:
     """The whole pipeline for `config`; `metadata_connection_config` defaults to SQLite."""
     spec = config.spec
-    if spec.input_format == "csv":
-        example_gen_class, example_gen_options = CsvExampleGen, {}
-    else:
-        # TFX's ImportExampleGen, copying serialized records rather than parsing them
-        # (components/record_import.py).
-        example_gen_class = ImportExampleGen
-        example_gen_options = {"custom_executor_spec":
-                               executor_spec.BeamExecutorSpec(record_import.Executor)}
+    # For TFRecord spans, TFX's ImportExampleGen copying the serialized records rather than
+    # parsing them (components/record_import.py); its node keeps ImportExampleGen's id.
+    example_gen_class = CsvExampleGen if spec.input_format == "csv" else RecordImportExampleGen
     example_gen = example_gen_class(
-        **example_gen_options,
         input_base=str(config.data_dir),
         input_config=example_gen_pb2.Input(
             splits=[example_gen_pb2.Input.Split(
@@ -85,7 +77,7 @@ def create_pipeline(
                 **({"partition_feature_name": spec.split_key} if spec.split_key else {}),
             )
         ),
-    )
+    ).with_id("CsvExampleGen" if spec.input_format == "csv" else "ImportExampleGen")
     # Rolling window (config.train_spans > 1): the latest K span artifacts that ImportExampleGen
     # produced, this run's and earlier runs', resolved from ML Metadata by span property.
     span_window = None

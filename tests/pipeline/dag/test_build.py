@@ -70,3 +70,10 @@ def test_naive_flag_sets_the_ratio_or_the_margin_by_task_kind(tmp_path):
     assert config.gates == {"watch_time": {"naive_ratio": 1.2}, "like": {"naive_margin": -0.1}}
     with pytest.raises(SystemExit, match="--naive clik=0.1: unknown task 'clik'"):
         run_flags.run_config(["--root", str(tmp_path), "--naive", "clik=0.1"])
+
+
+def test_tfrecord_spans_are_imported_by_the_record_copying_executor(tmp_path):
+    from components.record_import import Executor
+
+    example_gen = _nodes(PipelineConfig(root=str(tmp_path)))["ImportExampleGen"]
+    assert example_gen.executor_spec.executor_class is Executor
