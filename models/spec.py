@@ -291,6 +291,17 @@ def transformed_name(key: str) -> str:
     return f"{key}_xf"
 
 
+def length_name(key: str) -> str:
+    """Name of text feature `key`'s token count before truncation (not a model input)."""
+    return f"{key}_length"
+
+
+def truncated_name(key: str) -> str:
+    """Name of text feature `key`'s truncation flag: 1 where the text had more than its
+    `max_length` tokens, else 0 (not a model input; Transform's statistics count it)."""
+    return f"{key}_truncated"
+
+
 def label_name(task: Task | str) -> str:
     """Name of a task's transformed label: clipped to its valid range, 0 where missing."""
     name = task.name if isinstance(task, Task) else task

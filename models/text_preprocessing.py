@@ -9,7 +9,11 @@ A `text` feature F (raw UTF-8 strings, so serving takes raw text) becomes:
 - `F_starts`, `F_ends`: int64 [batch, max_length], each token's byte offsets in the raw
   string (-1 at padding): the serving signatures answer in character offsets from them;
 - `F_length`: int64 [batch], the number of tokens before truncation (longer texts are
-  truncated to `max_length`, never refused; the statistics of this feature say how often).
+  truncated to `max_length`, never refused);
+- `F_truncated`: int64 [batch], 1 where the text had more than `max_length` tokens, else 0:
+  Transform's post-transform statistics of this feature count the truncated texts, and the
+  run summary prints that count (`pipeline.monitoring.summary`).
+Neither of the last two is a model input (`ProblemSpec.model_input_keys` names `F_xf` only).
 Tokens: the raw text split on whitespace (a `word` tokenizer, `tensorflow_text`'s
 WhitespaceTokenizer), each token NFKC-normalised and, with `lowercase`, case-folded
 (`tensorflow_text.case_fold_utf8`), after its offsets are taken on the raw string.
@@ -27,7 +31,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from models.spec import Feature, ProblemSpec, Task, label_name, weight_name
+from models.spec import Feature, ProblemSpec, Task, label_name, length_name, truncated_name, weight_name
 
 PAD = -1
 
@@ -75,7 +79,8 @@ def text_outputs(texts: dict[str, tf.Tensor], spec: ProblemSpec) -> dict:
                                          tf.constant(PAD, tf.int64))
         outputs[f"{name}_ends"] = _pad(tf.cast(ends, tf.int64), length,
                                        tf.constant(PAD, tf.int64))
-        outputs[f"{name}_length"] = tf.cast(lengths, tf.int64)
+        outputs[length_name(name)] = tf.cast(lengths, tf.int64)
+        outputs[truncated_name(name)] = tf.cast(lengths > length, tf.int64)
     return outputs
 
 

@@ -82,8 +82,10 @@ class PipelineConfig:
     latency_budget_ms: float = DEFAULT_LATENCY_BUDGET_MS
     latency_samples: int = DEFAULT_LATENCY_SAMPLES
     # Transform's own pre- and post-transform statistics (two extra TFDV passes over the
-    # data that nothing downstream reads; StatisticsGen already describes the raw data).
-    # Off by default: measured by benchmarks/pipeline.py (README, "Benchmarks").
+    # data; StatisticsGen already describes the raw data). Off by default: measured by
+    # benchmarks/pipeline.py (README, "Benchmarks"). A problem with a `text` feature computes
+    # them whatever this says: its post-transform statistics count the truncated texts, which
+    # the run summary prints (pipeline/dag/build.py).
     transform_statistics: bool = False
     enable_cache: bool = True
     # Rolling training window: Transform and Trainer read the latest `train_spans` spans that

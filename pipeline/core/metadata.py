@@ -59,6 +59,16 @@ def output_artifacts(store, execution_ids: list[int]) -> list:
     return store.get_artifacts_by_id(ids) if ids else []
 
 
+def output_artifacts_by_key(store, execution_id: int) -> dict[str, list]:
+    """An execution's output artifacts by output key (Transform's `post_transform_stats`, ...):
+    the first step of each output event's path."""
+    by_key: dict[str, list[int]] = {}
+    for event in store.get_events_by_execution_ids([execution_id]):
+        if event.type == event.OUTPUT and event.path.steps:
+            by_key.setdefault(event.path.steps[0].key, []).append(event.artifact_id)
+    return {key: store.get_artifacts_by_id(sorted(ids)) for key, ids in by_key.items()}
+
+
 def artifact_type_names(store) -> dict[int, str]:
     """{artifact type id: type name}."""
     return {t.id: t.name for t in store.get_artifact_types()}

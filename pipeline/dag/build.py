@@ -124,7 +124,9 @@ def create_pipeline(
         examples=train_examples,
         schema=validated_schema,
         preprocessing_fn=PREPROCESSING_FN,
-        disable_statistics=not config.transform_statistics,
+        # A text problem's post-transform statistics count its truncated texts (each text
+        # feature's `<feature>_truncated`, printed by the run summary): on for it.
+        disable_statistics=not (config.transform_statistics or bool(spec.text_features)),
         custom_config={"code_fingerprint": fingerprint.transform_fingerprint(),
                        "spec": spec.to_dict(),
                        "extra_tasks": list(config.extra_tasks)},

@@ -5,7 +5,8 @@ collects per-component wall times (cached or executed), each task's candidate an
 metrics on the overall slice and per slice, the blessing with the reasons for a failure, each
 task's gate (candidate vs baseline, bound, allowed change, the naive predictor and the bound
 it sets, verdict), the Pusher's latency figure
-and decision, and the pushed path.
+and decision, and the pushed path; for a text problem, how many texts of each text feature
+Transform truncated, from its post-transform statistics.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from models.spec import ProblemSpec, Task
+from models.spec import ProblemSpec, Task, truncated_name
 from pipeline.core import metadata
 from pipeline.core.config import PipelineConfig
 from pipeline.evaluation import gates as gates_lib
@@ -42,6 +43,22 @@ class TaskMetrics:
         return self.candidate.get(self.task.metric)
 
 
+@dataclasses.dataclass(frozen=True)
+class Truncation:
+    """How many of the examples Transform read had more tokens in a text feature than its
+    `max_length` (they were truncated), from Transform's post-transform statistics."""
+
+    feature: str
+    max_length: int
+    truncated: int
+    examples: int
+
+    def line(self) -> str:
+        share = self.truncated / self.examples if self.examples else 0.0
+        return (f"Truncated: {self.feature} {self.truncated:,} of {self.examples:,} transformed "
+                f"examples ({share:.1%}) longer than {self.max_length} tokens")
+
+
 @dataclasses.dataclass
 class RunSummary:
     run_id: str
@@ -59,6 +76,9 @@ class RunSummary:
     latency_p99_ms: float | None = None
     latency_budget_ms: float | None = None
     served_version: str | None = None
+    # One per text feature of a text problem (none for another problem, or when the run's
+    # Transform wrote no statistics).
+    truncation: list[Truncation] = dataclasses.field(default_factory=list)
 
     def gate_lines(self) -> list[str]:
         """Per task: candidate vs baseline, bound, allowed change, the naive predictor's figure
@@ -136,6 +156,8 @@ class RunSummary:
                         lines.append(f"  {tm.task.name:<16} {slice_name:<24} "
                                      f"{tm.task.metric} {value:.4f}")
         lines += self.gate_lines()
+        if self.truncation:
+            lines += ["", *(t.line() for t in self.truncation)]
         lines.append("")
         if self.blessed is None:
             lines.append("Blessed: unknown (the Evaluator did not run)")
@@ -253,6 +275,33 @@ def _naive_failure(gate: TaskGate, tm: TaskMetrics, value: float, threshold,
                       f"{value:.4f} fails its bound {bound:g} against {gate.naive_predictor}")
 
 
+# The statistics file TFX's Transform writes in its post_transform_stats artifact (one
+# dataset: every split it transformed), tfx.components.transform.executor.STATS_FILE.
+TRANSFORM_STATS_FILE = "FeatureStats.pb"
+
+
+def read_truncation(stats_uri: str, spec: ProblemSpec) -> list[Truncation]:
+    """Each text feature's truncated texts, counted by Transform's post-transform statistics
+    of its `<feature>_truncated` (1 for a truncated text, else 0: the examples minus the
+    zeros). A feature the statistics lack (a run before the flag existed) is left out."""
+    import tensorflow_data_validation as tfdv
+
+    stats = tfdv.load_stats_binary(os.path.join(stats_uri, TRANSFORM_STATS_FILE))
+    if not stats.datasets:
+        return []
+    dataset = stats.datasets[0]
+    out = []
+    for feature in spec.text_features:
+        try:
+            flag = tfdv.get_feature_stats(dataset, tfdv.FeaturePath([truncated_name(feature.name)]))
+        except ValueError:
+            continue
+        counted = flag.num_stats.common_stats.num_non_missing
+        out.append(Truncation(feature.name, feature.max_length,
+                              counted - flag.num_stats.num_zeros, dataset.num_examples))
+    return out
+
+
 def summarize_latest_run(config: PipelineConfig) -> RunSummary:
     store = metadata.open_home_store(config.metadata_path, config.home)
     runs = metadata.runs_oldest_first(store)
@@ -265,6 +314,7 @@ def summarize_run(config: PipelineConfig, store, run_context) -> RunSummary:
     executions = store.get_executions_by_context(run_context.id)
     components = []
     artifacts_by_node: dict[str, list] = {}
+    execution_by_node: dict[str, int] = {}
     node_prefix = f"{config.pipeline_name}."
     for execution in sorted(executions, key=lambda e: e.create_time_since_epoch):
         node_id = "?"
@@ -277,6 +327,7 @@ def summarize_run(config: PipelineConfig, store, run_context) -> RunSummary:
         components.append(ComponentRun(node_id, _STATES.get(execution.last_known_state, "?"),
                                        seconds))
         artifacts_by_node[node_id] = metadata.output_artifacts(store, [execution.id])
+        execution_by_node[node_id] = execution.id
 
     types = metadata.artifact_type_names(store)
     evaluation_uri = blessed = pushed_path = None
@@ -293,8 +344,15 @@ def summarize_run(config: PipelineConfig, store, run_context) -> RunSummary:
             if pushed:
                 pushed_path = artifact.custom_properties["pushed_destination"].string_value
             push_props = dict(artifact.custom_properties)
-    tasks = run_tasks(config, store, run_context)
+    recorded = run_spec(store, run_context)
+    tasks = _recorded_tasks(config, recorded)
     metrics = read_metrics(evaluation_uri, tasks) if evaluation_uri else []
+    spec = recorded[0] if recorded else config.spec
+    truncation = []
+    if spec.text_features and "Transform" in execution_by_node:
+        stats = metadata.output_artifacts_by_key(store, execution_by_node["Transform"]).get(
+            "post_transform_stats", [])
+        truncation = read_truncation(stats[0].uri, spec) if stats else []
     names = {t.name for t in tasks}
     gates = gates_lib.resolve(tasks, {k: v for k, v in config.gates.items() if k in names})
     failures = (read_failures(evaluation_uri, tasks, gates)
@@ -314,18 +372,32 @@ def summarize_run(config: PipelineConfig, store, run_context) -> RunSummary:
         latency_p99_ms=_float_prop(push_props, "latency_p99_ms"),
         latency_budget_ms=_float_prop(push_props, "latency_budget_ms"),
         served_version=_string_prop(push_props, "served_version"),
+        truncation=truncation,
     )
+
+
+def run_spec(store, run_context) -> tuple[ProblemSpec, tuple[str, ...]] | None:
+    """The problem spec a run recorded and the optional tasks it enabled; None when it
+    recorded none (it stopped before Transform)."""
+    recorded = metadata.run_problem(store, run_context)
+    if recorded is None:
+        return None
+    values, extra = recorded
+    return ProblemSpec.from_dict(values, source=f"run {run_context.name}"), extra
 
 
 def run_tasks(config: PipelineConfig, store, run_context) -> tuple[Task, ...]:
     """The tasks a run trained, from the problem spec it recorded (`mtl metrics` and `mtl
     report` read every run of a home, whatever spec the command was given); the config's
     tasks for a run that recorded none (it stopped before Transform)."""
-    recorded = metadata.run_problem(store, run_context)
+    return _recorded_tasks(config, run_spec(store, run_context))
+
+
+def _recorded_tasks(config: PipelineConfig,
+                    recorded: tuple[ProblemSpec, tuple[str, ...]] | None) -> tuple[Task, ...]:
     if recorded is None:
         return config.tasks()
-    values, extra = recorded
-    spec = ProblemSpec.from_dict(values, source=f"run {run_context.name}")
+    spec, extra = recorded
     overrides = {t.name: t for t in config.tasks()} if spec == config.spec else {}
     return tuple(overrides.get(t.name, t) for t in spec.select_tasks(extra))
 

@@ -3,11 +3,15 @@
 The tiny templated corpus of `tests.support.text_problem` (3,000 examples, each labelled for
 one or two of the three tasks) runs from its spec: tokenized inside tf.Transform, one shared
 Transformer encoder trained with masked losses, gated per task on AUC, entity F1 and span F1,
-pushed, then served from raw strings: entities and the answer in character offsets.
+pushed, then served from raw strings: entities and the answer in character offsets. The text's
+`max_length` is shorter than the corpus' answer sentences: those are truncated, and the run
+summary counts them from Transform's statistics.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 
 import pytest
@@ -20,23 +24,30 @@ pytestmark = pytest.mark.e2e
 
 HPARAMS = {"epochs": 3, "batch_size": 64, "text_width": 32, "text_layers": 1, "text_heads": 2,
            "embedding_learning_rate": None, "model": "text_transformer"}
+# The text's max_length is below the 10 words of the corpus' answer sentences (their answer
+# stays within the first 9) and above its other texts: some texts are truncated, not all.
+FEATURES = [dict(f, max_length=9) if f["name"] == "text" else f
+            for f in text_problem.SPEC["features"]]
 
 
 @pytest.fixture(scope="module")
 def text_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("text")
-    spec = dict(text_problem.SPEC, model={"hparams": HPARAMS})
+    spec = dict(text_problem.SPEC, features=FEATURES, model={"hparams": HPARAMS})
     (tmp / "spec.yaml").write_text(yaml.safe_dump(spec))
     text_problem.write_span(tmp / "data", 1, text_problem.corpus(3000))
     home = tmp / "home"
-    code = main(["run", "--spec", str(tmp / "spec.yaml"), "--data", str(tmp / "data"),
-                 "--root", str(home), "-q"])
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["run", "--spec", str(tmp / "spec.yaml"), "--data", str(tmp / "data"),
+                     "--root", str(home), "-q"])
+    print(out.getvalue())
     models = sorted((home / "serving" / "mtl_model").glob("[0-9]*"))
-    return code, tmp, home, models
+    return code, tmp, home, models, out.getvalue()
 
 
 def test_every_text_task_is_gated_and_the_model_pushed(text_run, capsys):
-    code, tmp, home, models = text_run
+    code, tmp, home, models, _ = text_run
     assert code == 0 and len(models) == 1
     assert main(["metrics", "--root", str(home), "--format", "json"]) == 0
     rows = {r["task"]: r for r in json.loads(capsys.readouterr().out)}
@@ -47,8 +58,35 @@ def test_every_text_task_is_gated_and_the_model_pushed(text_run, capsys):
     assert rows["answer"]["observed"] < 0.5 * rows["answer"]["examples"]
 
 
+def test_the_summary_counts_the_truncated_texts_from_transforms_statistics(text_run):
+    import tensorflow as tf
+
+    from models.signatures import CONTRACT_FILE
+
+    _, tmp, _, models, output = text_run
+    max_length = {f["name"]: f["max_length"] for f in FEATURES}
+    files = sorted(str(p) for p in (tmp / "data").glob("span-*/*.tfrecord.gz"))
+    longer = dict.fromkeys(max_length, 0)
+    examples = 0
+    for raw in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+        example = tf.train.Example.FromString(raw.numpy())
+        examples += 1
+        for name, length in max_length.items():
+            words = example.features.feature[name].bytes_list.value[0].split()
+            longer[name] += len(words) > length
+    assert 0 < longer["text"] < examples and longer["question"] == 0
+    # Transform transforms both splits: every example of the span is counted.
+    assert [line for line in output.splitlines() if line.startswith("Truncated:")] == [
+        f"Truncated: {name} {longer[name]:,} of {examples:,} transformed examples "
+        f"({longer[name] / examples:.1%}) longer than {length} tokens"
+        for name, length in max_length.items()]
+    # The flag is no model input: serving still takes the raw strings alone.
+    contract = json.loads((models[0] / CONTRACT_FILE).read_text())
+    assert set(contract["signatures"]["serving_raw"]["inputs"]) == set(max_length)
+
+
 def test_raw_text_in_entities_and_answers_out_in_characters(text_run, tmp_path, capsys):
-    _, _, _, models = text_run
+    _, _, _, models, _ = text_run
     text = "Eva Novak works for Globex in Quito"
     context = "Bo Chen left Porto and moved to Lagos with Acme"
     rows = tmp_path / "rows.jsonl"
@@ -78,7 +116,7 @@ def test_the_graph_holds_only_core_tensorflow_and_tf_text_ops(text_run):
     import subprocess
     import sys
 
-    _, _, _, models = text_run
+    _, _, _, models, _ = text_run
     script = """
 import sys
 import tensorflow as tf
@@ -112,7 +150,7 @@ def test_the_rest_api_takes_raw_strings_and_survives_bad_bytes(text_run):
 
     from pipeline.serving.local_server import LocalModelServer
 
-    _, _, home, _ = text_run
+    _, _, home, _, _ = text_run
     server = LocalModelServer(home / "serving" / "mtl_model", "mtl_model")
     port = server.start_rest(0)
     url = f"http://127.0.0.1:{port}/v1/models/mtl_model:predict"

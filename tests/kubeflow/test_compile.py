@@ -99,6 +99,30 @@ def test_spec_has_every_component_with_the_image_and_parameters(compiled):
     assert "pipeline.evaluation.multiclass_metrics" in json.dumps(eval_config)
 
 
+def _transform_statistics(spec: dict) -> tuple[str, bool]:
+    """(Transform's disable_statistics parameter, whether it outputs post-transform stats)."""
+    value = spec["root"]["dag"]["tasks"]["Transform"]["inputs"]["parameters"][
+        "disable_statistics"]["runtimeValue"]["constantValue"]["intValue"]
+    outputs = spec["components"]["Transform"]["outputDefinitions"]["artifacts"]
+    return value, "post_transform_stats" in outputs
+
+
+def test_transform_statistics_are_compiled_for_a_text_problem_only(compiled, tmp_path):
+    """Kubeflow compiles `create_pipeline`'s pipeline: a text problem's Transform computes the
+    statistics that count its truncated texts, the default problem's does not."""
+    import yaml
+
+    from pipeline.cli import main as cli
+
+    _, spec, _ = compiled
+    assert _transform_statistics(spec) == ("1", False)
+    out = tmp_path / "text.yaml"
+    assert cli.main(["kfp", "compile", "--output", str(out), "--image", IMAGE, "--",
+                     "--root", "/mnt/test_home", "--spec", "text", "--infer-schema"]) == 0
+    text_spec = next(yaml.safe_load_all(out.read_text()))
+    assert _transform_statistics(text_spec) == ("0", True)
+
+
 def test_compile_refuses_the_span_window_the_v2_compiler_cannot_express(tmp_path, capsys):
     from pipeline.cli import main as cli
 

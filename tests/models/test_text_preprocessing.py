@@ -25,14 +25,17 @@ PARIS = "Ana Lima moved to Paris in May"
 LONG = " ".join(["word"] * 13) + " Oslo"
 ROWS = [
     # An entity example and a question whose answer is "Paris" (characters 18..23).
-    {"text": PARIS.encode(), "question": b"Where did Ana move ?", "sentiment": -1,
+    {"text": PARIS.encode(), "question": b"Where did Ana move to ?", "sentiment": -1,
      "entity_tags": [b"B-PER", b"I-PER", b"O", b"O", b"B-LOC", b"O", b"O"],
      "answer_start": 18, "answer_end": 23},
     # A sentiment example with a non-ASCII word: offsets are bytes, the answer is in chars.
     {"text": "Café Déjà vu was NOT bad".encode(), "question": b"", "sentiment": 1,
      "entity_tags": [], "answer_start": 5, "answer_end": 12},
     # Longer than max_length (12): truncated; its answer (Oslo, the 14th word) is cut away.
-    {"text": LONG.encode(), "question": b"Which city ?", "sentiment": 0, "entity_tags": [],
+    # Its question is one word longer than the question's max_length (6), the first one's is
+    # exactly that long.
+    {"text": LONG.encode(), "question": b"Which city is the last word ?", "sentiment": 0,
+     "entity_tags": [],
      "answer_start": len(LONG) - 4, "answer_end": len(LONG)},
 ]
 
@@ -68,6 +71,19 @@ def test_tokens_are_normalised_padded_and_truncated_with_their_byte_offsets(tran
     ana = first["text_xf"][0]
     assert first["question_xf"][2] == ana
     assert output.vocabulary_size_by_name("text") >= 20
+
+
+def test_a_text_longer_than_its_max_length_is_flagged_truncated(transformed):
+    data, output = transformed
+    assert [row["text_length"] for row in data] == [7, 6, 14]
+    assert [row["text_truncated"] for row in data] == [0, 0, 1]
+    # The question's max_length is 6: 6 tokens are kept whole, 7 are truncated.
+    assert [row["question_length"] for row in data] == [6, 0, 7]
+    assert [row["question_truncated"] for row in data] == [0, 0, 1]
+    spec = output.transformed_feature_spec()
+    assert spec["text_truncated"] == tf.io.FixedLenFeature([], tf.int64)
+    # Neither the flag nor the count is a model input.
+    assert set(ProblemSpec.from_dict(SPEC).model_input_keys()) == {"text_xf", "question_xf"}
 
 
 def test_tags_become_ids_and_an_untagged_example_weighs_nothing(transformed):

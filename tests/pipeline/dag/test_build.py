@@ -77,3 +77,19 @@ def test_tfrecord_spans_are_imported_by_the_record_copying_executor(tmp_path):
 
     example_gen = _nodes(PipelineConfig(root=str(tmp_path)))["ImportExampleGen"]
     assert example_gen.executor_spec.executor_class is Executor
+
+
+def test_transform_statistics_are_on_for_a_text_problem_only(tmp_path):
+    from models.spec import resolve_spec
+
+    def transform(**changes):
+        return _nodes(PipelineConfig(root=str(tmp_path), **changes))["Transform"]
+
+    # The default problem has no text feature: no statistics, unless asked for.
+    assert transform().exec_properties["disable_statistics"] == 1
+    assert "post_transform_stats" not in transform().outputs
+    assert transform(transform_statistics=True).exec_properties["disable_statistics"] == 0
+    # A text problem's post-transform statistics count its truncated texts.
+    text = transform(spec=resolve_spec("text"), infer_schema=True)
+    assert text.exec_properties["disable_statistics"] == 0
+    assert "post_transform_stats" in text.outputs

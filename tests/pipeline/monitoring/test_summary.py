@@ -64,3 +64,40 @@ def test_gate_table_names_the_mean_predictor_a_constant_would_beat():
                            "(no", "baseline)", "32.7000", "≤", "31.0650", "4900", "FAIL"]
     assert ("      task 'watch_time' RMSE 37.30 is not below 0.95 x the mean predictor's 32.70 "
             "(= 31.07) on the same 4,900 observed labels") in lines
+
+
+def test_truncation_lines_come_before_the_blessing_and_only_for_text_features():
+    from pipeline.monitoring.summary import Truncation
+
+    lines = _summary(truncation=[Truncation("text", 64, 320, 16000),
+                                 Truncation("question", 16, 0, 16000)]).format().splitlines()
+    first = lines.index("Truncated: text 320 of 16,000 transformed examples (2.0%) longer "
+                        "than 64 tokens")
+    assert lines[first + 1] == ("Truncated: question 0 of 16,000 transformed examples (0.0%) "
+                                "longer than 16 tokens")
+    assert lines[first - 1] == "" and lines[first + 3].startswith("Blessed:")
+    assert not any(line.startswith("Truncated") for line in _summary().format().splitlines())
+
+
+def test_truncation_is_counted_from_the_statistics_of_each_truncated_flag(tmp_path):
+    import pandas as pd
+    import tensorflow_data_validation as tfdv
+
+    from models.spec import ProblemSpec
+    from pipeline.monitoring.summary import TRANSFORM_STATS_FILE, Truncation, read_truncation
+    from tests.support.text_problem import SPEC
+
+    # What Transform's post-transform statistics hold: the flag per example (1: truncated).
+    stats = tfdv.generate_statistics_from_dataframe(pd.DataFrame({
+        "text_truncated": [1, 0, 1, 0, 0, 1, 0],
+        "question_truncated": [0, 0, 0, 0, 0, 0, 1],
+        "text_length": [13, 4, 20, 12, 0, 14, 3],
+    }))
+    (tmp_path / TRANSFORM_STATS_FILE).write_bytes(stats.SerializeToString())
+    spec = ProblemSpec.from_dict(SPEC)
+    assert read_truncation(str(tmp_path), spec) == [Truncation("text", 12, 3, 7),
+                                                    Truncation("question", 6, 1, 7)]
+    # Statistics without a feature's flag (a run from before it existed) say nothing of it.
+    stats = tfdv.generate_statistics_from_dataframe(pd.DataFrame({"text_truncated": [0, 1]}))
+    (tmp_path / TRANSFORM_STATS_FILE).write_bytes(stats.SerializeToString())
+    assert read_truncation(str(tmp_path), spec) == [Truncation("text", 12, 1, 2)]
