@@ -13,7 +13,12 @@ import shlex
 from models.hparams import MODEL_NAMES, TASK_SAMPLING, WEIGHTING_NAMES, ModelHParams
 from models.spec import ProblemSpec, default_spec, resolve_spec, task_by_name
 from pipeline.cli.common import add_home, parse_overrides
-from pipeline.core.config import DEFAULT_BEAM_ARGS, DEFAULT_MIN_SPAN_EXAMPLES, PipelineConfig
+from pipeline.core.config import (
+    AUTO_BEAM_PROCESSES_MIN_EXAMPLES,
+    DEFAULT_BEAM_ARGS,
+    DEFAULT_MIN_SPAN_EXAMPLES,
+    PipelineConfig,
+)
 
 
 def add_run_flags(run: argparse.ArgumentParser) -> None:
@@ -87,6 +92,11 @@ def add_run_flags(run: argparse.ArgumentParser) -> None:
                           "job service, SDK workers started by the worker pool at HOST:PORT "
                           "(python -m apache_beam.runners.worker.worker_pool_main "
                           "--service_port=PORT); --beam-arg flags are added")
+    run.add_argument("--beam-processes", type=beam_processes, default="auto", metavar="N|auto",
+                     help="worker processes of the local Beam runner for ExampleGen, "
+                          "StatisticsGen, Transform and Evaluator (default auto: one per core "
+                          f"from {AUTO_BEAM_PROCESSES_MIN_EXAMPLES:,} examples in the newest "
+                          "span, else 1; ignored with --beam-arg or --beam-workers)")
     run.add_argument("--train-spans", type=int, default=1, metavar="K",
                      help="train on the latest K spans (rolling window); evaluate on the newest")
     run.add_argument("--with-task", action="append", default=[], metavar="TASK",
@@ -107,6 +117,15 @@ def add_run_flags(run: argparse.ArgumentParser) -> None:
                      help="with --strategy multi_worker_mirrored: train in N local worker "
                           "processes (chief + N-1 workers on 127.0.0.1); in a cluster that "
                           "sets TF_CONFIG the cluster's workers are used instead")
+
+
+def beam_processes(value: str) -> int | str:
+    """`--beam-processes`: "auto" or a positive number."""
+    if value == "auto":
+        return value
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number >= 1, got {value!r}")
+    return int(value)
 
 
 def portable_beam_args(spec: str) -> tuple[str, ...]:
@@ -156,6 +175,7 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
         thresholds=parse_overrides(args.threshold, "--threshold"),
         gates=naive_gates(parse_overrides(args.naive, "--naive"), spec),
         beam_pipeline_args=beam_args(args.beam_workers, args.beam_arg),
+        beam_processes=args.beam_processes,
         enable_cache=not args.no_cache,
         train_spans=args.train_spans,
         distribution_strategy=args.strategy,

@@ -30,6 +30,12 @@ DEFAULT_BEAM_ARGS: tuple[str, ...] = (
     LOCAL_DEPENDENCY_FLAG,
 )
 
+# `beam_processes="auto"`: the local runner's worker processes for the data-proportional Beam
+# stages (one per core) once the newest span holds this many examples, one below it. Each
+# process imports TensorFlow, TFX and TFMA again in every Beam stage, a fixed cost that only
+# a large span repays (README, "Speed": measured at 100,000 and 1,000,000 examples).
+AUTO_BEAM_PROCESSES_MIN_EXAMPLES = 500_000
+
 # The fewest examples a new span may have (train and eval splits together): the AnomaliesGate
 # refuses a smaller one with the count, before its drift checks (which, on a few dozen examples,
 # would only report noise) and before Transform. 1,000 examples leave about 200 for evaluation.
@@ -77,6 +83,11 @@ class PipelineConfig:
     # sum_t w_t * output_t of the serving signatures.
     fusion_weights: dict[str, float] = dataclasses.field(default_factory=dict)
     beam_pipeline_args: tuple[str, ...] = DEFAULT_BEAM_ARGS
+    # Worker processes of the local runner (the default Beam flags only) for the Beam stages
+    # whose work grows with the data (ExampleGen, StatisticsGen, Transform, Evaluator): 1
+    # runs them in this process; "auto" is resolved by each local run from the newest span's
+    # size (`resolve_beam_processes`, AUTO_BEAM_PROCESSES_MIN_EXAMPLES).
+    beam_processes: int | str = 1
     # Latency gate of the Pusher: serving_default p99 at batch 1, in-process, on this many
     # evaluation examples, must stay under the budget or the model is not pushed.
     latency_budget_ms: float = DEFAULT_LATENCY_BUDGET_MS
@@ -135,6 +146,29 @@ class PipelineConfig:
             raise ValueError(f"min_span_examples must be >= 0, got {self.min_span_examples}")
         if self.train_spans < 1:
             raise ValueError(f"train_spans must be at least 1, got {self.train_spans}")
+        if self.beam_processes != "auto" and (
+                not isinstance(self.beam_processes, int) or self.beam_processes < 1):
+            raise ValueError(f"beam_processes must be 'auto' or at least 1, got "
+                             f"{self.beam_processes!r}")
+
+    def data_beam_args(self) -> tuple[str, ...]:
+        """The Beam flags added to the data-proportional Beam stages: the local runner's
+        multi-process mode with `beam_processes` workers, when more than one and the run uses
+        the default (local) Beam flags. None otherwise: a remote runner has its own
+        parallelism, and "auto" not yet resolved (a compiled package, built before any data
+        exists) means the defaults."""
+        if self.beam_processes in ("auto", 1) or self.beam_pipeline_args != DEFAULT_BEAM_ARGS:
+            return ()
+        return ("--direct_running_mode=multi_processing",
+                f"--direct_num_workers={self.beam_processes}")
+
+    def resolve_beam_processes(self, newest_span_examples: int) -> PipelineConfig:
+        """This config with `beam_processes` "auto" decided for a newest span of that size:
+        one per core from AUTO_BEAM_PROCESSES_MIN_EXAMPLES examples, else 1."""
+        if self.beam_processes != "auto":
+            return self
+        large = newest_span_examples >= AUTO_BEAM_PROCESSES_MIN_EXAMPLES
+        return self.replace(beam_processes=max(os.cpu_count() or 1, 1) if large else 1)
 
     @property
     def home(self) -> Path:

@@ -182,6 +182,8 @@ def create_pipeline(
         metadata_connection_config = tfx_metadata.sqlite_metadata_connection_config(
             str(config.metadata_path)
         )
+    for component in (example_gen, statistics_gen, transform, evaluator):
+        component.with_beam_pipeline_args(list(config.data_beam_args()))
     return Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=str(config.pipeline_root),

@@ -15,6 +15,7 @@ file and what the data holds, before any component runs.
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import os
 import struct
@@ -33,13 +34,20 @@ _FOOTER = 4  # uint32 masked CRC of the data
 
 
 def _check_framing(path: Path) -> int:
-    """Counts the records of a gzipped TFRecord file from its framing alone.
+    """Counts the records of a gzipped TFRecord file from its framing alone (once per version
+    of the file in a process: `newest_span_examples` and the span check both ask).
 
     TensorFlow's reader can end quietly at a gzip stream cut a few bytes into a record header
     (the end of the decompressed data then looks like the end of the file), while Beam's
     reader in ImportExampleGen fails there deep in the pipeline. Reading the gzip stream to its
     end-of-stream marker and every record's length header catches such a cut here.
     """
+    stat = os.stat(path)
+    return _framed_records(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _framed_records(path: str, size: int, mtime_ns: int) -> int:
     count = 0
     try:
         with gzip.open(path, "rb") as f:
@@ -62,6 +70,22 @@ def _check_framing(path: Path) -> int:
 
 class BadSpanError(ValueError):
     """The newest span cannot be read; the message names the folder or file."""
+
+
+def newest_span_examples(data_dir: str | os.PathLike, input_format: str = "tfrecord") -> int:
+    """The number of examples (records, or CSV rows) in the newest span; 0 without a span or
+    data file (`check_latest_span` says what is wrong)."""
+    spans = layout.existing_spans(data_dir)
+    if not spans:
+        return 0
+    files = sorted(layout.span_dir(data_dir, spans[-1]).glob(layout.FILE_GLOBS[input_format]))
+    if input_format == "csv":
+        rows = 0
+        for path in files:
+            with open(path, newline="") as f:
+                rows += max(sum(1 for row in csv.reader(f) if row) - 1, 0)  # minus the header
+        return rows
+    return sum(_check_framing(path) for path in files)
 
 
 def check_latest_span(data_dir: str | os.PathLike, spec: ProblemSpec | None = None,

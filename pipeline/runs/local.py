@@ -20,7 +20,7 @@ from models.spec import default_spec
 from pipeline.core.config import PipelineConfig
 from pipeline.data import embedded, layout
 from pipeline.data import schema as schema_lib
-from pipeline.data.preflight import BadSpanError, check_latest_span
+from pipeline.data.preflight import BadSpanError, check_latest_span, newest_span_examples
 from pipeline.monitoring import summary as summary_lib
 from pipeline.runs import progress, unchanged
 from pipeline.runs.lock import home_lock
@@ -104,6 +104,13 @@ def run_pipeline(config: PipelineConfig, reporter: progress.RunReporter | None =
 
     ensure_data(config, reporter)
     ensure_schema(config, reporter)
+    if config.beam_processes == "auto":
+        examples = newest_span_examples(config.data_dir, config.spec.input_format)
+        config = config.resolve_beam_processes(examples)
+        if config.data_beam_args() and reporter:
+            reporter.say(f"Beam: {config.beam_processes} worker processes for ImportExampleGen, "
+                         f"StatisticsGen, Transform and Evaluator (newest span: {examples:,} "
+                         f"examples)")
     config.pipeline_root.mkdir(parents=True, exist_ok=True)
     pipeline = create_pipeline(config)
     key = unchanged.run_key(config, pipeline)
