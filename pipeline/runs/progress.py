@@ -9,9 +9,10 @@ logging, warnings, and the C++ libraries' writes to file descriptors 1 and 2) to
 log file.
 
 Progress: the Trainer reports epoch, step and loss (a hook on Keras' ProgbarLogger, which
-`model.fit` always adds). The Beam stages show the elapsed seconds only: the in-process
-FnApiRunner exposes element counts only through its metrics after a stage ends, so a count
-while it runs would need a counter in every transform.
+`model.fit` always adds). The Beam stages report the elements processed so far (`_BeamWatch`:
+per bundle, the element count of its largest collection, read from Beam's own counters while
+the in-process runner executes it); with worker processes (`--beam-processes`) their bundles
+run elsewhere and the line shows the elapsed seconds only.
 """
 
 from __future__ import annotations
@@ -105,8 +106,9 @@ class RunReporter:
             self._ticker = threading.Thread(target=self._tick, daemon=True)
             self._ticker.start()
 
-    def status(self, text: str) -> None:
-        """The live detail of the running component (Trainer: epoch, step, loss)."""
+    def status(self, text) -> None:
+        """The live detail of the running component (Trainer: epoch, step, loss), or a
+        function giving it at each redraw (Beam stages: the elements processed)."""
         self._status = text
 
     def end(self, status: str, detail: str = "") -> float:
@@ -154,7 +156,8 @@ class RunReporter:
         if not self._node:
             return ""
         seconds = time.perf_counter() - self._started
-        return f"  ... {self._node} {seconds:5.0f} s  {self._status}".rstrip()
+        status = self._status() if callable(self._status) else self._status
+        return f"  ... {self._node} {seconds:5.0f} s  {status}".rstrip()
 
     def _draw(self) -> None:
         if self.live and self._node:
@@ -259,6 +262,67 @@ class _TrainingWatch:
         return text + (f", loss {self.loss:.4f}" if self.loss is not None else "")
 
 
+# Node types whose work is a Beam pipeline (ImportExampleGen or CsvExampleGen, StatisticsGen,
+# Transform, Evaluator, ...): they get the live element count.
+BEAM_NODE_SUFFIXES = ("ExampleGen", "StatisticsGen", "Transform", "Evaluator")
+
+
+class _BeamWatch:
+    """Counts the elements the in-process Beam runner processes while a component runs.
+
+    Hooks `BundleProcessor.process_bundle` (the SDK harness's execution of one bundle) to know
+    the bundle running; its operations' element counters (Beam's own, updated per element)
+    give the live count, and a finished bundle adds its count to the total. A bundle's count
+    is that of its largest collection (the records a read or a fused stage went through)."""
+
+    def __init__(self):
+        self.done = 0
+        self.bundles = 0
+        self._active = None
+
+    @staticmethod
+    def largest_collection(processor) -> int:
+        largest = 0
+        for operation in list(getattr(processor, "ops", {}).values()):
+            for receiver in getattr(operation, "receivers", None) or ():
+                try:
+                    largest = max(largest, int(receiver.opcounter.element_counter.value()))
+                except (AttributeError, TypeError, ValueError):
+                    continue
+        return largest
+
+    def elements(self) -> int:
+        active = self._active
+        return self.done + (self.largest_collection(active) if active is not None else 0)
+
+    def status(self) -> str:
+        count = self.elements()
+        return f"{count:,} elements processed" if count else ""
+
+    @contextlib.contextmanager
+    def hooked(self):
+        from apache_beam.runners.worker import bundle_processor
+
+        cls = bundle_processor.BundleProcessor
+        saved = cls.process_bundle
+        watch = self
+
+        def process_bundle(processor, instruction_id):
+            watch._active = processor
+            try:
+                return saved(processor, instruction_id)
+            finally:
+                watch.done += watch.largest_collection(processor)
+                watch.bundles += 1
+                watch._active = None
+
+        cls.process_bundle = process_bundle
+        try:
+            yield self
+        finally:
+            cls.process_bundle = saved
+
+
 PROFILE_ENV = "MTL_PROFILE_DIR"
 
 
@@ -314,8 +378,12 @@ def watch_components(reporter: RunReporter):
         reporter.start(node_id)
         launcher._mtl_cached = False
         training = _TrainingWatch(reporter) if node_type.endswith("Trainer") else None
+        beam = _BeamWatch() if node_type.endswith(BEAM_NODE_SUFFIXES) else None
+        if beam:
+            reporter.status(beam.status)
         try:
             with training.hooked() if training else contextlib.nullcontext(), \
+                    beam.hooked() if beam else contextlib.nullcontext(), \
                     _profiled(node_id):
                 info = saved_launch(launcher)
         except BaseException as error:

@@ -105,3 +105,40 @@ def test_profiled_writes_one_dump_per_node_only_when_asked(tmp_path, monkeypatch
     assert pstats.Stats(str(dump)).total_calls > 0
     names = [row[0] for row in top_functions(dump, n=3)]
     assert any("_busy" in name or "genexpr" in name for name in names), names
+
+
+# (watch, counts seen): module state, since Beam runs a pickled copy of the mapped function.
+_WATCHED: list = []
+
+
+def _look(x):
+    if x % 1000 == 999:  # the live count, read while the bundle runs
+        _WATCHED[1].append(_WATCHED[0].elements())
+    return x
+
+
+def test_beam_watch_counts_the_elements_of_each_bundle_while_it_runs():
+    import io
+
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipeline.core.config import DEFAULT_BEAM_ARGS
+
+    watch = progress._BeamWatch()
+    _WATCHED[:] = [watch, []]
+    with watch.hooked():
+        with beam.Pipeline(options=PipelineOptions(list(DEFAULT_BEAM_ARGS))) as p:
+            _ = p | beam.Create(range(5000)) | beam.Map(_look) | beam.combiners.Count.Globally()
+    seen_while_running = _WATCHED[1]
+    assert watch.bundles >= 1
+    assert watch.elements() >= 5000  # at least every element of the largest collection
+    assert seen_while_running and seen_while_running[-1] > seen_while_running[0] > 0
+    # The hook is gone afterwards.
+    from apache_beam.runners.worker import bundle_processor
+    assert bundle_processor.BundleProcessor.process_bundle.__name__ == "process_bundle"
+    assert "elements processed" in watch.status()
+    reporter = progress.RunReporter(io.StringIO(), total=1, live=True)
+    reporter.start("Transform")
+    reporter.status(watch.status)
+    assert f"{watch.elements():,} elements processed" in reporter._live_text()
