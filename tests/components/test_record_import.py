@@ -21,12 +21,15 @@ def _example(i: int) -> bytes:
     })).SerializeToString()
 
 
-def _run(tmp_path, records: list[bytes], partition_feature: str | None) -> dict[str, list[bytes]]:
+def _run(tmp_path, records: list[bytes], partition_feature: str | None,
+         extra_beam_args: tuple[str, ...] = ()) -> dict[str, list[bytes]]:
     data = tmp_path / "data" / "span-1"
     data.mkdir(parents=True)
-    with tf.io.TFRecordWriter(str(data / "part.tfrecord.gz"), options="GZIP") as writer:
-        for record in records:
-            writer.write(record)
+    for part in range(2):
+        with tf.io.TFRecordWriter(str(data / f"part-{part}.tfrecord.gz"),
+                                  options="GZIP") as writer:
+            for record in records[part::2]:
+                writer.write(record)
     split_config = example_gen_pb2.SplitConfig(
         splits=[example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=4),
                 example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=1)],
@@ -43,7 +46,7 @@ def _run(tmp_path, records: list[bytes], partition_feature: str | None) -> dict[
         "output_file_format": example_gen_pb2.FileFormat.FORMAT_TFRECORDS_GZIP,
     }
     context = base_beam_executor.BaseBeamExecutor.Context(
-        beam_pipeline_args=list(DEFAULT_BEAM_ARGS), tmp_dir=str(tmp_path / "tmp"))
+        beam_pipeline_args=[*DEFAULT_BEAM_ARGS, *extra_beam_args], tmp_dir=str(tmp_path / "tmp"))
     record_import.Executor(context).Do({}, {"examples": [output]}, properties)
     assert json.loads(output.split_names) == ["train", "eval"]
     return {split: [bytes(r.numpy()) for r in tf.data.TFRecordDataset(
@@ -58,6 +61,20 @@ def test_records_are_copied_unchanged_and_every_one_lands_in_one_split(tmp_path)
     # A hash split of 4:1 buckets (about 60 of 300 in eval), the same one every time.
     assert 30 < len(splits["eval"]) < 90
     assert _run(tmp_path / "again", records, None) == splits
+
+
+def test_two_beam_worker_processes_write_the_same_splits(tmp_path):
+    """`mtl run --beam-processes 2`: the local runner's worker processes (PipelineConfig.
+    data_beam_args) run the same transforms in fresh processes."""
+    from pipeline.core.config import PipelineConfig
+
+    records = [_example(i) for i in range(300)]
+    flags = PipelineConfig(beam_processes=2).data_beam_args()
+    assert "--direct_running_mode=multi_processing" in flags
+    two = _run(tmp_path / "two", records, None, flags)
+    one = _run(tmp_path / "one", records, None)
+    assert {split: sorted(rows) for split, rows in two.items()} == {
+        split: sorted(rows) for split, rows in one.items()}  # the order of writes may differ
 
 
 def test_a_split_key_is_still_read_from_the_parsed_record(tmp_path):
