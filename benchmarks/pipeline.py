@@ -135,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--beam-arg", action="append", default=None,
                         help="Beam flag passed to `mtl run` (repeatable; default: the config's)")
+    parser.add_argument("--run-arg", action="append", default=[], metavar="FLAG",
+                        help="a flag passed to `mtl run` (repeatable), e.g. "
+                             "--run-arg=--beam-processes --run-arg=1")
     parser.add_argument("--no-cached", action="store_true", help="skip the cached re-run")
     parser.add_argument("--profile", action="store_true",
                         help="cProfile each component of the cold runs (see the docstring)")
@@ -146,12 +149,14 @@ def main(argv: list[str] | None = None) -> int:
     extra = ["--epochs", str(args.epochs)]
     if args.batch_size:
         extra += ["--batch-size", str(args.batch_size)]
+    extra += args.run_arg
     figures = {
         "benchmark": "pipeline",
         "cpus": os.cpu_count(),
         "load_avg_start": [round(x, 2) for x in os.getloadavg()],
         "epochs": args.epochs,
         "beam_args": args.beam_arg or "default",
+        "run_args": args.run_arg,
         "repeats": args.repeats,
         "workdir": str(workdir),
         "sizes": {},

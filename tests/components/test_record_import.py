@@ -1,4 +1,4 @@
-"""ImportExampleGen's record-copying executor: the same records, byte for byte, split by hash."""
+"""ImportExampleGen's executor: every record once, canonically serialized, split as TFX does."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
 from components import record_import
+from components.record_import import canonical_bytes
 from pipeline.core.config import DEFAULT_BEAM_ARGS
 
 
@@ -54,13 +55,40 @@ def _run(tmp_path, records: list[bytes], partition_feature: str | None,
         for split in ("train", "eval")}
 
 
-def test_records_are_copied_unchanged_and_every_one_lands_in_one_split(tmp_path):
+def test_every_record_lands_in_one_split_as_its_canonical_bytes(tmp_path):
     records = [_example(i) for i in range(300)]
     splits = _run(tmp_path, records, None)
-    assert sorted(splits["train"] + splits["eval"]) == sorted(records)
+    assert sorted(splits["train"] + splits["eval"]) == sorted(map(canonical_bytes, records))
     # A hash split of 4:1 buckets (about 60 of 300 in eval), the same one every time.
     assert 30 < len(splits["eval"]) < 90
     assert _run(tmp_path / "again", records, None) == splits
+
+
+def test_the_split_is_tfx_s_whatever_order_the_writer_put_the_features_in(tmp_path):
+    """TFX hashes the deterministic serialization: an example written with its map entries in
+    another order (another program, another hash seed) lands in the same split."""
+    from tfx.components.example_gen.import_example_gen import executor as stock
+
+    def reordered(record: bytes) -> bytes:
+        example = tf.train.Example.FromString(record)
+        # The same features, entries written key by key in reverse order.
+        parts = [tf.train.Example(features=tf.train.Features(feature={key: example.features
+                 .feature[key]})).SerializeToString() for key in sorted(
+                 example.features.feature, reverse=True)]
+        return b"".join(parts)  # concatenated messages merge into one
+
+    records = [reordered(_example(i)) for i in range(300)]
+    assert tf.train.Example.FromString(records[0]) == tf.train.Example.FromString(_example(0))
+    ours = _run(tmp_path / "ours", records, None)
+    original = record_import.Executor
+    try:
+        record_import.Executor = stock.Executor
+        theirs = _run(tmp_path / "stock", records, None)
+    finally:
+        record_import.Executor = original
+    assert {split: sorted(tf.train.Example.FromString(r).SerializeToString(deterministic=True)
+                          for r in rows) for split, rows in theirs.items()} == {
+        split: sorted(rows) for split, rows in ours.items()}
 
 
 def test_two_beam_worker_processes_write_the_same_splits(tmp_path):
