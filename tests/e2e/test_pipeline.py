@@ -62,6 +62,26 @@ def test_tfma_has_metrics_for_every_task(small_run):
     assert "mean_absolute_error" in summary.tasks[2].candidate
 
 
+def test_the_evaluator_benchmark_reproduces_the_run_s_evaluation(small_run, capsys):
+    """benchmarks/evaluator.py runs TFX's Evaluator executor again on the run's artifacts:
+    the same evaluation examples and the same overall metrics as the run's own Evaluator."""
+    import json
+
+    from benchmarks import evaluator
+
+    config, summary = small_run
+    capsys.readouterr()
+    assert evaluator.main(["--home", str(config.home), "--repeats", "1"]) == 0
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    click = next(tm for tm in summary.tasks if tm.task.name == "click")
+    assert figures["eval_examples"] == click.candidate["example_count"]
+    for tm in summary.tasks:
+        for name in ("example_count", "weighted_example_count", tm.task.metric):
+            assert figures["metrics"][f"{tm.task.name}/{name}"] == pytest.approx(
+                tm.candidate[name], rel=1e-9), (tm.task.name, name)
+    assert figures["examples_per_second"] > 0
+
+
 def test_model_is_blessed_and_pushed_in_the_tf_serving_layout(small_run):
     config, summary = small_run
     assert summary.blessed is True and summary.failures == []
