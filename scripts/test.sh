@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # README command (b): install what is missing, lint, and run the whole test suite (e2e included).
 # Extra arguments go to pytest (for example -m "not e2e" for the fast unit tests only).
+# The test files run in parallel worker processes, one per core up to 4 (pytest-xdist; a file's
+# tests stay in one worker, so a module's pipeline run is shared by its tests);
+# MTL_TEST_WORKERS=0 runs them in this process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -15,8 +18,13 @@ if [ -n "$missing" ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update && $sudo apt-get install -y $missing
 fi
+workers="${MTL_TEST_WORKERS:-auto}"
+parallel=()
+if [ "$workers" != "0" ]; then
+  parallel=(-n "$workers" --maxprocesses=4 --dist loadfile)
+fi
 set +e
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest "${parallel[@]}" "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
