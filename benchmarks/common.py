@@ -41,26 +41,34 @@ def run_tree(cmd: list[str], log_path: Path, poll: float = 0.2) -> dict[str, flo
     `peak_tree_gib` sums the RSS of the child and all its descendants at each poll;
     `peak_child_gib` is the largest single process (getrusage's RUSAGE_CHILDREN ru_maxrss
     covers only waited-for children, so it is read as well when the child has exited).
+    `peak_tree_pss_gib` sums their proportional set sizes instead (Linux): a page shared by
+    several processes (the TensorFlow libraries every Beam worker maps) counts once in all,
+    where the RSS sum counts it in each; it is the tree's memory, the RSS sum an upper bound.
+    `peak_tree_seconds` is when the RSS peak was reached (seconds from the start).
     """
     start = time.perf_counter()
     with open(log_path, "w") as log:
         proc = psutil.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=child_env(),
                             cwd=str(REPO))
-        peak_tree = peak_single = 0
+        peak_tree = peak_single = peak_pss = 0
+        peak_at = 0.0
         cpu_by_pid: dict[int, float] = {}
         last_note = start
         while proc.poll() is None:
             try:
                 procs = [proc, *proc.children(recursive=True)]
-                rss = []
+                rss, pss = [], []
                 for p in procs:
                     try:
                         rss.append(p.memory_info().rss)
+                        pss.append(getattr(p.memory_full_info(), "pss", 0))
                         times = p.cpu_times()
                         cpu_by_pid[p.pid] = times.user + times.system
                     except (psutil.NoSuchProcess, psutil.AccessDenied):
                         pass
-                peak_tree = max(peak_tree, sum(rss))
+                if sum(rss) > peak_tree:
+                    peak_tree, peak_at = sum(rss), time.perf_counter() - start
+                peak_pss = max(peak_pss, sum(pss))
                 peak_single = max(peak_single, max(rss, default=0))
             except psutil.NoSuchProcess:
                 pass
@@ -68,6 +76,7 @@ def run_tree(cmd: list[str], log_path: Path, poll: float = 0.2) -> dict[str, flo
             if time.perf_counter() - last_note > 10:
                 # Progress note beside the log: the figures so far survive a killed run.
                 note = {"seconds": time.perf_counter() - start, "peak_tree_gib": peak_tree / 2**30,
+                        "peak_tree_pss_gib": peak_pss / 2**30, "peak_tree_seconds": peak_at,
                         "cpu_seconds": sum(cpu_by_pid.values())}
                 log_path.with_suffix(".progress.json").write_text(json.dumps(note))
                 last_note = time.perf_counter()
@@ -78,6 +87,8 @@ def run_tree(cmd: list[str], log_path: Path, poll: float = 0.2) -> dict[str, flo
         "cpu_seconds": sum(cpu_by_pid.values()),
         "returncode": proc.returncode,
         "peak_tree_gib": peak_tree / 2**30,
+        "peak_tree_pss_gib": peak_pss / 2**30,
+        "peak_tree_seconds": round(peak_at, 1),
         "peak_single_gib": peak_single / 2**30,
     }
 

@@ -80,6 +80,8 @@ def bench_size(workdir: Path, examples: int, repeats: int, extra: list[str],
             "pipeline_seconds": round(sum(components.values()), 2),
             "components": components,
             "peak_tree_gib": round(cold["peak_tree_gib"], 3),
+            "peak_tree_pss_gib": round(cold["peak_tree_pss_gib"], 3),
+            "peak_tree_seconds": cold["peak_tree_seconds"],
             "peak_single_gib": round(cold["peak_single_gib"], 3),
             "blessed": cold["returncode"] == 0,
         }

@@ -34,38 +34,66 @@ _FOOTER = 4  # uint32 masked CRC of the data
 
 
 def _check_framing(path: Path) -> int:
-    """Counts the records of a gzipped TFRecord file from its framing alone (once per version
+    """Reads a gzipped TFRecord file once and returns its number of records (once per version
     of the file in a process: `newest_span_examples` and the span check both ask).
 
-    TensorFlow's reader can end quietly at a gzip stream cut a few bytes into a record header
-    (the end of the decompressed data then looks like the end of the file), while Beam's
-    reader in ImportExampleGen fails there deep in the pipeline. Reading the gzip stream to its
-    end-of-stream marker and every record's length header catches such a cut here.
+    Each record's length and data CRC32C (TFRecord's masked checksums) are verified and its
+    data parsed as a tf.train.Example; the gzip stream is read to its end-of-stream marker,
+    whose CRC32 covers every byte. TensorFlow's reader can end quietly at a gzip stream cut a
+    few bytes into a record header (the end of the decompressed data then looks like the end
+    of the file), while Beam's reader in ImportExampleGen fails there deep in the pipeline;
+    reading the framing itself catches such a cut here, in one pass in this process (one
+    million records: a few seconds, where reading them through tf.data took over a minute).
     """
     stat = os.stat(path)
-    return _framed_records(str(path), stat.st_size, stat.st_mtime_ns)
+    return _framed_records(str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+def _masked_crc(data: bytes) -> int:
+    """TFRecord's masked CRC32C of `data`."""
+    import google_crc32c
+
+    crc = google_crc32c.value(data)
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
 @functools.lru_cache(maxsize=256)
-def _framed_records(path: str, size: int, mtime_ns: int) -> int:
+def _framed_records(path: str, inode: int, size: int, mtime_ns: int) -> int:
+    from tensorflow.core.example import example_pb2
+
     count = 0
     try:
         with gzip.open(path, "rb") as f:
             while True:
                 header = f.read(_HEADER)
                 if not header:
-                    return count
+                    break
                 if len(header) < _HEADER:
                     raise EOFError(f"{len(header)} bytes of a record header at the end")
-                (length,) = struct.unpack("<Q", header[:8])
+                length_bytes, (length_crc,) = header[:8], struct.unpack("<I", header[8:])
+                if _masked_crc(length_bytes) != length_crc:
+                    raise OSError(f"record {count}: the length's checksum does not match")
+                (length,) = struct.unpack("<Q", length_bytes)
                 body = f.read(length + _FOOTER)
                 if len(body) < length + _FOOTER:
                     raise EOFError(f"record {count} cut after {len(body)} of {length} bytes")
+                data, (data_crc,) = body[:length], struct.unpack("<I", body[length:])
+                if _masked_crc(data) != data_crc:
+                    raise OSError(f"record {count}: the data's checksum does not match")
+                try:
+                    example_pb2.Example.FromString(data)
+                except Exception as e:  # noqa: BLE001 - protobuf's DecodeError and friends
+                    raise BadSpanError(
+                        f"{path}: record {count} is not a serialized tf.train.Example ({e})"
+                    ) from None
                 count += 1
     except (EOFError, OSError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
         raise BadSpanError(
             f"{path}: truncated or corrupt gzip TFRecord file after {count} good records ({e})"
         ) from None
+    if count == 0:
+        raise BadSpanError(f"{path}: no record (an empty file)")
+    return count
 
 
 class BadSpanError(ValueError):
@@ -151,36 +179,7 @@ def _sample_examples(files: list[Path]) -> list:
 
 
 def _check_tfrecord_files(files: list[Path]) -> int:
-    import tensorflow as tf
-
-    total = 0
-    for path in files:
-        framed = _check_framing(path)
-        count = 0
-        try:
-            for record in tf.data.TFRecordDataset(str(path), compression_type="GZIP"):
-                try:
-                    tf.train.Example.FromString(record.numpy())
-                except Exception as e:  # noqa: BLE001 - protobuf's DecodeError and friends
-                    raise BadSpanError(
-                        f"{path}: record {count} is not a serialized tf.train.Example ({e})"
-                    ) from None
-                count += 1
-        except (tf.errors.DataLossError, tf.errors.OutOfRangeError,
-                tf.errors.InvalidArgumentError) as e:
-            raise BadSpanError(
-                f"{path}: truncated or corrupt gzip TFRecord file after {count} good records "
-                f"({e.message.splitlines()[0] if e.message else type(e).__name__})"
-            ) from None
-        if count != framed:
-            raise BadSpanError(
-                f"{path}: truncated or corrupt gzip TFRecord file: {framed} framed records but "
-                f"only {count} readable"
-            )
-        if count == 0:
-            raise BadSpanError(f"{path}: no record (an empty file)")
-        total += count
-    return total
+    return sum(_check_framing(path) for path in files)
 
 
 def _check_csv_files(files: list[Path]) -> tuple[int, dict[str, list[str]]]:

@@ -43,3 +43,49 @@ def test_garbage_in_place_of_gzip_is_refused(span_file):
             check_latest_span(data_dir)
     finally:
         path.write_bytes(blob)
+
+
+def _rewritten(blob: bytes, records) -> bytes:
+    """A gzipped TFRecord file of `records` (bytes, or (bytes, masked data CRC) pairs)."""
+    import gzip
+    import struct
+
+    from pipeline.data.preflight import _masked_crc
+
+    out = b""
+    for record in records:
+        data, crc = record if isinstance(record, tuple) else (record, _masked_crc(record))
+        length = struct.pack("<Q", len(data))
+        out += length + struct.pack("<I", _masked_crc(length)) + data + struct.pack("<I", crc)
+    return gzip.compress(out)
+
+
+def test_a_record_whose_checksum_does_not_match_is_refused(span_file):
+    import tensorflow as tf
+
+    data_dir, path, blob = span_file
+    records = [bytes(r.numpy()) for r in tf.data.TFRecordDataset(str(path), "GZIP")]
+    try:
+        # A valid gzip stream (its own CRC matches) holding a record whose TFRecord data
+        # checksum does not: a writer's bug, or a bit flipped before compression.
+        path.write_bytes(_rewritten(blob, [records[0], (records[1], 12345), *records[2:]]))
+        with pytest.raises(BadSpanError, match=r"after 1 good records \(record 1: the data's "
+                                               r"checksum does not match\)"):
+            check_latest_span(data_dir)
+        path.write_bytes(_rewritten(blob, records))
+        assert check_latest_span(data_dir) == (1, 200)  # the same records, checksums right
+    finally:
+        path.write_bytes(blob)
+
+
+def test_a_record_that_is_not_a_tf_example_is_refused_by_number(span_file):
+    import tensorflow as tf
+
+    data_dir, path, blob = span_file
+    records = [bytes(r.numpy()) for r in tf.data.TFRecordDataset(str(path), "GZIP")]
+    try:
+        path.write_bytes(_rewritten(blob, [*records[:5], b"\xff\xff not a proto", *records[5:]]))
+        with pytest.raises(BadSpanError, match="record 5 is not a serialized tf.train.Example"):
+            check_latest_span(data_dir)
+    finally:
+        path.write_bytes(blob)
