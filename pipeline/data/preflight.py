@@ -22,6 +22,8 @@ import struct
 import zlib
 from pathlib import Path
 
+import google_crc32c
+
 from models.spec import ProblemSpec, SpecError, Task
 from pipeline.data import layout
 
@@ -51,8 +53,6 @@ def _check_framing(path: Path) -> int:
 
 def _masked_crc(data: bytes) -> int:
     """TFRecord's masked CRC32C of `data`."""
-    import google_crc32c
-
     crc = google_crc32c.value(data)
     return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
