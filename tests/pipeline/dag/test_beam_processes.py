@@ -70,7 +70,9 @@ def test_the_newest_span_is_counted_record_by_record(tmp_path):
             with tf.io.TFRecordWriter(str(folder / f"part-{part}.tfrecord.gz"),
                                       options="GZIP") as writer:
                 for i in range(count):
-                    writer.write(b"record %d" % i)
+                    writer.write(tf.train.Example(features=tf.train.Features(feature={
+                        "i": tf.train.Feature(int64_list=tf.train.Int64List(value=[i]))}))
+                        .SerializeToString())
     assert newest_span_examples(tmp_path) == 14
     csv_dir = tmp_path / "csv" / "span-3"
     csv_dir.mkdir(parents=True)
