@@ -168,7 +168,7 @@ class PipelineConfig:
         if self.beam_processes != "auto":
             return self
         large = newest_span_examples >= AUTO_BEAM_PROCESSES_MIN_EXAMPLES
-        return self.replace(beam_processes=max(os.cpu_count() or 1, 1) if large else 1)
+        return self.replace(beam_processes=(os.cpu_count() or 1) if large else 1)
 
     @property
     def home(self) -> Path:

@@ -58,8 +58,8 @@ def create_pipeline(
 ) -> Pipeline:
     """The whole pipeline for `config`; `metadata_connection_config` defaults to SQLite."""
     spec = config.spec
-    # For TFRecord spans, TFX's ImportExampleGen copying the serialized records rather than
-    # parsing them (components/record_import.py); its node keeps ImportExampleGen's id.
+    # For TFRecord spans, TFX's ImportExampleGen serializing each record once, as the bytes it
+    # hashes for the split (components/record_import.py); its node keeps ImportExampleGen's id.
     example_gen_class = CsvExampleGen if spec.input_format == "csv" else RecordImportExampleGen
     example_gen = example_gen_class(
         input_base=str(config.data_dir),

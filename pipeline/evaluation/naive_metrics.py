@@ -80,7 +80,7 @@ def _naive_rmse_computations(name: str = NAIVE_RMSE_RATIO_NAME, model_name: str 
                                  example_weighted, _naive_rmse_ratio)
     naive = task_metrics.derived(NAIVE_RMSE_NAME, "regression", model_name, output_name,
                                  sub_key, example_weighted, task_metrics.naive_rmse)
-    return [*ratio, *naive[1:]]
+    return [*ratio, *naive]  # TFMA runs their shared statistics computation once
 
 
 class AucOverChance(metric_types.Metric):

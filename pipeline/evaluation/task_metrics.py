@@ -209,8 +209,7 @@ def _metric(value, default_name: str, fixed_kind: str | None = None,
     """A TFMA Metric class computing `value(TaskStats)` from the shared combiner."""
 
     def computations(name: str = default_name, kind: str | None = fixed_kind,
-                     eval_config=None, model_name: str = "", output_name: str = "",
-                     sub_key=None, aggregation_type=None, class_weights=None,
+                     model_name: str = "", output_name: str = "", sub_key=None,
                      example_weighted: bool = False) -> metric_types.MetricComputations:
         return derived(name, kind or "", model_name, output_name, sub_key, example_weighted,
                        value, key_weighted)
