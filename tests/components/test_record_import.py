@@ -23,7 +23,8 @@ def _example(i: int) -> bytes:
 
 
 def _run(tmp_path, records: list[bytes], partition_feature: str | None,
-         extra_beam_args: tuple[str, ...] = ()) -> dict[str, list[bytes]]:
+         extra_beam_args: tuple[str, ...] = (),
+         executor=record_import.Executor) -> dict[str, list[bytes]]:
     data = tmp_path / "data" / "span-1"
     data.mkdir(parents=True)
     for part in range(2):
@@ -48,7 +49,7 @@ def _run(tmp_path, records: list[bytes], partition_feature: str | None,
     }
     context = base_beam_executor.BaseBeamExecutor.Context(
         beam_pipeline_args=[*DEFAULT_BEAM_ARGS, *extra_beam_args], tmp_dir=str(tmp_path / "tmp"))
-    record_import.Executor(context).Do({}, {"examples": [output]}, properties)
+    executor(context).Do({}, {"examples": [output]}, properties)
     assert json.loads(output.split_names) == ["train", "eval"]
     return {split: [bytes(r.numpy()) for r in tf.data.TFRecordDataset(
         tf.io.gfile.glob(f"{output.uri}/Split-{split}/*"), compression_type="GZIP")]
@@ -80,12 +81,7 @@ def test_the_split_is_tfx_s_whatever_order_the_writer_put_the_features_in(tmp_pa
     records = [reordered(_example(i)) for i in range(300)]
     assert tf.train.Example.FromString(records[0]) == tf.train.Example.FromString(_example(0))
     ours = _run(tmp_path / "ours", records, None)
-    original = record_import.Executor
-    try:
-        record_import.Executor = stock.Executor
-        theirs = _run(tmp_path / "stock", records, None)
-    finally:
-        record_import.Executor = original
+    theirs = _run(tmp_path / "stock", records, None, executor=stock.Executor)
     assert {split: sorted(tf.train.Example.FromString(r).SerializeToString(deterministic=True)
                           for r in rows) for split, rows in theirs.items()} == {
         split: sorted(rows) for split, rows in ours.items()}
