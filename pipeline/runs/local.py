@@ -22,7 +22,7 @@ from pipeline.data import embedded, layout
 from pipeline.data import schema as schema_lib
 from pipeline.data.preflight import BadSpanError, check_latest_span, newest_span_examples
 from pipeline.monitoring import summary as summary_lib
-from pipeline.runs import progress, unchanged
+from pipeline.runs import progress, tuning, unchanged
 from pipeline.runs.lock import home_lock
 
 
@@ -111,6 +111,8 @@ def run_pipeline(config: PipelineConfig, reporter: progress.RunReporter | None =
             reporter.say(f"Beam: {config.beam_processes} worker processes for ImportExampleGen, "
                          f"StatisticsGen, Transform and Evaluator (newest span: {examples:,} "
                          f"examples)")
+    # A stored search of the same spec and flags (pipeline.runs.tuning).
+    config = tuning.resolve_stored(config, reporter.say if reporter else None)
     config.pipeline_root.mkdir(parents=True, exist_ok=True)
     pipeline = create_pipeline(config)
     key = unchanged.run_key(config, pipeline)
