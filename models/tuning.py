@@ -13,12 +13,13 @@ weigh the tasks differently are judged alike.
 
 KerasTuner has no overall time budget: the search stops starting trials once `max_minutes`
 have passed since it began, and a trial still running then stops after its current epoch (its
-best epoch so far is its score). The first trial trains the run's own hyperparameters.
+best epoch so far is its score). The first trial trains the run's own hyperparameters and
+always runs (at least one epoch), so a search always has a result.
 
 Budget knobs (`custom_config["tuning"]`, set by `mtl run --tune`): `trials`, `max_minutes`,
 `trial_epochs` (most epochs per trial), `patience` (epochs without improvement before a trial
 stops), `max_examples` (training examples per trial, the first ones of the train slice in
-file order; 0: all), `validation_percent` (the slice's share of the train split).
+file order; 0: all), `validation_fraction` (the slice's share of the train split).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "trial_epochs": 8,
     "patience": 2,
     "max_examples": 0,
-    "validation_percent": 10,
+    "validation_fraction": 0.1,
 }
 
 
@@ -65,20 +66,23 @@ def tuning_settings(custom_config: dict | None) -> dict[str, Any]:
     return DEFAULTS | given
 
 
-def carve_validation(records: tf.data.Dataset, percent: int
+def carve_validation(records: tf.data.Dataset, fraction: float
                      ) -> tuple[tf.data.Dataset, tf.data.Dataset]:
     """(training part, validation part) of serialized examples: an example is in the
-    validation part when a hash of its bytes falls in the first `percent` of 100 buckets, so
-    the same example always lands on the same side, run after run."""
-    def bucket(record):
-        return tf.strings.to_hash_bucket_fast(record, 100)
+    validation part when a hash of its bytes falls in the first `fraction` of 1000 buckets, so
+    the same example always lands on the same side, run after run, in any file order."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"the validation fraction must be in (0, 1), got {fraction}")
+    threshold = max(1, round(fraction * 1000))
 
-    return (records.filter(lambda r: bucket(r) >= percent),
-            records.filter(lambda r: bucket(r) < percent))
+    def held_out(record):
+        return tf.strings.to_hash_bucket_fast(record, 1000) < threshold
+
+    return records.filter(lambda r: tf.logical_not(held_out(r))), records.filter(held_out)
 
 
-# The one call that carves the validation slice (the Trainer's own slice helper can take its
-# place without touching the rest).
+# The one call that carves the validation slice (the Trainer's own slice helper, with the same
+# signature, can take its place without touching the rest).
 validation_split = carve_validation
 
 
@@ -88,7 +92,7 @@ def trial_datasets(file_pattern, tft_output, batch_size: int, settings: dict, se
     read once, then held in memory (`cache`) for every epoch of every trial."""
     # pylint: disable=protected-access
     train, validation = validation_split(trainer._records(file_pattern),
-                                         int(settings["validation_percent"]))
+                                         float(settings["validation_fraction"]))
     if settings["max_examples"]:
         train = train.take(int(settings["max_examples"]))
     feature_spec = tft_output.transformed_feature_spec()
@@ -137,7 +141,8 @@ class _StopAt(keras.callbacks.Callback):
 
 class CappedRandomSearchOracle(keras_tuner.oracles.RandomSearchOracle):
     """KerasTuner's random search, whose first trial is the space's defaults (the run's own
-    hyperparameters) and which starts no trial once `deadline` (time.time() seconds) is past."""
+    hyperparameters) and which starts no further trial once `deadline` (time.time() seconds)
+    is past. The first trial always runs, so a search always has a result."""
 
     def __init__(self, deadline: float, **kwargs):
         super().__init__(**kwargs)
@@ -145,7 +150,7 @@ class CappedRandomSearchOracle(keras_tuner.oracles.RandomSearchOracle):
         self.stopped_by_cap = False
 
     def populate_space(self, trial_id):
-        if time.time() >= self.deadline:
+        if self.trials and time.time() >= self.deadline:
             self.stopped_by_cap = True
             logging.info("tuning: the %s-minute cap is reached: no trial after %d",
                          getattr(self, "max_minutes", "?"), len(self.trials))
@@ -208,7 +213,8 @@ class MultiTaskTuner(base_tuner.BaseTuner):
                      len(score.scores), time.perf_counter() - started,
                      ", stopped by the cap" if stop.stopped else "",
                      search_space.describe(values))
-        return {OBJECTIVE: best}
+        return {OBJECTIVE: best, "epochs_trained": float(len(score.scores)),
+                "best_epoch": float(score.scores.index(best) + 1)}
 
     def save_model(self, trial_id, model, step=0):
         """Trials keep no model: the Trainer trains the chosen values afresh."""

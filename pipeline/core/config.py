@@ -48,11 +48,11 @@ DEFAULT_MIN_SPAN_EXAMPLES = 1000
 # wall-clock cap of a search, and the per-trial budget that fits 100,000 examples in the
 # 15 minutes of a whole `--tune` run on 2 cores (measured: benchmarks/tuning.py).
 DEFAULT_TUNE_TRIALS = 10
-DEFAULT_TUNE_MINUTES = 10.0
+DEFAULT_TUNE_MINUTES = 8.0
 TUNE_TRIAL_EPOCHS = 8
 TUNE_PATIENCE = 2
 TUNE_MAX_EXAMPLES = 40_000
-TUNE_VALIDATION_PERCENT = 10
+TUNE_VALIDATION_FRACTION = 0.1
 # Hyperparameters that do not change what a search finds, left out of the tuning key.
 _UNTUNED_HPARAMS = ("seed", "epochs", "steps_per_epoch", "warm_start", "jit_compile")
 
@@ -249,7 +249,7 @@ class PipelineConfig:
         return {"trials": self.tune_trials or DEFAULT_TUNE_TRIALS,
                 "max_minutes": float(self.tune_minutes), "trial_epochs": TUNE_TRIAL_EPOCHS,
                 "patience": TUNE_PATIENCE, "max_examples": TUNE_MAX_EXAMPLES,
-                "validation_percent": TUNE_VALIDATION_PERCENT}
+                "validation_fraction": TUNE_VALIDATION_FRACTION}
 
     def tuning_key(self) -> str:
         """What a stored search must match to be reused: sha256 over the search space's

@@ -61,6 +61,18 @@ class Search:
         return text + f"; chosen: {search_space.describe(values)}"
 
 
+def results_detail(results_uri: str) -> str:
+    """`10 trials, best val_score 2.0412` from a TunerResults folder ("" when unreadable)."""
+    path = os.path.join(results_uri, RESULTS_FILE)
+    if not os.path.exists(path):
+        return ""
+    trials = _read_json(path)
+    if not trials:
+        return "no trial completed"
+    return (f"{len(trials)} trial{'s' if len(trials) != 1 else ''}, best val_score "
+            f"{trials[0]['score']:.4f}")
+
+
 def _node_executions(store, pipeline_name: str, node: str) -> list:
     context = store.get_context_by_type_and_name("node", f"{pipeline_name}.{node}")
     if context is None:

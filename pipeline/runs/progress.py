@@ -28,6 +28,8 @@ import time
 import warnings
 from pathlib import Path
 
+from pipeline.monitoring import tuning as tuning_lib
+
 # Statuses of a component line, padded to one width.
 STARTED, DONE, CACHED, FAILED = "start", "done", "cached", "FAILED"
 TAIL_LINES = 25
@@ -197,6 +199,8 @@ def _rows_detail(node_type: str, execution_info) -> str:
     try:
         if node_type.endswith("StatisticsGen"):
             return format_rows(_statistics_rows(output_dict))
+        if node_type.endswith(".Tuner") and output_dict.get("tuner_results"):
+            return tuning_lib.results_detail(output_dict["tuner_results"][0].uri)
     except Exception:  # noqa: BLE001 - a detail of a line must never fail the run
         logging.exception("could not read the row counts of %s", node_type)
     return ""
