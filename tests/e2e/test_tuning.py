@@ -112,16 +112,17 @@ def test_tune_searches_then_later_runs_reuse_or_not(tmp_path):
     assert _trainer_input(store, latest.id, "hyperparameters") == [best.id]
 
     # 3. Another learning-rate flag: another tuning key, no stored search matches; the run
-    # says so and trains its own hyperparameters.
+    # says so and trains its own hyperparameters (no Importer: tests/pipeline/dag).
+    from pipeline.runs import tuning as run_tuning
+
+    said: list[str] = []
     changed = config.replace(hparams=dataclasses.replace(config.hparams, learning_rate=0.004))
-    out = io.StringIO()
-    third = local.run_watched(changed, out=out, force=True).summary
-    assert "was for another spec or other flags" in out.getvalue()
-    assert third.tuning is None
-    store = _store(config)
-    executions = _run_executions(store, third.run_id)
-    assert "Tuner" not in executions and "stored_hyperparameters" not in executions
-    trained = _trained_hparams(config)
-    assert trained["tuned"] == {}
-    assert trained["hparams"]["learning_rate"] == 0.004
-    assert len(_node_executions(store, config, "Tuner")) == 1
+    assert changed.tuning_key() != config.tuning_key()
+    assert run_tuning.resolve_stored(changed, said.append).tuned_hyperparameters is None
+    assert said == [f"Tuning: the stored search (run {summary.run_id}) was for another spec or "
+                    f"other flags: training this run's own hyperparameters (`--tune` searches "
+                    f"for these)"]
+    # The same key again finds the search, whatever the seed.
+    again = run_tuning.resolve_stored(
+        config.replace(hparams=dataclasses.replace(config.hparams, seed=11)), said.append)
+    assert again.tuned_hyperparameters == best.uri
