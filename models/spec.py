@@ -775,7 +775,7 @@ _TAG = r"^(O|[BI]-[A-Za-z0-9_]+)$"
 # What each field of a spec means, by where it sits: "problem" (the top level), "input",
 # "features", "schema" (a feature's `schema`), "tasks", "labels" (a span task's `labels`),
 # "gate" (a task's `gate`) and "model". Every field the parser accepts has an entry and every
-# entry is a field it accepts (tests/models/test_spec.py checks both); the documentation's spec
+# entry is a field it accepts (tests/scripts/test_docs_hooks.py checks both); the documentation's spec
 # reference is generated from these and the field tables above.
 FIELD_DOCS: dict[str, dict[str, str]] = {
     "problem": {
