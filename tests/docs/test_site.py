@@ -206,3 +206,15 @@ def test_the_quickstart_renders_its_navigation_and_code_blocks(served):
         if block["lang"] == "language-bash":
             assert block["highlighted"] > 0, block["text"][:40]
         assert painted_fraction(image, block["box"]) > 0.02, block["text"][:40]
+
+
+def test_the_readme_is_short_and_its_links_lead_to_files():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) < 200
+    assert "bash scripts/run.sh\n" in readme and "bash scripts/test.sh\n" in readme
+    links = re.findall(r"\]\(([^)]+)\)", readme)
+    assert len(links) >= 20
+    for link in links:
+        if link.startswith(("http://", "https://")):
+            continue
+        assert (ROOT / link.split("#")[0]).is_file(), link
