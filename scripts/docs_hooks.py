@@ -118,10 +118,12 @@ def spec_reference() -> str:
             f"Kinds: {_codes(spec.FEATURE_KINDS)}. Numeric transforms: "
             f"{_codes(spec.NUMERIC_TRANSFORMS)}. Text tokenizers: {_codes(spec.TEXT_TOKENIZERS)}. "
             "A field a kind does not accept is an error naming it.", ""]
-    kinds = spec.FEATURE_KINDS
-    out += _table(("field", *kinds, "meaning"), [
-        (f"`{f}`", *("✓" if f in spec.FEATURE_FIELDS[k] else "" for k in kinds),
-         docs["features"][f]) for f in accepted["features"]])
+    def kinds_of(field: str) -> str:
+        kinds = [k for k in spec.FEATURE_KINDS if field in spec.FEATURE_FIELDS[k]]
+        return "all" if len(kinds) == len(spec.FEATURE_KINDS) else ", ".join(kinds)
+
+    out += _table(("field", "kinds", "meaning"), [
+        (f"`{f}`", kinds_of(f), docs["features"][f]) for f in accepted["features"]])
     out += ["## `features[].schema`", "",
             f"Drift comparators: {_codes(spec.DRIFT_COMPARATORS)}.", ""]
     out += _table(("field", "meaning"), [(f"`{f}`", docs["schema"][f])

@@ -62,8 +62,10 @@ def test_a_field_without_a_meaning_stops_the_reference(hooks, monkeypatch):
 def test_the_spec_reference_rows(hooks):
     text = hooks.spec_reference()
     # Which kinds take a field comes from the parser's table: read by hand from it.
-    assert "| `vocabulary_size` | ✓ |  | ✓ | ✓ | Size of the frequency vocabulary" in text
-    assert "| `transform` |  | ✓ |  |  |" in text
+    assert ("| `vocabulary_size` | categorical, sequence, text | Size of the frequency vocabulary"
+            in text)
+    assert "| `transform` | numeric |" in text
+    assert "| `name` | all |" in text
     assert "| `binary` | `auc` | `auc` |" in text
     assert "| `regression` | `rmse` | `root_mean_squared_error` |" in text
     # model.hparams: the defaults of ModelHParams, in YAML/JSON spelling.
