@@ -92,7 +92,7 @@ def _busy():
 def test_profiled_writes_one_dump_per_node_only_when_asked(tmp_path, monkeypatch):
     import pstats
 
-    from benchmarks.pipeline import top_functions
+    from benchmarks.common import top_functions
 
     monkeypatch.delenv(progress.PROFILE_ENV, raising=False)
     with progress.profiled("Transform"):
