@@ -112,7 +112,7 @@ class ReportingDagRunner(LocalDagRunner):
         ours = pipeline_pb2.Pipeline()
         ours.CopyFrom(pipeline)
         try:
-            steps = plan(ours)
+            planned = plan(ours)
         except Exception:  # noqa: BLE001 - a TFX we cannot drive still runs the pipeline
             logging.warning("cannot drive TFX's launcher here: TFX's LocalDagRunner runs the "
                             "pipeline, without per-component lines", exc_info=True)
@@ -121,8 +121,8 @@ class ReportingDagRunner(LocalDagRunner):
                                   "the pipeline without per-component lines)")
             return super().run_with_ir(pipeline, **kwargs)
         with telemetry_utils.scoped_labels({telemetry_utils.LABEL_TFX_RUNNER: "local"}):
-            for step in steps.steps:
-                self._run_step(step, steps.connection_config)
+            for step in planned.steps:
+                self._run_step(step, planned.connection_config)
         return None
 
     def _run_step(self, step: _Step, connection_config) -> None:
