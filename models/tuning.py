@@ -36,6 +36,7 @@ from keras_tuner.engine import base_tuner
 
 from models import search_space, trainer
 from models.model import build_model
+from models.progress import TrainingProgress
 
 OBJECTIVE = "val_score"
 DEFAULTS: dict[str, Any] = {
@@ -204,6 +205,7 @@ class MultiTaskTuner(base_tuner.BaseTuner):
             score,
             keras.callbacks.EarlyStopping(monitor=OBJECTIVE, mode="min", patience=patience),
             stop,
+            TrainingProgress(),  # the current trial's epoch, step and loss on `mtl run`'s line
         ])
         if not score.scores:
             raise ValueError("the trial ended before its first epoch")

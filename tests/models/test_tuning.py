@@ -137,9 +137,14 @@ def _tuner(tmp_path, deadline: float, trials: int):
 
 
 def test_a_search_starts_with_the_runs_values_and_returns_the_best_trial(tmp_path):
+    from models.progress import listening
+
     tuner, space = _tuner(tmp_path, time.time() + 3600, trials=2)
-    tuner.search(train=_batches(3, 0), validation=_batches(2, 100), epochs=2, patience=1,
-                 deadline=time.time() + 3600)
+    seen = []
+    with listening(seen.append):  # what `mtl run`'s live line shows while a trial trains
+        tuner.search(train=_batches(3, 0), validation=_batches(2, 100), epochs=2, patience=1,
+                     deadline=time.time() + 3600)
+    assert {p.epochs for p in seen} == {2} and any(p.epoch_done for p in seen)
     trials = sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id)
     assert len(trials) == 2
     assert trials[0].hyperparameters.values == search_space.default_values(space)
