@@ -121,8 +121,7 @@ def run_pipeline(config: PipelineConfig, reporter: progress.RunReporter | None =
     notes: list[str] = []
     curated = schema_lib.resolve_schema_path(config.schema_path, config.home,
                                              infer=config.infer_schema, spec=config.spec)
-    known = schema_lib.schema_feature_names(curated) if curated else frozenset()
-    check_latest_span(config.data_dir, config.spec, config.tasks(), notes, known)
+    check_latest_span(config.data_dir, config.spec, config.tasks(), notes, schema=curated)
     for note in notes:
         logging.info("%s", note)
         if reporter:
