@@ -160,16 +160,17 @@ class RunResult:
 
 
 def run_watched(config: PipelineConfig, wait_for_lock: bool = False, verbosity: int = 0,
-                out=None, force: bool = False) -> RunResult:
+                out=None, force: bool = False, log_path: Path | None = None) -> RunResult:
     """`run` as `mtl run` shows it: one line per component on `out` (default stdout), the full
-    logs in HOME/logs/<timestamp>.log; `verbosity` 1 streams the logs too, -1 prints nothing.
-    An unchanged run (pipeline.runs.unchanged) launches nothing unless `force`.
+    logs in `log_path` (default HOME/logs/<timestamp>.log); `verbosity` 1 streams the logs
+    too, -1 prints nothing. An unchanged run (pipeline.runs.unchanged) launches nothing
+    unless `force`.
 
     A failing component's line is followed by the log's path and its last lines; the
-    exception propagates.
+    exception propagates, its traceback written to the log (not to `out`).
     """
     with home_lock(config.home, wait=wait_for_lock):
-        log_path = progress.new_log_path(config.home)
+        log_path = log_path or progress.new_log_path(config.home)
         to_terminal = out is None
         out = out or sys.stdout
         if verbosity >= 0:
@@ -177,8 +178,12 @@ def run_watched(config: PipelineConfig, wait_for_lock: bool = False, verbosity: 
         with progress.logs_to_file(log_path, stream=verbosity > 0) as terminal:
             reporter = progress.RunReporter(terminal if to_terminal else out,
                                             log_path=log_path, quiet=verbosity < 0)
-            reason = run_pipeline(config, reporter, skip_unchanged=not force)
-            summary = summary_lib.summarize_latest_run(config)
+            try:
+                reason = run_pipeline(config, reporter, skip_unchanged=not force)
+                summary = summary_lib.summarize_latest_run(config)
+            except Exception:
+                logging.exception("the run stopped")
+                raise
         return RunResult(summary, reason, log_path)
 
 
