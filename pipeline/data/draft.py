@@ -12,12 +12,13 @@ The rules (constants below):
     min(64, round(1.6 * distinct**0.56)), at least 4. At most CLOSED_DOMAIN_MAX distinct values:
     a closed domain (`schema.domain`), and a slice (at most MAX_SLICES, the fewest values first);
     at most OPEN_DOMAIN_MAX and not an id: an open domain that tolerates 10% new values;
-  - strings with spaces (from the up to 1,000 most frequent values): in a CSV span, a
-    sequence of ids when at least ID_MIN_VALUES distinct values and at least ID_TOKEN_RECUR of
-    them are made only of tokens that recur in other values (id lists reuse their ids; names
-    and phrases hold words of their own); `text` when they hold at least TEXT_MIN_WORDS words
-    on average and at least TEXT_MIN_DISTINCT of the examples' values are distinct
-    (`max_length` the most words seen, at most TEXT_MAX_LENGTH_CAP); categorical otherwise;
+  - strings with spaces (from the up to 1,000 most frequent values): `text` when they hold
+    at least TEXT_MIN_WORDS words on average, at least TEXT_MIN_DISTINCT of the examples'
+    values are distinct and at least TEXT_MIN_ALPHABETIC of their distinct words are
+    alphabetic (`max_length` the most words seen, at most TEXT_MAX_LENGTH_CAP); else, in a CSV
+    span, a sequence of ids when at least ID_MIN_VALUES distinct values and at least
+    ID_TOKEN_RECUR of them are made only of tokens that recur in other values (id lists reuse
+    their ids; names and phrases hold words of their own); categorical otherwise;
   - one integer per example whose name ends in `id`: categorical with dtype int;
   - one integer per example that behaves like a code (`CodeMeasures`): within CODE_MAX_RANGE
     consecutive non-negative values, at least CODE_MIN_DISTINCT of them, counts per value that a
@@ -74,14 +75,16 @@ REGRESSION_MAX_CHANGE = 0.1
 MULTICLASS_TOP_K = 2
 # A column absent from more than this share of the examples is left out.
 ABSENT_MAX = 0.95
-# Strings with spaces: ids when at least ID_MIN_VALUES distinct values (of the 1,000 most
-# frequent) and at least ID_TOKEN_RECUR of them are made only of tokens that recur in other
-# values; text when the values hold TEXT_MIN_WORDS words or more on average and at least
-# TEXT_MIN_DISTINCT of the examples' values are distinct; categorical otherwise.
+# Strings with spaces (from the 1,000 most frequent values): text when they hold at least
+# TEXT_MIN_WORDS words on average, at least TEXT_MIN_DISTINCT of the examples' values are
+# distinct and at least TEXT_MIN_ALPHABETIC of their distinct words are alphabetic; else, in a
+# CSV span, ids when at least ID_MIN_VALUES distinct values and at least ID_TOKEN_RECUR of them
+# are made only of tokens that recur in other values; categorical otherwise.
 ID_MIN_VALUES = 20
 ID_TOKEN_RECUR = 0.8
 TEXT_MIN_WORDS = 5
 TEXT_MIN_DISTINCT = 0.5
+TEXT_MIN_ALPHABETIC = 0.5
 TEXT_MAX_LENGTH_CAP = 128
 # Integer codes: one integer per example, values within CODE_MAX_RANGE consecutive integers,
 # at least CODE_MIN_DISTINCT distinct values, whose counts a smooth trend over neighbouring
@@ -239,7 +242,11 @@ def _g(x: float) -> str:
 
 
 def _pct(fraction: float) -> str:
-    return f"{fraction:.0%}" if fraction >= 0.01 or fraction == 0 else f"{fraction:.1%}"
+    """A share in whole percents, with one decimal where those would read 0% or 100% and the
+    share is not."""
+    if 0.01 <= fraction < 0.995 or fraction in (0, 1):
+        return f"{fraction:.0%}"
+    return f"{fraction:.1%}"
 
 
 # --- The draft ----------------------------------------------------------------------------------
@@ -491,13 +498,14 @@ def draft(statistics, labels, name: str = "my_problem", input_format: str = "tfr
             sequences.append((key, feature, False, ""))
         elif kind == "string_stats" and feature.type == _STRING:
             words = Words.of(feature)
-            if words.spaced and input_format == "csv" and words.are_ids:
-                sequences.append((key, feature, True, words.describe()))
-            elif words.spaced and words.is_text:
+            if words.spaced and words.is_text:
                 drafted.append(_text(key, feature, num_examples, words))
+            elif words.spaced and input_format == "csv" and words.are_ids:
+                sequences.append((key, feature, True, words.describe()))
             else:
-                drafted.append(_categorical(key, feature, num_examples,
-                                            words.describe() if words.spaced else ""))
+                drafted.append(_categorical(key, feature, num_examples, _join(
+                    words.spaced and input_format == "csv" and f"not ids: {words.describe()}",
+                    words.spaced and f"not text: {words.describe_text()}")))
         elif kind == "string_stats":
             drafted.append(_categorical(key, feature, num_examples))
         elif codes.get(key) is not None and codes[key].is_code:
@@ -580,6 +588,7 @@ class Words:
     most_words: int
     words: int
     distinct: float
+    alphabetic: float
 
     @classmethod
     def of(cls, feature) -> Words:
@@ -598,7 +607,9 @@ class Words:
                    values=len(counts), recur=recurring / len(counts) if counts else 0.0,
                    mean_words=mean, most_words=max((len(p) for p in tokens.values()), default=0),
                    words=len(seen_in),
-                   distinct=_distinct(feature) / present if present else 0.0)
+                   distinct=_distinct(feature) / present if present else 0.0,
+                   alphabetic=(sum(1 for t in seen_in if t.isalpha()) / len(seen_in)
+                               if seen_in else 0.0))
 
     @property
     def are_ids(self) -> bool:
@@ -606,12 +617,21 @@ class Words:
 
     @property
     def is_text(self) -> bool:
-        return self.mean_words >= TEXT_MIN_WORDS and self.distinct >= TEXT_MIN_DISTINCT
+        return (self.mean_words >= TEXT_MIN_WORDS and self.distinct >= TEXT_MIN_DISTINCT
+                and self.alphabetic >= TEXT_MIN_ALPHABETIC)
 
     def describe(self) -> str:
+        """The id measure: why a CSV column of strings with spaces is (or is not) ids."""
         return (f"{_pct(self.recur)} of {self.values:,} values are made only of words that "
                 f"recur in other values (ids: at least {_pct(ID_TOKEN_RECUR)} of "
                 f"{ID_MIN_VALUES} or more)")
+
+    def describe_text(self) -> str:
+        """The text measure: why strings with spaces are (or are not) text."""
+        return (f"{self.mean_words:.1f} words per value on average, {_pct(self.distinct)} of "
+                f"the values distinct, {_pct(self.alphabetic)} of the words alphabetic (text: "
+                f"at least {TEXT_MIN_WORDS} words, {_pct(TEXT_MIN_DISTINCT)} distinct, "
+                f"{_pct(TEXT_MIN_ALPHABETIC)} alphabetic)")
 
 
 def _presence(feature, num_examples: int) -> str:
@@ -629,7 +649,7 @@ def _categorical(key: str, feature, num_examples: int, words: str = "") -> Entry
     distinct = _distinct(feature)
     is_int = feature.type == _INT
     what = ("integer id (a name ending in 'id')" if is_int
-            else "string with spaces, not ids nor text" if words else "string")
+            else "string with spaces" if words else "string")
     fields = [Field("name", key, _presence(feature, num_examples)),
               Field("kind", "categorical",
                     _join(f"one {what} per example, {distinct:,} distinct values", words))]
@@ -672,10 +692,7 @@ def _text(key: str, feature, num_examples: int, words: Words) -> Entry:
     """Long, varied strings: a text feature, tokenized into words inside the Transform graph."""
     length = min(TEXT_MAX_LENGTH_CAP, max(1, words.most_words))
     fields = [Field("name", key, _presence(feature, num_examples)),
-              Field("kind", "text",
-                    f"free text: {words.mean_words:.1f} words per value on average (text: at "
-                    f"least {TEXT_MIN_WORDS}), {_pct(words.distinct)} of the values distinct "
-                    f"(text: at least {_pct(TEXT_MIN_DISTINCT)})"),
+              Field("kind", "text", f"free text: {words.describe_text()}"),
               Field("max_length", length,
                     f"the most words in {words.values:,} values seen"
                     + ("" if length == words.most_words else f" ({words.most_words}), capped")),
@@ -748,7 +765,7 @@ def _sequence(key: str, feature, joined: bool, categoricals: list[Entry], featur
     common = _common(feature)
     values = "integers" if is_int else "strings"
     if joined:
-        what = (f"whitespace-separated ids in one string ({why}); up to {longest} ids (mean "
+        what = (f"whitespace-separated ids in one string: {why}; up to {longest} ids (mean "
                 f"{mean:.1f}) in the {len(_value_counts(feature)):,} most frequent strings")
     else:
         what = (f"{common.min_num_values} to {longest} {values} per example (mean "
