@@ -242,11 +242,13 @@ def _g(x: float) -> str:
 
 
 def _pct(fraction: float) -> str:
-    """A share in whole percents, with one decimal where those would read 0% or 100% and the
-    share is not."""
-    if 0.01 <= fraction < 0.995 or fraction in (0, 1):
-        return f"{fraction:.0%}"
-    return f"{fraction:.1%}"
+    """A share in whole percents, with the decimals (up to 3) it takes not to read 0% or 100%
+    when the share is neither."""
+    for digits in range(4):
+        text = f"{fraction:.{digits}%}"
+        if fraction in (0, 1) or float(text[:-1]) not in (0.0, 100.0):
+            break
+    return text
 
 
 # --- The draft ----------------------------------------------------------------------------------

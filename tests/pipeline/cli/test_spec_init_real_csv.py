@@ -21,9 +21,9 @@ COMPANIES = ("Blue River Cab", "Yellow Checker Taxi", "Flash Cab", "City Service
              "Leonard Cab Co", "Gold Coast Taxi")
 
 
-def write_trips(data: Path, rows: int = ROWS, seed: int = 11) -> Path:
-    """Taxi trips: 8% empty company cells, 5% empty area codes, 20% empty fares, a tip
-    column holding a value in 3 rows out of 1,500."""
+def write_trips(data: Path, rows: int = ROWS, seed: int = 11, note_every: int = 500) -> Path:
+    """Taxi trips: 8% empty company cells, 5% empty area codes, 20% empty fares, a tip note
+    in one row of `note_every` (3 rows out of 1,500)."""
     rng = np.random.default_rng(seed)
     popularity = rng.dirichlet(np.ones(77))
     folder = data / "span-1"
@@ -43,7 +43,7 @@ def write_trips(data: Path, rows: int = ROWS, seed: int = 11) -> Path:
                 "" if rng.random() < 0.05 else area,
                 "" if rng.random() < 0.2 else fare,
                 seconds,
-                "thanks" if i % 500 == 0 else "",
+                "thanks" if i % note_every == 0 else "",
                 int(rng.random() < 0.4),
             ])
     return path
