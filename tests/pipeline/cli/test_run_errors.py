@@ -68,29 +68,37 @@ def test_a_failed_components_tail_leaves_the_traceback_frames_in_the_log(tmp_pat
         "  | RuntimeError: the component failed"]
 
 
-def test_mtl_run_names_a_file_holding_price_as_bytes_on_the_terminal(tmp_path):
-    """The issue's span: one file holds `price` as bytes, the schema and the other file
-    floats. Run as a user runs it (a process of its own, its real terminal output)."""
+def write_mixed_price_span(home: Path, examples: int = 200) -> Path:
+    """The default problem's span 1 in two files, the second holding `price` as bytes (the
+    schema and the first file: floats); returns the second file."""
     import tensorflow as tf
 
     from pipeline.data import generator as data
 
-    home = tmp_path / "home"
-    records = data.columns_to_examples(data.generate_span(data.World(7), 200, 7, 1))
-    folder = home / "data" / "span-1"
+    records = data.columns_to_examples(data.generate_span(data.World(7), examples, 7, 1))
+    folder = Path(home) / "data" / "span-1"
     folder.mkdir(parents=True)
+    half = examples // 2
     with tf.io.TFRecordWriter(str(folder / "part-0.tfrecord.gz"), "GZIP") as writer:
-        for record in records[:100]:
+        for record in records[:half]:
             writer.write(record)
     bad = folder / "part-1.tfrecord.gz"
     with tf.io.TFRecordWriter(str(bad), "GZIP") as writer:
-        for record in records[100:]:
+        for record in records[half:]:
             example = tf.train.Example.FromString(record)
             price = example.features.feature["price"]
             value = price.float_list.value[0]
             price.Clear()
             price.bytes_list.value.append(f"{value:.2f}".encode())
             writer.write(example.SerializeToString())
+    return bad
+
+
+def test_mtl_run_names_a_file_holding_price_as_bytes_on_the_terminal(tmp_path):
+    """The span where one file holds `price` as bytes, the schema and the other file floats,
+    run as a user runs it (a process of its own, its real terminal output)."""
+    home = tmp_path / "home"
+    bad = write_mixed_price_span(home)
     done = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", "--root", str(home)],
                           cwd=REPO, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -101,3 +109,19 @@ def test_mtl_run_names_a_file_holding_price_as_bytes_on_the_terminal(tmp_path):
         f"records (the first: record 0); expected float values (float_list), as the curated "
         f"schema "), done.stderr
     assert not (home / "pipeline_root" / "StatisticsGen").exists()
+
+
+def test_schema_freeze_and_spec_init_name_the_file_instead_of_failing_in_beam(tmp_path, capsys):
+    bad = write_mixed_price_span(tmp_path / "home", examples=40)
+    data = tmp_path / "home" / "data"
+    out = tmp_path / "schema" / "schema.pbtxt"
+    message = (f"{bad}: feature 'price' holds string values (bytes_list) in 20 of its 20 records "
+               f"(the first: record 0); expected float values (float_list), as spec ")
+    assert main(["schema", "freeze", "--data", str(data), "--out", str(out)]) == 4
+    assert capsys.readouterr().err.startswith(f"mtl schema freeze: {message}")
+    assert not out.parent.exists()
+    assert main(["spec", "init", "--data", str(data), "--label", "click:binary"]) == 4
+    assert capsys.readouterr().err.startswith(
+        f"mtl spec init: {bad}: feature 'price' holds string values (bytes_list) in 20 of its "
+        f"20 records (the first: record 0); expected float values (float_list), as the span's "
+        f"other 20 records hold it")
