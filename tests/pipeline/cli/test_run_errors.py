@@ -13,6 +13,7 @@ from pathlib import Path
 from pipeline.cli.main import main
 from pipeline.runs import local as local_runner
 from pipeline.runs import progress
+from tests.support.real_tables import write_mixed_price_span
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -66,32 +67,6 @@ def test_a_failed_components_tail_leaves_the_traceback_frames_in_the_log(tmp_pat
         "  | ERROR apache_beam: INVALID_ARGUMENT: Feature had wrong type",
         "  | RuntimeError: INVALID_ARGUMENT: Feature had wrong type",
         "  | RuntimeError: the component failed"]
-
-
-def write_mixed_price_span(home: Path, examples: int = 200) -> Path:
-    """The default problem's span 1 in two files, the second holding `price` as bytes (the
-    schema and the first file: floats); returns the second file."""
-    import tensorflow as tf
-
-    from pipeline.data import generator as data
-
-    records = data.columns_to_examples(data.generate_span(data.World(7), examples, 7, 1))
-    folder = Path(home) / "data" / "span-1"
-    folder.mkdir(parents=True)
-    half = examples // 2
-    with tf.io.TFRecordWriter(str(folder / "part-0.tfrecord.gz"), "GZIP") as writer:
-        for record in records[:half]:
-            writer.write(record)
-    bad = folder / "part-1.tfrecord.gz"
-    with tf.io.TFRecordWriter(str(bad), "GZIP") as writer:
-        for record in records[half:]:
-            example = tf.train.Example.FromString(record)
-            price = example.features.feature["price"]
-            value = price.float_list.value[0]
-            price.Clear()
-            price.bytes_list.value.append(f"{value:.2f}".encode())
-            writer.write(example.SerializeToString())
-    return bad
 
 
 def test_mtl_run_names_a_file_holding_price_as_bytes_on_the_terminal(tmp_path):

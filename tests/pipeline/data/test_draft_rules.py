@@ -11,7 +11,7 @@ import yaml
 
 from models.spec import ProblemSpec
 from pipeline.data import draft as draft_lib
-from tests.pipeline.data.test_draft import _draft
+from tests.support.real_tables import draft_frame as _draft
 
 N = 400
 
