@@ -52,7 +52,7 @@ def write_mixed_price_span(home: Path, examples: int = 200) -> Path:
     as bytes (the curated schema and the first file: floats); returns the second file."""
     import tensorflow as tf
 
-    from pipeline.data import generator as data
+    from pipeline.datasets import generator as data
 
     records = data.columns_to_examples(data.generate_span(data.World(7), examples, 7, 1))
     folder = Path(home) / "data" / "span-1"
