@@ -120,7 +120,7 @@ def _framed_records(path: str, inode: int, size: int, mtime_ns: int, verify: boo
                         raise OSError(f"record {count}: the data's checksum does not match")
                     batch.append(data)
                     if len(batch) == TYPE_BATCH:
-                        _add_types(types, batch, count + 1 - len(batch), path)
+                        read_types(types, batch, count + 1 - len(batch), path)
                         batch = []
                 count += 1
     except (EOFError, OSError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
@@ -128,7 +128,7 @@ def _framed_records(path: str, inode: int, size: int, mtime_ns: int, verify: boo
             f"{path}: truncated or corrupt gzip TFRecord file after {count} good records ({e})"
         ) from None
     if batch:
-        _add_types(types, batch, count - len(batch), path)
+        read_types(types, batch, count - len(batch), path)
     if count == 0:
         raise BadSpanError(f"{path}: no record (an empty file)")
     return FileScan(count, types)
@@ -166,7 +166,7 @@ def _note(types: dict, name: str, kind: str, records: int, first: int) -> None:
         kinds[kind] = (records, first)
 
 
-def _add_types(types: dict, batch: list[bytes], start: int, path: str) -> None:
+def read_types(types: dict, batch: list[bytes], start: int, path: str) -> None:
     """Adds the value types of the features of `batch` (records `start`...) to `types`.
 
     The batch is decoded as ExampleGen's readers decode it (tfx_bsl, in C++: a fraction of the
@@ -176,7 +176,7 @@ def _add_types(types: dict, batch: list[bytes], start: int, path: str) -> None:
     try:
         decoded = _decoder().DecodeBatch(batch)
     except RuntimeError:
-        _add_types_by_record(types, batch, start, path)
+        read_types_by_record(types, batch, start, path)
         return
     for name, column in zip(decoded.schema.names, decoded.columns):
         kind = _arrow_kind(column.type)
@@ -190,7 +190,7 @@ def _add_types(types: dict, batch: list[bytes], start: int, path: str) -> None:
             _note(types, name, kind, present, start + first)
 
 
-def _add_types_by_record(types: dict, batch: list[bytes], start: int, path: str) -> None:
+def read_types_by_record(types: dict, batch: list[bytes], start: int, path: str) -> None:
     from tensorflow.core.example import example_pb2
 
     for i, data in enumerate(batch):
@@ -208,6 +208,11 @@ def _add_types_by_record(types: dict, batch: list[bytes], start: int, path: str)
 class BadSpanError(ValueError):
     """The newest span cannot be read, or holds what the pipeline cannot take; the message
     names the folder or file (and the feature)."""
+
+
+def forget_files() -> None:
+    """Forgets what reading the span files found (a benchmark reads them again)."""
+    _framed_records.cache_clear()
 
 
 def newest_span_examples(data_dir: str | os.PathLike, input_format: str = "tfrecord") -> int:
