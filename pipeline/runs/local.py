@@ -126,8 +126,7 @@ def run_pipeline(config: PipelineConfig, reporter: progress.RunReporter | None =
     notes: list[str] = []
     curated = schema_lib.resolve_schema_path(config.schema_path, config.home,
                                              infer=config.infer_schema, spec=config.spec)
-    known = schema_lib.schema_feature_names(curated) if curated else frozenset()
-    check_latest_span(config.data_dir, config.spec, config.tasks(), notes, known)
+    check_latest_span(config.data_dir, config.spec, config.tasks(), notes, schema=curated)
     for note in notes:
         logging.info("%s", note)
         if reporter:
@@ -169,16 +168,17 @@ class RunResult:
 
 
 def run_watched(config: PipelineConfig, wait_for_lock: bool = False, verbosity: int = 0,
-                out=None, force: bool = False) -> RunResult:
+                out=None, force: bool = False, log_path: Path | None = None) -> RunResult:
     """`run` as `mtl run` shows it: one line per component on `out` (default stdout), the full
-    logs in HOME/logs/<timestamp>.log; `verbosity` 1 streams the logs too, -1 prints nothing.
-    An unchanged run (pipeline.runs.unchanged) launches nothing unless `force`.
+    logs in `log_path` (default HOME/logs/<timestamp>.log); `verbosity` 1 streams the logs
+    too, -1 prints nothing. An unchanged run (pipeline.runs.unchanged) launches nothing
+    unless `force`.
 
     A failing component's line is followed by the log's path and its last lines; the
-    exception propagates.
+    exception propagates, its traceback written to the log (not to `out`).
     """
     with home_lock(config.home, wait=wait_for_lock):
-        log_path = progress.new_log_path(config.home)
+        log_path = log_path or progress.new_log_path(config.home)
         to_terminal = out is None
         out = out or sys.stdout
         if verbosity >= 0:
@@ -186,8 +186,12 @@ def run_watched(config: PipelineConfig, wait_for_lock: bool = False, verbosity: 
         with progress.logs_to_file(log_path, stream=verbosity > 0) as terminal:
             reporter = progress.RunReporter(terminal if to_terminal else out,
                                             log_path=log_path, quiet=verbosity < 0)
-            reason = run_pipeline(config, reporter, skip_unchanged=not force)
-            summary = summary_lib.summarize_latest_run(config)
+            try:
+                reason = run_pipeline(config, reporter, skip_unchanged=not force)
+                summary = summary_lib.summarize_latest_run(config)
+            except Exception:
+                logging.exception("the run stopped")
+                raise
         return RunResult(summary, reason, log_path)
 
 

@@ -133,12 +133,13 @@ class RunReporter:
             self.say(f"  | {line}")
 
     def component_log_tail(self, lines: int = TAIL_LINES) -> list[str]:
+        """The component's last log lines, tracebacks left out (the log file keeps them)."""
         if self.log_path is None or not self.log_path.exists():
             return []
         with open(self.log_path, "rb") as f:
             f.seek(self._log_offset)
             text = f.read().decode("utf-8", "replace")
-        return [line for line in text.splitlines() if line.strip()][-lines:]
+        return without_tracebacks([line for line in text.splitlines() if line.strip()])[-lines:]
 
     def close(self) -> None:
         self._stop.set()
@@ -175,6 +176,24 @@ class RunReporter:
             with self._lock:
                 self._clear()
                 self._draw()
+
+
+_TRACEBACK_STARTS = ("Traceback (most recent call last):",
+                     "During handling of the above exception, another exception occurred:",
+                     "The above exception was the direct cause of the following exception:")
+
+
+def without_tracebacks(lines: list[str]) -> list[str]:
+    """`lines` without Python tracebacks' headers and frames (their indented lines); the
+    exception's own line, which follows the frames, is kept."""
+    out, inside = [], False
+    for line in lines:
+        if line.strip() in _TRACEBACK_STARTS:
+            inside = True
+        elif not (inside and line.startswith(" ")):
+            inside = False
+            out.append(line)
+    return out
 
 
 def statistics_rows(uris: list[str]) -> dict[str, int]:

@@ -19,7 +19,8 @@ COMMANDS = sorted(p.stem for p in BENCHMARKS if "\nif __name__ == \"__main__\":"
 
 def test_every_command_is_there():
     assert COMMANDS == ["ablation", "evaluator", "pipeline", "quality", "scaling", "serving",
-                        "text_cost", "text_quality", "train_throughput", "zoo_sweep"]
+                        "span_check", "text_cost", "text_quality", "train_throughput",
+                        "zoo_sweep"]
 
 
 @pytest.mark.parametrize("name", COMMANDS)
