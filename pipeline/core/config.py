@@ -53,8 +53,11 @@ TUNE_TRIAL_EPOCHS = 8
 TUNE_PATIENCE = 2
 TUNE_MAX_EXAMPLES = 40_000
 TUNE_VALIDATION_FRACTION = 0.1
-# Hyperparameters that do not change what a search finds, left out of the tuning key.
-_UNTUNED_HPARAMS = ("seed", "epochs", "steps_per_epoch", "warm_start", "jit_compile")
+# Hyperparameters that do not change what a search finds, left out of the tuning key: the seed,
+# the training length (epochs, steps per epoch, early stopping's patience and budgets; a name
+# this version lacks is simply absent), warm start and XLA.
+_UNTUNED_HPARAMS = ("seed", "epochs", "steps_per_epoch", "patience", "max_epochs",
+                    "max_train_seconds", "warm_start", "jit_compile")
 
 
 @dataclasses.dataclass(frozen=True)
