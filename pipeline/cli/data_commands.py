@@ -72,4 +72,7 @@ def schema_freeze_command(args: argparse.Namespace) -> int:
         return 2
     for path in written:
         print(f"wrote {path}")
+    ignored = schema_lib.ignored_message(written[0])
+    if ignored:
+        print(ignored)
     return 0
