@@ -134,8 +134,9 @@ def single_observed_value(features: list) -> tuple[float, float] | None:
 def presence_problems(schema, stats, reported=frozenset()) -> list[tuple[str, str]]:
     """(feature, what was found) for each feature of the schema held by fewer examples than its
     `presence.min_fraction`, counting an empty value list (an empty CSV cell) as absent
-    (`presence`), which ExampleValidator does not; features it already reported are left
-    to its message."""
+    (`presence`), which ExampleValidator does not; features it already reported, or absent
+    from the statistics altogether (a dropped column, which it reports), are left to its
+    message."""
     from tensorflow_metadata.proto.v0 import schema_pb2
 
     dataset = stats.datasets[0]
@@ -145,9 +146,9 @@ def presence_problems(schema, stats, reported=frozenset()) -> list[tuple[str, st
     for feature in schema.feature:
         minimum = feature.presence.min_fraction if feature.HasField("presence") else 0.0
         if (feature.lifecycle_stage == schema_pb2.DEPRECATED or minimum <= 0 or total <= 0
-                or feature.name in reported):
+                or feature.name in reported or feature.name not in by_name):
             continue
-        count = presence.present_count(by_name.get(feature.name))
+        count = presence.present_count(by_name[feature.name])
         if count / total < minimum:
             out.append((feature.name, f"holds a value in {count / total:.1%} of the examples "
                                       f"({count} of {total}), fewer than the {minimum:.0%} the "

@@ -97,7 +97,10 @@ def row_to_example(row: dict, spec: ProblemSpec | None = None) -> bytes:
         if row[key] is None:
             continue  # an optional feature left absent
         values = row[key] if spec_feature.kind == "sequence" else [row[key]]
-        if spec_feature.dtype == "string":
+        if spec_feature.kind == "sequence" and spec.input_format == "csv":
+            # As CsvExampleGen wrote the training examples: one whitespace-separated string.
+            feature[key].bytes_list.value.append(" ".join(str(v) for v in values).encode())
+        elif spec_feature.dtype == "string":
             feature[key].bytes_list.value.extend(str(v).encode() for v in values)
         elif spec_feature.dtype == "float":
             feature[key].float_list.value.extend(values)
@@ -121,7 +124,8 @@ def example_to_row(serialized: bytes, spec: ProblemSpec | None = None) -> dict:
         values = list(getattr(value, kind).value) if kind else []
         values = [v.decode() if isinstance(v, bytes) else v for v in values]
         if key in sequences:
-            row[key] = values
+            row[key] = (values[0].split() if spec.input_format == "csv" and len(values) == 1
+                        and isinstance(values[0], str) else values)
         elif values:
             row[key] = values[0]
     return complete_row(row, where="tf.Example", spec=spec)
