@@ -45,7 +45,7 @@ import tempfile
 from pathlib import Path
 
 from components.anomalies_gate import presence as presence_lib
-from models.spec import ProblemSpec, Task, default_spec
+from models.spec import ProblemSpec, SpecError, Task, default_spec
 from pipeline.core import metadata
 from pipeline.data import layout
 from pipeline.data import statistics as statistics_lib
@@ -301,6 +301,13 @@ def optional_features(path: str | os.PathLike | None, spec: ProblemSpec) -> tupl
         entry = by_name.get(feature.name)
         if entry is None:
             continue
+        if feature.optional and entry.HasField("shape"):
+            index = spec.features.index(feature)
+            raise SpecError(spec.source, f"features[{index}].optional",
+                            f"feature {feature.name!r} is optional in problem {spec.name!r}, "
+                            f"but the curated schema {path} requires it in every example (a "
+                            f"fixed shape); re-freeze the schema (`mtl schema freeze --spec "
+                            f"FILE --data DIR`)")
         if feature.optional or entry.presence.min_fraction < 1.0:
             out.append(feature.name)
     return tuple(out)

@@ -147,3 +147,11 @@ def test_the_gate_refuses_a_span_where_an_optional_feature_went_missing(frozen):
         "[train] feature 'visits': holds a value in 10.0% of the examples (10 of 100), fewer "
         "than the 55% the curated schema requires (an absent feature or an empty cell has no "
         "value) (expected: INT, present in at least 55% of examples)"]
+
+
+def test_a_feature_marked_optional_after_the_freeze_asks_for_a_new_freeze(frozen):
+    path, _, spec = frozen
+    later = spec.with_optional(["store"])
+    with pytest.raises(ValueError, match="feature 'store' is optional in problem 'presence', "
+                                         "but the curated schema .* re-freeze"):
+        schema_lib.optional_features(path, later)
