@@ -63,7 +63,7 @@ class PipelineConfig:
     pipeline_name: str = "mtl"
     model_name: str = "mtl_model"
     # Embedded data generated when the data folder has no span yet (None: the problem's
-    # default, pipeline.data.embedded).
+    # default, pipeline.datasets.embedded).
     examples: int | None = None
     seed: int = 42
     hparams: ModelHParams = ModelHParams()
@@ -181,7 +181,7 @@ class PipelineConfig:
     @property
     def generates_data(self) -> bool:
         """Whether a run with no span may generate embedded data: only into the home's own data
-        folder (and only for a problem shipped with its generator: pipeline.data.embedded)."""
+        folder (and only for a problem shipped with its generator: pipeline.datasets.embedded)."""
         return self.data_root is None
 
     @property

@@ -86,7 +86,8 @@ def test_markers_are_replaced_and_an_unknown_one_is_refused(hooks):
 
 def test_the_layers_are_the_import_checks(hooks):
     lines = hooks.layers().splitlines()
-    assert lines[2] == "| 7 | `pipeline.cli` |"
+    assert lines[2] == "| 8 | `pipeline.cli` |"
+    assert "| 5 | `pipeline.datasets` |" in lines
     assert lines[-1] == "| 1 | `models` |"
 
 

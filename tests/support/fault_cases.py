@@ -30,9 +30,12 @@ CASES: tuple[Case, ...] = (
     Case("missing_feature", "a span with a feature missing",
          f"AnomaliesGate stops the run before Transform: the feature is named, expected present "
          f"in 100% of examples; {REFUSED}", "test_span_with_a_feature_missing"),
-    Case("wrong_dtype", "a feature with the wrong dtype (`user_age` as strings)",
-         f"AnomaliesGate: the feature is named with the expected INT type; {REFUSED}",
-         "test_feature_with_the_wrong_dtype"),
+    Case("wrong_dtype", "a feature with the wrong dtype (`user_age` as strings), in every file "
+         "or in one file of the span",
+         f"refused before any component runs (StatisticsGen would fail inside Beam on a span "
+         f"whose files disagree): the message names the file, the feature, the type found "
+         f"(string values, bytes_list) and the type the curated schema expects (int values, "
+         f"int64_list); {REFUSED}", "test_feature_with_the_wrong_dtype"),
     Case("nan_inf", "numerics with NaN or infinity in a span",
          f"AnomaliesGate: the feature is named, expected finite; {REFUSED}. In a serving "
          "request NaN/inf take the feature's default (finite scores)", "test_numerics_with_nan_or_inf"),
