@@ -30,8 +30,9 @@ from models.spec import ProblemSpec, Task, default_spec, label_name, weight_name
 
 def vocab_sizes(tft_output: tft.TFTransformOutput, spec: ProblemSpec | None = None
                 ) -> dict[str, int]:
-    """Size of each embedding table's id space: a vocabulary plus its OOV buckets, or a
-    bucketized feature's buckets."""
+    """Size of each embedding table's id space: a vocabulary plus its OOV buckets (plus its
+    missing id, when an optional feature looks ids up in it), or a bucketized feature's
+    buckets."""
     spec = spec or default_spec()
     sizes = {}
     for name in table_keys(spec):
@@ -40,7 +41,7 @@ def vocab_sizes(tft_output: tft.TFTransformOutput, spec: ProblemSpec | None = No
             sizes[name] = feature.buckets
         else:
             sizes[name] = (tft_output.vocabulary_size_by_name(preprocessing.vocabulary_name(name))
-                           + feature.oov_buckets)
+                           + feature.oov_buckets + int(spec.has_missing_id(name)))
     return sizes
 
 

@@ -121,6 +121,9 @@ def create_pipeline(
         min_examples=config.min_span_examples,
     )
     validated_schema = anomalies_gate.outputs["validated_schema"]
+    # The features the curated schema lets an example lack: Transform imputes them and the
+    # model reads their missing-value indicators (models.preprocessing).
+    model_spec = spec.with_optional(schema_lib.optional_features(curated, spec))
     transform = Transform(
         examples=train_examples,
         schema=validated_schema,
@@ -129,7 +132,7 @@ def create_pipeline(
         # feature's `<feature>_truncated`, printed by the run summary): on for it.
         disable_statistics=not (config.transform_statistics or bool(spec.text_features)),
         custom_config={"code_fingerprint": fingerprint.transform_fingerprint(),
-                       "spec": spec.to_dict(),
+                       "spec": model_spec.to_dict(),
                        "extra_tasks": list(config.extra_tasks)},
     )
     hparams = config.hparams.to_dict()
@@ -144,7 +147,7 @@ def create_pipeline(
         "hparams": json.loads(json.dumps(hparams)),
         "code_fingerprint": fingerprint.trainer_fingerprint(),
         "fusion_weights": config.active_fusion_weights(),
-        "spec": spec.to_dict(),
+        "spec": model_spec.to_dict(),
         "extra_tasks": list(config.extra_tasks),
         "distribution_strategy": config.distribution_strategy,
         "local_workers": config.local_workers,

@@ -73,6 +73,11 @@ def ensure_schema(config: PipelineConfig, reporter: progress.RunReporter | None 
     if reporter:
         reporter.say(message)
     schema_lib.freeze_from_data(config.data_dir, config.spec, out)
+    ignored = schema_lib.ignored_message(out)
+    if ignored:
+        logging.info("%s", ignored)
+        if reporter:
+            reporter.say(ignored)
 
 
 @contextlib.contextmanager
