@@ -262,6 +262,36 @@ class _TrainingWatch:
         return text + (f", loss {self.loss:.4f}" if self.loss is not None else "")
 
 
+def format_training_summary(training: dict) -> str:
+    """The Trainer line's detail from history.json's "training" entry:
+    `7 epochs (best 5), stopped: validation loss no better for 2 epochs`, or for a run of a
+    fixed number of epochs `3 epochs (as asked), last epoch kept`."""
+    run = int(training.get("epochs_run") or 0)
+    if not run:
+        return ""
+    text = f"{run} epoch{'s' if run > 1 else ''}"
+    if training.get("epochs") != "auto":
+        return text + " (as asked), last epoch kept"
+    reason = training.get("stop_reason") or ""
+    return f"{text} (best {training.get('best_epoch')}), stopped: {reason}".rstrip(", :")
+
+
+def _trainer_detail(execution_info) -> str:
+    """The Trainer line's detail, read from its model-run output's history.json once the
+    Trainer has completed ("" when there is none)."""
+    import json
+
+    output_dict = getattr(execution_info, "output_dict", None) or {}
+    for artifact in output_dict.get("model_run", [])[:1]:
+        path = Path(artifact.uri) / "history.json"
+        try:
+            training = json.loads(path.read_text()).get("training")
+        except (OSError, ValueError, AttributeError):
+            return ""
+        return format_training_summary(training) if isinstance(training, dict) else ""
+    return ""
+
+
 # Node types whose work is a Beam pipeline (ImportExampleGen or CsvExampleGen, StatisticsGen,
 # Transform, Evaluator, ...): they get the live element count.
 BEAM_NODE_SUFFIXES = ("ExampleGen", "StatisticsGen", "Transform", "Evaluator")
@@ -392,7 +422,7 @@ def watch_components(reporter: RunReporter):
         _absl_info()
         detail = _rows_detail(node_type, info)
         if training and not launcher._mtl_cached:
-            detail = training.detail()
+            detail = _trainer_detail(info) or training.detail()
         reporter.end(CACHED if launcher._mtl_cached else DONE, detail)
         return info
 
