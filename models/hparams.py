@@ -113,11 +113,11 @@ class ModelHParams:
     bottom_units: tuple[int, ...] = (128, 64)
     tower_units: tuple[int, ...] = (32,)
     tower_batch_norm: bool = False
-    head_bias_init: bool = False
+    head_bias_init: bool = True
     own_history_embedding: bool = False
     dot_interactions: bool = True
     id_biases: bool = True
-    embedding_l2: float = 1e-4
+    embedding_l2: float = 1e-2
     dropout: float = 0.1
     l2: float = 1e-5
     batch_size: int = 512
@@ -128,7 +128,7 @@ class ModelHParams:
     validation_fraction: float = 0.1
     steps_per_epoch: int | None = None
     learning_rate: float = 2e-3
-    embedding_learning_rate: float | None = 2e-2
+    embedding_learning_rate: float | None = None
     seed: int = 42
     jit_compile: bool = False
     num_experts: int = 4

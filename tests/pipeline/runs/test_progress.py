@@ -142,3 +142,28 @@ def test_beam_watch_counts_the_elements_of_each_bundle_while_it_runs():
     reporter.start("Transform")
     reporter.status(watch.status)
     assert f"{watch.elements():,} elements processed" in reporter._live_text()
+
+
+def test_trainer_line_says_epochs_best_and_why_from_history_json(tmp_path):
+    import json
+    import types
+
+    run_dir = tmp_path / "model_run"
+    run_dir.mkdir()
+    (run_dir / "history.json").write_text(json.dumps({
+        "loss": [0.9] * 7, "training": {"epochs": "auto", "epochs_run": 7, "best_epoch": 5,
+                                        "stop_reason": "validation loss no better for 2 epochs"}}))
+    info = types.SimpleNamespace(output_dict={"model_run": [types.SimpleNamespace(
+        uri=str(run_dir))]})
+    assert progress._trainer_detail(info) == (
+        "7 epochs (best 5), stopped: validation loss no better for 2 epochs")
+    assert progress.format_training_summary(
+        {"epochs": 3, "epochs_run": 3, "best_epoch": 3, "stop_reason": "asked"}) == (
+        "3 epochs (as asked), last epoch kept")
+    assert progress.format_training_summary(
+        {"epochs": "auto", "epochs_run": 1, "best_epoch": 1,
+         "stop_reason": "time cap of 60 s"}) == "1 epoch (best 1), stopped: time cap of 60 s"
+    # A history.json without the entry (an older model run) gives no detail.
+    (run_dir / "history.json").write_text(json.dumps({"loss": [0.9]}))
+    assert progress._trainer_detail(info) == ""
+    assert progress._trainer_detail(types.SimpleNamespace(output_dict={})) == ""
