@@ -338,7 +338,7 @@ def run_peers(examples: int, seeds: int, home: str | None, data_seed: int,
     from models import trainer
     from models.hparams import MODEL_NAMES, ModelHParams
     from models.model import build_model
-    from pipeline.data import generator
+    from pipeline.datasets import generator
 
     started = time.time()
     home_path, pipeline_seconds = common.transformed_home(home, examples, ["--seed", str(data_seed)],

@@ -14,7 +14,7 @@ The paper finds MMoE's advantage over shared-bottom grows as the correlation fal
 `mmoe_advantage_grows_as_correlation_falls` says whether this run reproduces it (the advantage
 at p = 0 is larger than at p = 1).
 
-`--benchmark funnel`: the embedded dataset (`pipeline.data.generator`), transformed once by a real
+`--benchmark funnel`: the embedded dataset (`pipeline.datasets.generator`), transformed once by a real
 `mtl run` (the project's `preprocessing_fn`), then trained with the project's own model and
 input code: the same shared_bottom model with masked labels (the project) vs. missing labels
 filled with 0, over several seeds, then every architecture with static weighting and every

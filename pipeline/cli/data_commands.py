@@ -7,8 +7,8 @@ import sys
 
 from models.spec import SpecError, default_spec, load_spec
 from pipeline.cli.common import add_home, quiet_beam
-from pipeline.data import generator
 from pipeline.data import schema as schema_lib
+from pipeline.datasets import generator
 
 
 def register(sub) -> None:

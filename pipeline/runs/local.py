@@ -18,9 +18,10 @@ from pathlib import Path
 
 from models.spec import default_spec
 from pipeline.core.config import PipelineConfig
-from pipeline.data import embedded, layout
+from pipeline.data import layout
 from pipeline.data import schema as schema_lib
 from pipeline.data.preflight import BadSpanError, check_latest_span, newest_span_examples
+from pipeline.datasets import embedded
 from pipeline.monitoring import summary as summary_lib
 from pipeline.runs import progress, unchanged
 from pipeline.runs.lock import home_lock

@@ -2,7 +2,7 @@
 
 Every case starts from a copy of one healthy home with a pushed model (`conftest.py`) and
 asserts a clear error (or the correct handling), no push, and an intact `serving/`. The case
-list, with the behaviour each test asserts, is `cases.CASES` (rendered into the README).
+list, with the behaviour each test asserts, is `cases.CASES` (rendered into the docs: Bad data and faults).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The fault suite's case list: each fault, the behaviour the suite asserts, and its test.
 
-The README's "what happens when" table is rendered from this list
-(`python -m tests.support.fault_cases`), and `test_readme_table.py` fails when the two disagree or
-a case names a test that does not exist.
+The documentation's "what happens when" table (docs/guides/bad-data-and-faults.md) is rendered
+from this list when the site is built (scripts/docs_hooks.py; `python -m tests.support.fault_cases`
+prints it), and `test_fault_table.py` fails when a case names a test that does not exist.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ TABLE_END = "<!-- fault-table:end -->"
 
 
 def render_table(cases: tuple[Case, ...] = CASES) -> str:
-    """The README's "what happens when" table, between its begin/end markers."""
+    """The "what happens when" table of the documentation, between its begin/end markers."""
     lines = [TABLE_BEGIN, "| what happens when | behaviour (asserted by tests/faults) |", "|---|---|"]
     for case in cases:
         lines.append(f"| {case.fault} | {case.behaviour} |")
