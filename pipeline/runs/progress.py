@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import cProfile
 import dataclasses
+import json
 import logging
 import os
 import sys
@@ -279,8 +280,6 @@ def format_training_summary(training: dict) -> str:
 def _trainer_detail(execution_info) -> str:
     """The Trainer line's detail, read from its model-run output's history.json once the
     Trainer has completed ("" when there is none)."""
-    import json
-
     output_dict = getattr(execution_info, "output_dict", None) or {}
     for artifact in output_dict.get("model_run", [])[:1]:
         path = Path(artifact.uri) / "history.json"
