@@ -65,15 +65,26 @@ class BestEpoch(keras.callbacks.Callback):
     during training, such as uncertainty weighting or GradNorm, would otherwise move the
     number it is judged by). It is added to the epoch's logs as `val_objective`.
 
-    After training: `epochs_run`, `best_epoch` (1-based), `stop_reason`, `best_objective`.
+    `cuts` > 0: when patience runs out the first time(s), the best weights are restored, the
+    step size of every optimizer (`optimizers`) is multiplied by `cut_factor`, and training
+    goes on; after a cut, one epoch without improvement stops it (a step-size schedule on
+    plateau, as Keras' ReduceLROnPlateau, that always resumes from the best epoch).
+
+    After training: `epochs_run`, `best_epoch` (1-based), `stop_reason`, `best_objective`,
+    `cuts_done`.
     `max_seconds` None: no time cap (under several workers, whose clocks could disagree on
     when to stop, the budget and patience alone decide).
     """
 
     def __init__(self, loss_weights: dict[str, float], patience: int = 2,
                  max_seconds: float | None = None, target: keras.Model | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, cuts: int = 0,
+                 cut_factor: float = 0.1, optimizers: list | None = None):
         super().__init__()
+        self.cuts, self.cut_factor = int(cuts), float(cut_factor)
+        self.optimizers = optimizers
+        self.cuts_done = 0
+        self._anchor = 0
         self.loss_weights = dict(loss_weights)
         self.patience = int(patience)
         self.max_seconds = max_seconds
@@ -103,6 +114,8 @@ class BestEpoch(keras.callbacks.Callback):
         self._started = self.clock()
         self.epochs_run, self.best_epoch, self.best_objective = 0, 0, math.inf
         self.stop_reason, self._best_weights = "", None
+        self.cuts_done = 0
+        self._anchor = 0
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
@@ -113,8 +126,14 @@ class BestEpoch(keras.callbacks.Callback):
             self.best_objective, self.best_epoch = value, epoch + 1
             self._best_weights = [np.array(w) for w in self._network().get_weights()]
         budget = int(self.params.get("epochs") or 0)
-        if self.epochs_run - self.best_epoch >= self.patience:
-            self.stop_reason = stop_reason_patience(self.patience)
+        patience = 1 if self.cuts_done else self.patience
+        waited = self.epochs_run - max(self.best_epoch, self._anchor)
+        if waited >= patience and self.cuts_done < self.cuts:
+            self._cut()
+        elif waited >= patience:
+            self.stop_reason = stop_reason_patience(patience) + (
+                f" after {self.cuts_done} step-size cut{'s' if self.cuts_done > 1 else ''}"
+                if self.cuts_done else "")
         elif self.max_seconds is not None and self.epochs_run < budget:
             elapsed = self.clock() - self._started
             if elapsed + elapsed / self.epochs_run > self.max_seconds:
@@ -124,6 +143,20 @@ class BestEpoch(keras.callbacks.Callback):
         elif budget and self.epochs_run >= budget:
             self.stop_reason = stop_reason_budget(budget)
 
+    def _cut(self) -> None:
+        """Back to the best epoch's weights, with every optimizer's step size cut."""
+        if self._best_weights is not None:
+            self._network().set_weights(self._best_weights)
+        optimizers = self.optimizers
+        if optimizers is None:
+            optimizers = [self.model.optimizer, getattr(self.model, "embedding_optimizer", None)]
+        for optimizer in optimizers:
+            if optimizer is not None:
+                optimizer.learning_rate = float(optimizer.learning_rate) * self.cut_factor
+        self.cuts_done += 1
+        # The epochs since the best no longer count: the next epoch starts from the best.
+        self._anchor = self.epochs_run
+
     def on_train_end(self, logs=None):
         if self._best_weights is not None:
             self._network().set_weights(self._best_weights)
@@ -131,6 +164,6 @@ class BestEpoch(keras.callbacks.Callback):
     def summary(self) -> dict:
         """What history.json records of the run (see models.trainer)."""
         return {"epochs_run": self.epochs_run, "best_epoch": self.best_epoch,
-                "stop_reason": self.stop_reason,
+                "stop_reason": self.stop_reason, "step_size_cuts": self.cuts_done,
                 "best_val_objective": (self.best_objective
                                        if math.isfinite(self.best_objective) else None)}

@@ -72,6 +72,9 @@ class ModelHParams:
         the best epoch's weights. A number: exactly that many full passes over the whole train
         split, the last epoch's weights kept.
       patience: `epochs: auto` stops after this many epochs without a better validation loss.
+      step_size_cuts: `epochs: auto`, when patience runs out the first time(s): back to the
+        best epoch's weights, every learning rate divided by 10, and on until one epoch brings
+        no improvement.
       max_epochs: `epochs: auto`'s epoch budget (None: it follows the data size).
       max_train_seconds: `epochs: auto` starts no epoch that would end after this many
         seconds of training (estimated from the epochs so far).
@@ -123,12 +126,13 @@ class ModelHParams:
     batch_size: int = 512
     epochs: int | str = AUTO
     patience: int = 2
+    step_size_cuts: int = 1
     max_epochs: int | None = None
     max_train_seconds: float = 1800.0
     validation_fraction: float = 0.1
     steps_per_epoch: int | None = None
     learning_rate: float = 2e-3
-    embedding_learning_rate: float | None = None
+    embedding_learning_rate: float | None = 5e-3
     seed: int = 42
     jit_compile: bool = False
     num_experts: int = 4
@@ -157,6 +161,8 @@ class ModelHParams:
 
     def __post_init__(self):
         object.__setattr__(self, "epochs", parse_epochs(self.epochs))
+        if self.step_size_cuts < 0:
+            raise ValueError(f"step_size_cuts must be >= 0, got {self.step_size_cuts}")
         if self.patience < 1:
             raise ValueError(f"patience must be >= 1, got {self.patience}")
         if self.max_epochs is not None and self.max_epochs < 1:

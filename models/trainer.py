@@ -232,7 +232,7 @@ WARM_START_DIR = "mtl-warm-start"
 WARM_START_WEIGHTS = "network_weights.npz"
 WARM_START_SPEC = "spec.json"
 # Hyperparameters that do not change the network's variables.
-_TRAINING_ONLY = {"weighting", "epochs", "patience", "max_epochs", "max_train_seconds",
+_TRAINING_ONLY = {"weighting", "epochs", "patience", "step_size_cuts", "max_epochs", "max_train_seconds",
                   "validation_fraction", "embedding_l2", "steps_per_epoch", "batch_size", "learning_rate",
                   "text_dropout", "task_sampling", "task_temperature",
                   "embedding_learning_rate", "seed",
@@ -396,7 +396,8 @@ def train_and_export(fn_args, strategy: tf.distribute.Strategy) -> None:
         # Several workers' clocks could disagree on when to stop: no time cap there.
         best = early_stopping.BestEpoch(
             {t.name: t.loss_weight for t in tasks}, patience=hp.patience,
-            max_seconds=hp.max_train_seconds if n_workers == 1 else None)
+            max_seconds=hp.max_train_seconds if n_workers == 1 else None,
+            cuts=hp.step_size_cuts)
         callbacks.append(best)
     try:
         with strategy.scope():

@@ -36,13 +36,19 @@ class _Weights:
         self.value = float(weights[0])
 
 
-def _run(losses, patience=2, budget=100, max_seconds=None, epoch_seconds=1.0):
+class _Optimizer:
+    learning_rate = 0.02
+
+
+def _run(losses, patience=2, budget=100, max_seconds=None, epoch_seconds=1.0, cuts=0,
+         optimizer=None):
     """Feeds BestEpoch one validation loss per epoch until it stops; returns it and the
     stand-in network's final weights."""
     network = _Weights()
     now = [0.0]
     callback = BestEpoch({"a": 1.0, "b": 0.5}, patience=patience, max_seconds=max_seconds,
-                         target=network, clock=lambda: now[0])
+                         target=network, clock=lambda: now[0], cuts=cuts,
+                         optimizers=[optimizer] if optimizer else None)
     model = keras.Sequential()
     model.stop_training = False
     callback.set_model(model)
@@ -51,7 +57,11 @@ def _run(losses, patience=2, budget=100, max_seconds=None, epoch_seconds=1.0):
     logs_seen = []
     for epoch, loss in enumerate(losses[:budget]):
         now[0] += epoch_seconds
+        restored = network.value
         network.value = float(epoch + 1)       # the weights after this epoch
+        if cuts and epoch and restored != epoch:
+            # A cut restored earlier weights before this epoch.
+            logs_seen.append(("resumed from", restored))
         logs = {"val_a_loss": loss, "val_b_loss": 2.0}
         callback.on_epoch_end(epoch, logs)
         logs_seen.append(logs)
@@ -69,6 +79,19 @@ def test_stops_after_patience_epochs_without_improvement_and_restores_the_best()
     # The objective: the tasks' validation losses with their loss weights, in the logs.
     assert [round(x[early_stopping.OBJECTIVE], 6) for x in logs] == [1.9, 1.7, 1.8, 1.75]
     assert callback.summary()["best_val_objective"] == pytest.approx(1.7)
+
+
+def test_a_step_size_cut_resumes_from_the_best_epoch_then_one_bad_epoch_stops():
+    optimizer = _Optimizer()
+    callback, weights, logs = _run([0.9, 0.7, 0.8, 0.75, 0.65, 0.66, 0.5], cuts=1,
+                                   optimizer=optimizer)
+    # Epochs 3 and 4 are no better than 2: back to epoch 2's weights, step size / 10; epoch 5
+    # improves, epoch 6 does not and stops.
+    assert ("resumed from", 2.0) in logs
+    assert optimizer.learning_rate == pytest.approx(0.002)
+    assert (callback.epochs_run, callback.best_epoch, weights) == (6, 5, 5.0)
+    assert callback.stop_reason == "validation loss no better for 1 epoch after 1 step-size cut"
+    assert callback.summary()["step_size_cuts"] == 1
 
 
 def test_budget_ends_a_run_that_keeps_improving():

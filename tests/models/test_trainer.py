@@ -201,7 +201,8 @@ def test_auto_fits_all_but_the_validation_slice_and_records_how_it_stopped(
         tmp_path, training_files, monkeypatch):
     from models import early_stopping
 
-    history = _train(tmp_path, training_files, monkeypatch, max_epochs=4, patience=1)
+    history = _train(tmp_path, training_files, monkeypatch, max_epochs=4, patience=1,
+                     step_size_cuts=0)
     training = history["training"]
     n_fit, n_validation = trainer.split_counts(training_files)
     assert n_fit + n_validation == 400 and 10 <= n_validation <= 80
