@@ -133,8 +133,8 @@ def _select(records: tf.data.Dataset, part: str, fraction: float) -> tf.data.Dat
     return fit if part == FIT else held_out
 
 
-def _records(file_pattern, part: str = ALL,
-             fraction: float = validation.VALIDATION_FRACTION) -> tf.data.Dataset:
+def read_records(file_pattern, part: str = ALL,
+                 fraction: float = validation.VALIDATION_FRACTION) -> tf.data.Dataset:
     """The records of the files (all, or a part: see `input_fn`), in file order (gzipped when
     their names end in .gz)."""
     files = _list_files(file_pattern)
@@ -147,7 +147,7 @@ def _compression(files: list[str]) -> str:
 
 
 def count_records(file_pattern) -> int:
-    return int(_records(file_pattern).reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
+    return int(read_records(file_pattern).reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
 
 
 def split_counts(file_pattern, fraction: float = validation.VALIDATION_FRACTION
@@ -157,7 +157,7 @@ def split_counts(file_pattern, fraction: float = validation.VALIDATION_FRACTION
         held = tf.reduce_sum(tf.cast(validation.in_validation(records, fraction), tf.int64))
         return counts + tf.stack([tf.size(records, tf.int64) - held, held])
 
-    counts = _records(file_pattern).batch(4096).reduce(tf.zeros([2], tf.int64), add)
+    counts = read_records(file_pattern).batch(4096).reduce(tf.zeros([2], tf.int64), add)
     return int(counts[0]), int(counts[1])
 
 
@@ -166,7 +166,7 @@ def task_counts(file_pattern, tft_output: tft.TFTransformOutput, tasks: tuple[Ta
                 ) -> dict[str, float]:
     """The number of labelled examples of each task in the files (one pass)."""
     spec = {weight_name(t): tft_output.transformed_feature_spec()[weight_name(t)] for t in tasks}
-    data = _records(file_pattern, part, fraction).batch(4096).map(
+    data = read_records(file_pattern, part, fraction).batch(4096).map(
         lambda records: tf.io.parse_example(records, spec))
     totals = {t.name: 0.0 for t in tasks}
     for batch in data:
@@ -199,7 +199,7 @@ def sampled_input_fn(file_pattern, tft_output: tft.TFTransformOutput, batch_size
     fraction = hp.validation_fraction
     weights = sampling_weights(task_counts(file_pattern, tft_output, tasks, part, fraction),
                                hp.task_sampling, hp.task_temperature)
-    examples = _records(file_pattern, part, fraction).batch(1024).map(
+    examples = read_records(file_pattern, part, fraction).batch(1024).map(
         lambda records: tf.io.parse_example(records, feature_spec),
         num_parallel_calls=tf.data.AUTOTUNE).unbatch()
     streams = [examples.filter(lambda x, name=name: x[weight_name(name)] > 0)
