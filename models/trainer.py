@@ -74,7 +74,8 @@ def _list_files(file_pattern) -> list[str]:
 def input_fn(file_pattern, data_accessor, tft_output: tft.TFTransformOutput,
              batch_size: int, seed: int | None = None, shuffle: bool = True,
              tasks: tuple[Task, ...] | None = None,
-             spec: ProblemSpec | None = None) -> tf.data.Dataset:
+             spec: ProblemSpec | None = None, raw: bool = False,
+             keep_fractions: dict[str, float] | None = None) -> tf.data.Dataset:
     """One epoch of batches of (inputs, labels, masks) from transformed TFRecords.
 
     Reads Transform's materialized tf.Examples (gzipped TFRecords) with parallel interleave
@@ -84,29 +85,71 @@ def input_fn(file_pattern, data_accessor, tft_output: tft.TFTransformOutput,
     parses batches on a single thread and renames features in another map; on 2 cores this
     path measured faster (benchmarks/train_throughput.py). `data_accessor` stays in the
     signature, as TFX's `fn_args` provides it, but is not needed for tf.Example TFRecords.
+
+    `raw`: the files hold raw examples (a rolling window, which Transform does not
+    materialize): each batch is parsed against the raw feature spec and goes through the
+    transform graph (`tft_output.transform_features_layer()`). `keep_fractions`: {file
+    pattern: fraction} keeps that share of a pattern's records, chosen by a hash of the record
+    (the replay sample of incremental training; the same records on every epoch and run).
     """
     del data_accessor
-    files = _list_files(file_pattern)
+    files, keep = _files_and_fractions(file_pattern, keep_fractions)
     compression = _compression(files)
-    dataset = tf.data.Dataset.from_tensor_slices(files)
+    dataset = tf.data.Dataset.from_tensor_slices((files, keep))
     if shuffle:
         dataset = dataset.shuffle(len(files), seed=seed)
     dataset = dataset.interleave(
-        lambda f: tf.data.TFRecordDataset(f, compression_type=compression),
+        lambda f, k: _sampled(tf.data.TFRecordDataset(f, compression_type=compression), k),
         cycle_length=min(len(files), 4),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )
     if shuffle:
         dataset = dataset.shuffle(SHUFFLE_BUFFER, seed=seed)
-    feature_spec = tft_output.transformed_feature_spec()
     problem = spec or default_spec()
+    parse = _batch_parser(tft_output, raw)
     dataset = dataset.batch(batch_size).map(
-        lambda records: split_features(tf.io.parse_example(records, feature_spec), tasks,
-                                       problem),
+        lambda records: split_features(parse(records), tasks, problem),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+# Hash buckets of the replay sample: a kept fraction is resolved to 1 / REPLAY_BUCKETS.
+REPLAY_BUCKETS = 10_000
+
+
+def _files_and_fractions(file_pattern, keep_fractions: dict[str, float] | None
+                         ) -> tuple[list[str], list[float]]:
+    """The files of the pattern(s), sorted, and the share of each file's records to keep."""
+    patterns = [file_pattern] if isinstance(file_pattern, str) else list(file_pattern)
+    fractions = {}
+    for pattern in patterns:
+        share = 1.0 if keep_fractions is None else float(keep_fractions.get(pattern, 1.0))
+        for f in tf.io.gfile.glob(pattern):
+            fractions[f] = share
+    files = sorted(fractions)
+    if not files:
+        raise FileNotFoundError(f"no examples match {patterns}")
+    return files, [fractions[f] for f in files]
+
+
+def _sampled(records: tf.data.Dataset, keep: tf.Tensor) -> tf.data.Dataset:
+    """The records whose hash falls in the first `keep` share of the buckets (all at 1.0)."""
+    limit = tf.cast(tf.math.round(keep * REPLAY_BUCKETS), tf.int64)
+    return records.filter(
+        lambda r: tf.strings.to_hash_bucket_fast(r, REPLAY_BUCKETS) < limit)
+
+
+def _batch_parser(tft_output: tft.TFTransformOutput, raw: bool):
+    """Serialized tf.Examples -> transformed features: parsed (materialized examples), or
+    parsed raw and transformed by the graph."""
+    if not raw:
+        feature_spec = tft_output.transformed_feature_spec()
+        return lambda records: tf.io.parse_example(records, feature_spec)
+    raw_spec = tft_output.raw_feature_spec()
+    layer = tft_output.transform_features_layer()
+    return lambda records: layer(tf.io.parse_example(records, raw_spec))
 
 
 def _records(file_pattern) -> tf.data.TFRecordDataset:
@@ -258,6 +301,64 @@ def maybe_warm_start(network: keras.Model, spec: dict, base_model: str | None) -
     return f"warm start from {base_model}"
 
 
+# custom_config["window"] of a rolling-window run (pipeline/dag/build.py): {"train_mode":
+# "full" | "incremental", "replay_fraction": f}. Its examples are the window's raw spans.
+WINDOW_KEY = "window"
+# Written by the window's Transform (components/window_transform.py): {split uri: span}.
+WINDOW_SPANS_FILE = "window_spans.json"
+
+
+class WindowInputs:
+    """What a rolling-window run trains and validates on.
+
+    `full`: every span of the window. `incremental`: the newest span, plus a replay sample of
+    `replay_fraction` of each older span's training examples (by a hash of the record), and
+    the weights of the latest blessed model as the starting point; validation during training
+    reads the newest span's eval split only. Outside a window (`raw` False) nothing changes.
+    """
+
+    def __init__(self, train_files, eval_files, config: dict | None, split_spans: dict):
+        self.raw = config is not None
+        self.incremental = bool(config) and config.get("train_mode") == "incremental"
+        self.eval_files = eval_files
+        self.train_fractions = None
+        if not self.incremental:
+            return
+        spans = {pattern: _pattern_span(pattern, split_spans)
+                 for pattern in [*_as_list(train_files), *_as_list(eval_files)]}
+        newest = max(spans.values())
+        replay = float(config.get("replay_fraction", 0.0))
+        self.train_fractions = {p: 1.0 if spans[p] == newest else replay
+                                for p in _as_list(train_files)}
+        self.eval_files = [p for p in _as_list(eval_files) if spans[p] == newest]
+        logging.info("incremental training: span %d whole, a %.0f%% replay sample of span(s) "
+                     "%s", newest, 100 * replay,
+                     sorted({v for v in spans.values() if v != newest}) or "none")
+
+    @classmethod
+    def from_fn_args(cls, fn_args) -> WindowInputs:
+        config = (fn_args.custom_config or {}).get(WINDOW_KEY)
+        split_spans = {}
+        path = os.path.join(fn_args.transform_output, WINDOW_SPANS_FILE)
+        if config is not None and tf.io.gfile.exists(path):
+            with tf.io.gfile.GFile(path) as f:
+                split_spans = json.load(f)
+        return cls(fn_args.train_files, fn_args.eval_files, config, split_spans)
+
+
+def _as_list(patterns) -> list[str]:
+    return [patterns] if isinstance(patterns, str) else list(patterns)
+
+
+def _pattern_span(pattern: str, split_spans: dict[str, int]) -> int:
+    """The span of a split's file pattern (`<split uri>/*`)."""
+    for uri, span in split_spans.items():
+        if pattern.rstrip("*").rstrip("/") == uri.rstrip("/"):
+            return int(span)
+    raise ValueError(f"incremental training: {pattern} is not a split of the window's spans "
+                     f"{sorted(split_spans)} (the transform graph's {WINDOW_SPANS_FILE})")
+
+
 def run_fn(fn_args) -> None:
     """TFX Trainer entry point (GenericExecutor).
 
@@ -284,10 +385,12 @@ def train_and_export(fn_args, strategy: tf.distribute.Strategy) -> None:
     tasks = tasks_from_custom_config(fn_args.custom_config)
     keras.utils.set_random_seed(hp.seed)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    window = WindowInputs.from_fn_args(fn_args)
     train = input_fn(fn_args.train_files, fn_args.data_accessor, tft_output, hp.batch_size,
-                     seed=hp.seed, tasks=tasks, spec=problem)
-    evaluation = input_fn(fn_args.eval_files, fn_args.data_accessor, tft_output, hp.batch_size,
-                          shuffle=False, tasks=tasks, spec=problem)
+                     seed=hp.seed, tasks=tasks, spec=problem, raw=window.raw,
+                     keep_fractions=window.train_fractions)
+    evaluation = input_fn(window.eval_files, fn_args.data_accessor, tft_output, hp.batch_size,
+                          shuffle=False, tasks=tasks, spec=problem, raw=window.raw)
     if hp.task_sampling != "natural":
         steps = hp.steps_per_epoch or -(-count_records(fn_args.train_files) // hp.batch_size)
         train = sampled_input_fn(fn_args.train_files, tft_output, hp.batch_size, steps, hp,
@@ -306,7 +409,7 @@ def train_and_export(fn_args, strategy: tf.distribute.Strategy) -> None:
         if n_workers > 1:
             distribute.skip_symbolic_build(model)
     spec = network_spec(hp, sizes, tasks, problem)
-    if hp.warm_start:
+    if hp.warm_start or window.incremental:
         logging.info("%s", maybe_warm_start(model.network, spec, fn_args.base_model))
     run_dir = distribute.output_dir(fn_args.model_run_dir, strategy)
     serving_dir = distribute.output_dir(fn_args.serving_model_dir, strategy)

@@ -36,3 +36,19 @@ def test_workers_go_with_the_multi_worker_strategy_only():
         run_config(["--workers", "2"])
     with pytest.raises(ValueError, match="local_workers must be at least 1, got 0"):
         run_config(["--strategy", "multi_worker_mirrored", "--workers", "0"])
+
+
+def test_train_mode_and_replay_fraction_flags():
+    config = run_config(["--train-spans", "5", "--train-mode", "incremental",
+                         "--replay-fraction", "0.3"])
+    assert (config.train_spans, config.train_mode, config.replay_fraction) == (
+        5, "incremental", 0.3)
+    assert config.window_config() == {"train_mode": "incremental", "replay_fraction": 0.3}
+    assert run_config([]).window_config() is None
+    assert run_config(["--train-spans", "2"]).train_mode == "full"
+    with pytest.raises(ValueError, match="replay_fraction must be between 0 and 1, got 1.5"):
+        run_config(["--replay-fraction", "1.5"])
+    with pytest.raises(ValueError, match="task_sampling='uniform' reads materialized examples"):
+        run_config(["--train-spans", "2", "--task-sampling", "uniform"])
+    with pytest.raises(SystemExit):
+        run_config(["--train-mode", "partial"])
