@@ -24,7 +24,14 @@ from models.distribute import make_strategy
 from models.export import export_serving_model
 from models.hparams import ModelHParams
 from models.model import build_model, table_keys
-from models.spec import ProblemSpec, Task, default_spec, label_name, weight_name
+from models.spec import (
+    ProblemSpec,
+    Task,
+    default_spec,
+    label_name,
+    transformed_name,
+    weight_name,
+)
 
 
 def vocab_sizes(tft_output: tft.TFTransformOutput, spec: ProblemSpec | None = None
@@ -236,6 +243,11 @@ def tasks_from_custom_config(custom_config: dict | None) -> tuple[Task, ...]:
 WARM_START_DIR = "mtl-warm-start"
 WARM_START_WEIGHTS = "network_weights.npz"
 WARM_START_SPEC = "spec.json"
+# Each weight's variable path, and the tokens of the vocabularies the embedding tables index:
+# a later run whose vocabularies differ (a new span re-ranks and replaces tokens) moves each
+# token's row to its new index instead of loading rows that now belong to other tokens.
+WARM_START_NAMES = "weight_names.json"
+WARM_START_VOCABULARIES = "vocabularies.json"
 # Hyperparameters that do not change the network's variables.
 _TRAINING_ONLY = {"weighting", "epochs", "steps_per_epoch", "batch_size", "learning_rate",
                   "text_dropout", "task_sampling", "task_temperature",
@@ -262,10 +274,39 @@ def network_spec(hp: ModelHParams, sizes: dict[str, int],
                                   "tasks": task_spec, "features": feature_spec}))
 
 
-def save_warm_start(network: keras.Model, spec: dict, serving_model_dir: str) -> None:
-    """Writes the weights and spec next to the serving model (temp file, then rename)."""
+def table_vocabularies(tft_output: tft.TFTransformOutput, spec: ProblemSpec) -> dict:
+    """{embedding table key: the tokens of the vocabulary its rows index} (row = index + 1;
+    the OOV buckets follow the tokens)."""
+    out = {}
+    for feature in (*spec.categorical, *spec.sequences):
+        vocab = preprocessing.vocabulary_name(spec.vocabulary_of(feature)
+                                              if feature.kind == "sequence" else feature.name)
+        try:
+            tokens = tft_output.vocabulary_by_name(vocab)
+        except (ValueError, tf.errors.NotFoundError, OSError):
+            continue
+        out[transformed_name(feature.name)] = [
+            t.decode("utf-8", "backslashreplace") if isinstance(t, bytes) else str(t)
+            for t in tokens]
+    return out
+
+
+def _write_json(folder: str, name: str, value) -> None:
+    tmp = os.path.join(folder, name + ".tmp")
+    with tf.io.gfile.GFile(tmp, "w") as f:
+        json.dump(value, f, sort_keys=True)
+    tf.io.gfile.rename(tmp, os.path.join(folder, name), overwrite=True)
+
+
+def save_warm_start(network: keras.Model, spec: dict, serving_model_dir: str,
+                    vocabularies: dict | None = None) -> None:
+    """Writes the weights and spec next to the serving model (temp file, then rename); with
+    `vocabularies` ({table key: tokens}), the weights' names and those tokens too."""
     folder = os.path.join(os.path.dirname(serving_model_dir.rstrip("/")), WARM_START_DIR)
     tf.io.gfile.makedirs(folder)
+    if vocabularies is not None:
+        _write_json(folder, WARM_START_NAMES, [w.path for w in network.weights])
+        _write_json(folder, WARM_START_VOCABULARIES, vocabularies)
     # The ordered weight list (the network is rebuilt by the same code, so the order matches).
     tmp = os.path.join(folder, WARM_START_WEIGHTS + ".tmp")
     buffer = io.BytesIO()
@@ -279,8 +320,51 @@ def save_warm_start(network: keras.Model, spec: dict, serving_model_dir: str) ->
     tf.io.gfile.rename(tmp, os.path.join(folder, WARM_START_SPEC), overwrite=True)
 
 
-def maybe_warm_start(network: keras.Model, spec: dict, base_model: str | None) -> str:
-    """Loads the base model's weights when its spec equals `spec`; returns what happened."""
+def _read_json(folder: str, name: str):
+    path = os.path.join(folder, name)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+
+
+def remap_rows(old: np.ndarray, fresh: np.ndarray, old_tokens: list[str],
+               new_tokens: list[str]) -> np.ndarray:
+    """An embedding table for the new vocabulary: each token kept from the old vocabulary
+    takes its old row, a new token keeps its fresh row, padding (row 0) and the OOV buckets
+    (after the tokens, hashed by token, so stable) take the old ones."""
+    out = fresh.copy()
+    out[0] = old[0]
+    index = {t: i for i, t in enumerate(old_tokens)}
+    pairs = [(i + 1, index[t] + 1) for i, t in enumerate(new_tokens) if t in index]
+    if pairs:
+        rows, old_rows = map(list, zip(*pairs))
+        out[rows] = old[old_rows]
+    oov = min(old.shape[0] - 1 - len(old_tokens), fresh.shape[0] - 1 - len(new_tokens))
+    if oov > 0:
+        start, old_start = len(new_tokens) + 1, len(old_tokens) + 1
+        out[start:start + oov] = old[old_start:old_start + oov]
+    return out
+
+
+def _table_key(path: str) -> str | None:
+    """The table key of an embedding table's variable (".../<key>_embedding/embeddings")."""
+    parts = path.split("/")
+    if len(parts) >= 2 and parts[-1] == "embeddings" and parts[-2].endswith("_embedding"):
+        return parts[-2][:-len("_embedding")]
+    return None
+
+
+def _without_vocab_sizes(spec: dict) -> dict:
+    return {k: v for k, v in spec.items() if k != "vocab_sizes"}
+
+
+def maybe_warm_start(network: keras.Model, spec: dict, base_model: str | None,
+                     vocabularies: dict | None = None) -> str:
+    """Loads the base model's weights when its spec equals `spec`; returns what happened.
+
+    With `vocabularies` (this run's {table key: tokens}) and a base model that saved its own,
+    the vocabularies may differ (sizes and order): each embedding row follows its token."""
     if not base_model:
         return "no base model (no blessed model yet, or warm_start is off)"
     folder = os.path.join(os.path.dirname(base_model.rstrip("/")), WARM_START_DIR)
@@ -289,11 +373,32 @@ def maybe_warm_start(network: keras.Model, spec: dict, base_model: str | None) -
         return f"base model {base_model} has no {WARM_START_DIR}/{WARM_START_SPEC}: cold start"
     with tf.io.gfile.GFile(spec_path) as f:
         base_spec = json.load(f)
-    if base_spec != spec:
+    base_vocabularies = _read_json(folder, WARM_START_VOCABULARIES)
+    names = _read_json(folder, WARM_START_NAMES)
+    by_token = vocabularies is not None and base_vocabularies is not None and names is not None
+    if by_token and _without_vocab_sizes(base_spec) != _without_vocab_sizes(spec):
+        return f"base model {base_model} has another architecture: cold start"
+    if not by_token and base_spec != spec:
         return f"base model {base_model} has another architecture or vocabulary: cold start"
     with tf.io.gfile.GFile(os.path.join(folder, WARM_START_WEIGHTS), "rb") as f:
         stored = np.load(io.BytesIO(f.read()))
         weights = [stored[f"arr_{i}"] for i in range(len(stored.files))]
+    if by_token:
+        stored_by_name = dict(zip(names, weights))
+        weights, moved = [], 0
+        for variable in network.weights:
+            old = stored_by_name.get(variable.path)
+            key = _table_key(variable.path)
+            if old is not None and key in vocabularies and key in base_vocabularies:
+                old = remap_rows(old, np.asarray(variable.numpy()), base_vocabularies[key],
+                                 vocabularies[key])
+                moved += 1
+            if old is None or old.shape != tuple(variable.shape):
+                return (f"base model {base_model}: weight {variable.path} is missing or has "
+                        f"another shape: cold start")
+            weights.append(old)
+        network.set_weights(weights)
+        return f"warm start from {base_model} ({moved} embedding tables follow their tokens)"
     current = network.get_weights()
     if [w.shape for w in weights] != [w.shape for w in current]:
         return f"base model {base_model}: weight shapes differ from this network: cold start"
@@ -409,8 +514,10 @@ def train_and_export(fn_args, strategy: tf.distribute.Strategy) -> None:
         if n_workers > 1:
             distribute.skip_symbolic_build(model)
     spec = network_spec(hp, sizes, tasks, problem)
+    vocabularies = table_vocabularies(tft_output, problem)
     if hp.warm_start or window.incremental:
-        logging.info("%s", maybe_warm_start(model.network, spec, fn_args.base_model))
+        logging.info("%s", maybe_warm_start(model.network, spec, fn_args.base_model,
+                                            vocabularies))
     run_dir = distribute.output_dir(fn_args.model_run_dir, strategy)
     serving_dir = distribute.output_dir(fn_args.serving_model_dir, strategy)
     try:
@@ -430,7 +537,7 @@ def train_and_export(fn_args, strategy: tf.distribute.Strategy) -> None:
         export_serving_model(model.network, tft_output, serving_dir,
                              fusion_weights=(fn_args.custom_config or {}).get("fusion_weights"),
                              tasks=tasks, spec=problem)
-        save_warm_start(model.network, spec, serving_dir)
+        save_warm_start(model.network, spec, serving_dir, vocabularies)
     finally:
         if not distribute.is_chief(strategy):
             for scratch in (run_dir, serving_dir):
