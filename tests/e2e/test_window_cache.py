@@ -30,8 +30,8 @@ def _cache_properties(config, run_id):
 
 
 def test_three_span_window_analyzes_only_the_new_span(tmp_path):
-    from pipeline.data import generator as data_lib
     from pipeline.data.spans import artifact_spans
+    from pipeline.datasets import generator as data_lib
     from pipeline.runs import local as local_runner
 
     config = small_config(tmp_path / "home", examples=1500, train_spans=3,
