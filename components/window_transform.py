@@ -107,6 +107,8 @@ class Executor(transform_executor.Executor):
             output_dict[standard_component_specs.TRANSFORM_GRAPH_KEY])
         io_utils.write_string_file(os.path.join(graph_uri, WINDOW_SPANS_FILE),
                                    json.dumps(self._split_spans(), sort_keys=True))
+        if self._decision is None:
+            return
         analyzed, cached = self._decision
         for artifact in output_dict.get(standard_component_specs.UPDATED_ANALYZER_CACHE_KEY, []):
             artifact.set_string_custom_property(ANALYZED_SPANS, spans_text(analyzed))
@@ -118,13 +120,22 @@ class Executor(transform_executor.Executor):
     def _GetPreprocessingFn(self, inputs, unused_outputs):  # noqa: N802
         """TFX's (an extension point of its executor), then the cache decision logged."""
         fn = super()._GetPreprocessingFn(inputs, unused_outputs)
+        try:
+            self._decide(fn, inputs[labels.SCHEMA_PATH_LABEL])
+        except Exception as e:  # noqa: BLE001 - a report must not fail the Transform it reports
+            logging.warning("Transform analyzer cache: could not tell which spans are cached "
+                            "(%s: %s); tf.Transform's own cache decision still applies",
+                            type(e).__name__, e)
+        return fn
+
+    def _decide(self, fn, schema_path: str) -> None:
         examples = self._input_dict[standard_component_specs.EXAMPLES_KEY]
         span_of = {io_utils.all_files_pattern(uri): span
                    for uri, span in self._split_spans().items()
                    if uri.rstrip("/").endswith("Split-train")}
         cache = self._input_dict.get(standard_component_specs.ANALYZER_CACHE_KEY) or []
         cache_dir = artifact_utils.get_single_uri(cache) if cache else None
-        schema = io_utils.parse_pbtxt_file(inputs[labels.SCHEMA_PATH_LABEL], schema_pb2.Schema())
+        schema = io_utils.parse_pbtxt_file(schema_path, schema_pb2.Schema())
         typespecs = tfxio_utils.make_tfxio(
             file_pattern=next(iter(span_of)), telemetry_descriptors=["mtl"],
             payload_format=examples_utils.get_payload_format(examples[0]),
@@ -135,7 +146,6 @@ class Executor(transform_executor.Executor):
         logging.info("Transform analyzer cache: analyzed span(s) %s; span(s) %s taken from "
                      "the cache", spans_text(self._decision[0]) or "none",
                      spans_text(self._decision[1]) or "none")
-        return fn
 
 
 class WindowTransform(Transform):
