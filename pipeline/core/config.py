@@ -7,10 +7,13 @@ does), creates folders or imports TensorFlow.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 from pathlib import Path
 
 from components.gated_pusher.latency import DEFAULT_LATENCY_BUDGET_MS, DEFAULT_LATENCY_SAMPLES
+from models import search_space
 from models.hparams import ModelHParams
 from models.spec import ProblemSpec, Task, default_spec
 
@@ -45,6 +48,20 @@ DEFAULT_MIN_SPAN_EXAMPLES = 1000
 # incremental training.
 TRAIN_MODES = ("full", "incremental")
 DEFAULT_REPLAY_FRACTION = 0.2
+# `mtl run --tune [TRIALS]` (docs/guides/tuning.md): trials when no number is given, the
+# wall-clock cap of a search, and the per-trial budget that fits 100,000 examples in the
+# 15 minutes of a whole `--tune` run on 2 cores (measured: benchmarks/tuning.py).
+DEFAULT_TUNE_TRIALS = 10
+DEFAULT_TUNE_MINUTES = 8.0
+TUNE_TRIAL_EPOCHS = 8
+TUNE_PATIENCE = 2
+TUNE_MAX_EXAMPLES = 40_000
+TUNE_VALIDATION_FRACTION = 0.1
+# Hyperparameters that do not change what a search finds, left out of the tuning key: the seed,
+# the training length (epochs, steps per epoch, early stopping's patience and budgets; a name
+# this version lacks is simply absent), warm start and XLA.
+_UNTUNED_HPARAMS = ("seed", "epochs", "steps_per_epoch", "patience", "max_epochs",
+                    "max_train_seconds", "warm_start", "jit_compile")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,6 +152,13 @@ class PipelineConfig:
     # Optional tasks of the spec (`optional: true`) trained on top of the default ones; the
     # embedded data then carries their labels.
     extra_tasks: tuple[str, ...] = ()
+    # Hyperparameter search (docs/guides/tuning.md): the Tuner runs up to `tune_trials` trials
+    # (None: no search in this run) for at most `tune_minutes`. `tuned_hyperparameters` is the
+    # folder of a stored search's best_hyperparameters artifact that this run reuses instead
+    # (the local runner finds it in ML Metadata by `tuning_key`: pipeline.runs.tuning).
+    tune_trials: int | None = None
+    tune_minutes: float = DEFAULT_TUNE_MINUTES
+    tuned_hyperparameters: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "extra_tasks", tuple(self.extra_tasks))
@@ -163,10 +187,22 @@ class PipelineConfig:
         if not 0.0 <= self.replay_fraction <= 1.0:
             raise ValueError(f"replay_fraction must be between 0 and 1, got "
                              f"{self.replay_fraction}")
+        if self.train_spans > 1 and self.tune_trials is not None:
+            raise ValueError(f"a search (tune_trials={self.tune_trials}) reads materialized "
+                             f"examples; a rolling window (train_spans={self.train_spans}) "
+                             f"materializes none: search with train_spans=1, then reuse its "
+                             f"hyperparameters (tuned_hyperparameters) in the window")
         if self.train_spans > 1 and self.hparams.task_sampling != "natural":
             raise ValueError(f"task_sampling={self.hparams.task_sampling!r} reads materialized "
                              f"examples; a rolling window (train_spans={self.train_spans}) "
                              f"transforms its raw spans while training: use natural sampling")
+        if self.tune_trials is not None and self.tune_trials < 1:
+            raise ValueError(f"tune_trials must be at least 1, got {self.tune_trials}")
+        if not self.tune_minutes > 0:
+            raise ValueError(f"tune_minutes must be > 0, got {self.tune_minutes}")
+        if self.tune_trials is not None and self.tuned_hyperparameters:
+            raise ValueError("a run either searches (tune_trials) or reuses stored "
+                             "hyperparameters (tuned_hyperparameters), not both")
         if self.beam_processes != "auto" and (
                 not isinstance(self.beam_processes, int) or self.beam_processes < 1):
             raise ValueError(f"beam_processes must be 'auto' or at least 1, got "
@@ -246,6 +282,25 @@ class PipelineConfig:
                 changes["max_change"] = float(self.max_changes[task.name])
             out.append(dataclasses.replace(task, **changes))
         return tuple(out)
+
+    def tuning_settings(self) -> dict:
+        """The Tuner's budget (`custom_config["tuning"]`, read by models.tuning)."""
+        return {"trials": self.tune_trials or DEFAULT_TUNE_TRIALS,
+                "max_minutes": float(self.tune_minutes), "trial_epochs": TUNE_TRIAL_EPOCHS,
+                "patience": TUNE_PATIENCE, "max_examples": TUNE_MAX_EXAMPLES,
+                "validation_fraction": TUNE_VALIDATION_FRACTION}
+
+    def tuning_key(self) -> str:
+        """What a stored search must match to be reused: sha256 over the search space's
+        version, the problem spec's content, the optional tasks trained, and the run's
+        hyperparameters other than the seed, the training length, warm start and XLA (so
+        `--model`, `--weighting`, `--batch-size`, `--learning-rate`, `--task-sampling`, ...
+        or any change to the spec ask for a new search; `--seed` and `--epochs` do not)."""
+        hparams = {k: v for k, v in self.hparams.to_dict().items() if k not in _UNTUNED_HPARAMS}
+        payload = {"space_version": search_space.SPACE_VERSION, "spec": self.spec.to_dict(),
+                   "extra_tasks": sorted(self.extra_tasks), "hparams": hparams}
+        text = json.dumps(payload, sort_keys=True, default=list)
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def replace(self, **changes) -> PipelineConfig:
         return dataclasses.replace(self, **changes)

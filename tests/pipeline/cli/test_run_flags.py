@@ -52,3 +52,5 @@ def test_train_mode_and_replay_fraction_flags():
         run_config(["--train-spans", "2", "--task-sampling", "uniform"])
     with pytest.raises(SystemExit):
         run_config(["--train-mode", "partial"])
+    with pytest.raises(ValueError, match="a rolling window .* materializes none"):
+        run_config(["--train-spans", "2", "--tune", "3"])
