@@ -57,7 +57,8 @@ def bench_mode(workdir: Path, data_dir: Path, mode: str, spans: int, examples: i
     runs = []
     for k in range(1, spans + 1):
         link_span(data_dir, home, k)
-        window = ["--train-spans", str(spans), "--train-mode", mode] if train_spans is None \
+        window = ["--train-spans", str(max(spans, 2)), "--train-mode", mode] \
+            if train_spans is None \
             else ["--train-spans", str(train_spans)]
         cmd = common.mtl_run_cmd(home, examples, [*window, *extra])
         log = workdir / f"{mode}_{examples}_{k}.log"
@@ -94,6 +95,8 @@ def quality(results: dict) -> dict:
     out = {}
     for mode, result in results.items():
         days = [r["metrics"] for r in result["runs"] if r["spans"] > 1]
+        if not days:
+            continue
         tasks = sorted({t for d in days for t in d})
         out[mode] = {t: {"mean": round(statistics.mean(d[t] for d in days), 4),
                          "std": round(statistics.stdev(d[t] for d in days), 4)
@@ -112,6 +115,8 @@ def main() -> None:
     parser.add_argument("--large-spans", type=int, default=3)
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
                         help="further `mtl run` flags, e.g. --epochs 1")
+    parser.add_argument("--skip-no-window", action="store_true",
+                        help="leave out the run without a window (--train-spans 1)")
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args()
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="mtl_window_bench_"))
@@ -120,12 +125,12 @@ def main() -> None:
     # The same first span without a window (--train-spans 1): Transform materializes, the
     # Trainer parses transformed examples; against the window's K = 1 run (nothing
     # materialized, the graph applied while training) it prices the two designs.
-    single = bench_mode(workdir, data_dir, "single", 1, args.examples, args.extra,
-                        train_spans=1)
+    single = None if args.skip_no_window else bench_mode(
+        workdir, data_dir, "single", 1, args.examples, args.extra, train_spans=1)
     results = {mode: bench_mode(workdir, data_dir, mode, args.max_spans, args.examples,
                                 args.extra) for mode in args.modes}
     figures = {"examples_per_span": args.examples, "max_spans": args.max_spans,
-               "data_generation_seconds": round(gen, 1), "no_window_k1": single["runs"][0],
+               "data_generation_seconds": round(gen, 1), "no_window_k1": single and single["runs"][0],
                "modes": results,
                "quality": quality(results)}
     if args.large_examples:
