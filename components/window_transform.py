@@ -32,6 +32,7 @@ from tfx.components.transform import executor as transform_executor
 from tfx.components.transform import labels
 from tfx.components.util import examples_utils, tfxio_utils
 from tfx.dsl.components.base import executor_spec
+from tfx.dsl.input_resolution.strategies.latest_artifact_strategy import LatestArtifactStrategy
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils
 
@@ -146,6 +147,15 @@ class Executor(transform_executor.Executor):
         logging.info("Transform analyzer cache: analyzed span(s) %s; span(s) %s taken from "
                      "the cache", spans_text(self._decision[0]) or "none",
                      spans_text(self._decision[1]) or "none")
+
+
+class LatestCacheStrategy(LatestArtifactStrategy):
+    """TFX's `LatestArtifactStrategy` (the latest analyzer cache), resolving to no artifact on
+    the first run instead of to None, which TFX records as a FAILED resolver execution (the
+    run goes on, Transform's `analyzer_cache` being optional, but its summary says FAILED)."""
+
+    def resolve_artifacts(self, store, input_dict):  # noqa: D102
+        return self._resolve(input_dict)
 
 
 class WindowTransform(Transform):

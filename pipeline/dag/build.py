@@ -29,7 +29,6 @@ from tfx.components import (
     Transform,
 )
 from tfx.dsl.components.common.resolver import Resolver
-from tfx.dsl.input_resolution.strategies.latest_artifact_strategy import LatestArtifactStrategy
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
     LatestBlessedModelStrategy,
 )
@@ -43,7 +42,7 @@ from components.anomalies_gate.component import AnomaliesGate
 from components.curated_schema import CuratedImportSchemaGen
 from components.gated_pusher.component import GatedPusher
 from components.record_import import RecordImportExampleGen
-from components.window_transform import WindowTransform
+from components.window_transform import LatestCacheStrategy, WindowTransform
 from pipeline.core.config import PipelineConfig
 from pipeline.dag import fingerprint
 from pipeline.dag.tuning import tuning_nodes
@@ -145,7 +144,7 @@ def create_pipeline(
         # back) and transforms nothing: the Trainer applies the graph as it reads the raw
         # window (components/window_transform.py, docs/guides/retraining-window.md).
         analyzer_cache = Resolver(
-            strategy_class=LatestArtifactStrategy,
+            strategy_class=LatestCacheStrategy,
             cache=Channel(type=standard_artifacts.TransformCache),
         ).with_id(ANALYZER_CACHE_RESOLVER_ID)
         transform = WindowTransform(analyzer_cache=analyzer_cache.outputs["cache"],

@@ -44,3 +44,19 @@ def test_a_span_is_cached_only_when_every_analyzer_entry_is_in_the_cache(tmp_pat
     assert analyzed == patterns[1:]
     # No cache at all (the first run): everything is analyzed.
     assert cache_decision(patterns, None, preprocessing_fn, SPECS) == (patterns, [])
+
+
+def test_the_cache_resolver_gives_the_latest_cache_or_none_without_failing():
+    from tfx.types import standard_artifacts
+
+    from components.window_transform import LatestCacheStrategy
+
+    def cache(i):
+        artifact = standard_artifacts.TransformCache()
+        artifact.id = i
+        return artifact
+
+    strategy = LatestCacheStrategy()
+    assert strategy.resolve_artifacts(None, {"cache": []}) == {"cache": []}
+    resolved = strategy.resolve_artifacts(None, {"cache": [cache(3), cache(7), cache(5)]})
+    assert [a.id for a in resolved["cache"]] == [7]
