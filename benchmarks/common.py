@@ -121,6 +121,18 @@ def generate_data(data_dir: Path, examples: int, seed: int = 42) -> float:
     return time.perf_counter() - start
 
 
+def generate_spans(data_dir: Path, examples: int, spans: int, seed: int = 42) -> float:
+    """Writes `spans` spans of `examples` embedded examples each, once; returns seconds."""
+    if (data_dir / f"span-{spans}").exists():
+        return 0.0
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "pipeline.cli", "generate-data", "--out",
+                    str(data_dir), "--examples", str(examples), "--spans", str(spans),
+                    "--seed", str(seed)],
+                   check=True, env=child_env(), cwd=str(REPO), stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
 def fresh_home(home: Path, data_dir: Path) -> None:
     """An empty home whose data/ holds hard links to the shared, pre-generated spans."""
     if home.exists():

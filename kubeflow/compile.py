@@ -64,10 +64,13 @@ def compile_pipeline(config: PipelineConfig, output_path: str, image: str = DEFA
     if not output_path.endswith((".yaml", ".yml")):
         raise ValueError(f"--output {output_path}: expected a .yaml file (the kfp package format)")
     if config.train_spans > 1:
+        # Why, in full: docs/guides/retraining-window.md, "Kubeflow".
         raise ValueError(
             f"train_spans={config.train_spans}: the Kubeflow v2 compiler only supports the "
-            "LatestArtifact and LatestBlessedModel resolvers (tfx/orchestration/kubeflow/v2/"
-            "step_builder.py), not the span window; compile with --train-spans 1")
+            "LatestArtifact resolver (one artifact) and the LatestBlessedModel resolver "
+            "(tfx/orchestration/kubeflow/v2/step_builder.py), not the span window's "
+            "SpanRange resolver, and a Kubeflow step has no ML Metadata connection to list "
+            "the window's span artifacts itself; compile with --train-spans 1")
     curated = schema_lib.resolve_schema_path(config.schema_path, config.home,
                                              infer=config.infer_schema, spec=config.spec)
     if config.schema_runtime_path is None and curated == schema_lib.default_schema_path():

@@ -25,7 +25,14 @@ from models.distribute import make_strategy
 from models.export import export_serving_model
 from models.hparams import ModelHParams
 from models.model import build_model, table_keys
-from models.spec import ProblemSpec, Task, default_spec, label_name, weight_name
+from models.spec import (
+    ProblemSpec,
+    Task,
+    default_spec,
+    label_name,
+    transformed_name,
+    weight_name,
+)
 
 
 def vocab_sizes(tft_output: tft.TFTransformOutput, spec: ProblemSpec | None = None
@@ -82,7 +89,8 @@ def input_fn(file_pattern, data_accessor, tft_output: tft.TFTransformOutput,
              tasks: tuple[Task, ...] | None = None,
              spec: ProblemSpec | None = None, part: str = ALL,
              validation_fraction: float = validation.VALIDATION_FRACTION,
-             cache: bool = False) -> tf.data.Dataset:
+             cache: bool = False, raw: bool = False,
+             keep_fractions: dict[str, float] | None = None) -> tf.data.Dataset:
     """One epoch of batches of (inputs, labels, masks) from transformed TFRecords.
 
     `part`: ALL the records, FIT (all but the validation slice, `models.validation`) or
@@ -96,15 +104,21 @@ def input_fn(file_pattern, data_accessor, tft_output: tft.TFTransformOutput,
     parses batches on a single thread and renames features in another map; on 2 cores this
     path measured faster (benchmarks/train_throughput.py). `data_accessor` stays in the
     signature, as TFX's `fn_args` provides it, but is not needed for tf.Example TFRecords.
+
+    `raw`: the files hold raw examples (a rolling window, which Transform does not
+    materialize): each batch is parsed against the raw feature spec and goes through the
+    transform graph (`tft_output.transform_features_layer()`). `keep_fractions`: {file
+    pattern: fraction} keeps that share of a pattern's records, chosen by a hash of the record
+    (the replay sample of incremental training; the same records on every epoch and run).
     """
     del data_accessor
-    files = _list_files(file_pattern)
+    files, keep = _files_and_fractions(file_pattern, keep_fractions)
     compression = _compression(files)
-    dataset = tf.data.Dataset.from_tensor_slices(files)
+    dataset = tf.data.Dataset.from_tensor_slices((files, keep))
     if shuffle:
         dataset = dataset.shuffle(len(files), seed=seed)
     dataset = dataset.interleave(
-        lambda f: tf.data.TFRecordDataset(f, compression_type=compression),
+        lambda f, k: _sampled(tf.data.TFRecordDataset(f, compression_type=compression), k),
         cycle_length=min(len(files), 4),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
@@ -114,14 +128,50 @@ def input_fn(file_pattern, data_accessor, tft_output: tft.TFTransformOutput,
         dataset = dataset.cache()
     if shuffle:
         dataset = dataset.shuffle(SHUFFLE_BUFFER, seed=seed)
-    feature_spec = tft_output.transformed_feature_spec()
     problem = spec or default_spec()
+    parse = _batch_parser(tft_output, raw)
     dataset = dataset.batch(batch_size).map(
-        lambda records: split_features(tf.io.parse_example(records, feature_spec), tasks,
-                                       problem),
+        lambda records: split_features(parse(records), tasks, problem),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+# Hash buckets of the replay sample: a kept fraction is resolved to 1 / REPLAY_BUCKETS.
+REPLAY_BUCKETS = 10_000
+
+
+def _files_and_fractions(file_pattern, keep_fractions: dict[str, float] | None
+                         ) -> tuple[list[str], list[float]]:
+    """The files of the pattern(s), sorted, and the share of each file's records to keep."""
+    patterns = [file_pattern] if isinstance(file_pattern, str) else list(file_pattern)
+    fractions = {}
+    for pattern in patterns:
+        share = 1.0 if keep_fractions is None else float(keep_fractions.get(pattern, 1.0))
+        for f in tf.io.gfile.glob(pattern):
+            fractions[f] = share
+    files = sorted(fractions)
+    if not files:
+        raise FileNotFoundError(f"no examples match {patterns}")
+    return files, [fractions[f] for f in files]
+
+
+def _sampled(records: tf.data.Dataset, keep: tf.Tensor) -> tf.data.Dataset:
+    """The records whose hash falls in the first `keep` share of the buckets (all at 1.0)."""
+    limit = tf.cast(tf.math.round(keep * REPLAY_BUCKETS), tf.int64)
+    return records.filter(
+        lambda r: tf.strings.to_hash_bucket_fast(r, REPLAY_BUCKETS) < limit)
+
+
+def _batch_parser(tft_output: tft.TFTransformOutput, raw: bool):
+    """Serialized tf.Examples -> transformed features: parsed (materialized examples), or
+    parsed raw and transformed by the graph."""
+    if not raw:
+        feature_spec = tft_output.transformed_feature_spec()
+        return lambda records: tf.io.parse_example(records, feature_spec)
+    raw_spec = tft_output.raw_feature_spec()
+    layer = tft_output.transform_features_layer()
+    return lambda records: layer(tf.io.parse_example(records, raw_spec))
 
 
 def _select(records: tf.data.Dataset, part: str, fraction: float) -> tf.data.Dataset:
@@ -233,6 +283,11 @@ def tasks_from_custom_config(custom_config: dict | None) -> tuple[Task, ...]:
 WARM_START_DIR = "mtl-warm-start"
 WARM_START_WEIGHTS = "network_weights.npz"
 WARM_START_SPEC = "spec.json"
+# Each weight's variable path, and the tokens of the vocabularies the embedding tables index:
+# a later run whose vocabularies differ (a new span re-ranks and replaces tokens) moves each
+# token's row to its new index instead of loading rows that now belong to other tokens.
+WARM_START_NAMES = "weight_names.json"
+WARM_START_VOCABULARIES = "vocabularies.json"
 # Hyperparameters that do not change the network's variables.
 _TRAINING_ONLY = {"weighting", "epochs", "patience", "step_size_cuts", "max_epochs", "max_train_seconds",
                   "validation_fraction", "embedding_l2", "steps_per_epoch", "batch_size", "learning_rate",
@@ -260,10 +315,39 @@ def network_spec(hp: ModelHParams, sizes: dict[str, int],
                                   "tasks": task_spec, "features": feature_spec}))
 
 
-def save_warm_start(network: keras.Model, spec: dict, serving_model_dir: str) -> None:
-    """Writes the weights and spec next to the serving model (temp file, then rename)."""
+def table_vocabularies(tft_output: tft.TFTransformOutput, spec: ProblemSpec) -> dict:
+    """{embedding table key: the tokens of the vocabulary its rows index} (row = index + 1;
+    the OOV buckets follow the tokens)."""
+    out = {}
+    for feature in (*spec.categorical, *spec.sequences):
+        vocab = preprocessing.vocabulary_name(spec.vocabulary_of(feature)
+                                              if feature.kind == "sequence" else feature.name)
+        try:
+            tokens = tft_output.vocabulary_by_name(vocab)
+        except (ValueError, tf.errors.NotFoundError, OSError):
+            continue
+        out[transformed_name(feature.name)] = [
+            t.decode("utf-8", "backslashreplace") if isinstance(t, bytes) else str(t)
+            for t in tokens]
+    return out
+
+
+def _write_json(folder: str, name: str, value) -> None:
+    tmp = os.path.join(folder, name + ".tmp")
+    with tf.io.gfile.GFile(tmp, "w") as f:
+        json.dump(value, f, sort_keys=True)
+    tf.io.gfile.rename(tmp, os.path.join(folder, name), overwrite=True)
+
+
+def save_warm_start(network: keras.Model, spec: dict, serving_model_dir: str,
+                    vocabularies: dict | None = None) -> None:
+    """Writes the weights and spec next to the serving model (temp file, then rename); with
+    `vocabularies` ({table key: tokens}), the weights' names and those tokens too."""
     folder = os.path.join(os.path.dirname(serving_model_dir.rstrip("/")), WARM_START_DIR)
     tf.io.gfile.makedirs(folder)
+    if vocabularies is not None:
+        _write_json(folder, WARM_START_NAMES, [w.path for w in network.weights])
+        _write_json(folder, WARM_START_VOCABULARIES, vocabularies)
     # The ordered weight list (the network is rebuilt by the same code, so the order matches).
     tmp = os.path.join(folder, WARM_START_WEIGHTS + ".tmp")
     buffer = io.BytesIO()
@@ -277,8 +361,55 @@ def save_warm_start(network: keras.Model, spec: dict, serving_model_dir: str) ->
     tf.io.gfile.rename(tmp, os.path.join(folder, WARM_START_SPEC), overwrite=True)
 
 
-def maybe_warm_start(network: keras.Model, spec: dict, base_model: str | None) -> str:
-    """Loads the base model's weights when its spec equals `spec`; returns what happened."""
+def _read_json(folder: str, name: str):
+    path = os.path.join(folder, name)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+
+
+def remap_rows(old: np.ndarray, fresh: np.ndarray, old_tokens: list[str],
+               new_tokens: list[str]) -> np.ndarray:
+    """An embedding table for the new vocabulary: each token kept from the old vocabulary
+    takes its old row, a new token keeps its fresh row, padding (row 0) and the OOV buckets
+    (after the tokens, hashed by token, so stable) take the old ones."""
+    out = fresh.copy()
+    out[0] = old[0]
+    index = {t: i for i, t in enumerate(old_tokens)}
+    pairs = [(i + 1, index[t] + 1) for i, t in enumerate(new_tokens) if t in index]
+    if pairs:
+        rows, old_rows = map(list, zip(*pairs))
+        out[rows] = old[old_rows]
+    oov = min(old.shape[0] - 1 - len(old_tokens), fresh.shape[0] - 1 - len(new_tokens))
+    if oov > 0:
+        start, old_start = len(new_tokens) + 1, len(old_tokens) + 1
+        out[start:start + oov] = old[old_start:old_start + oov]
+    return out
+
+
+def _table_key(path: str) -> str | None:
+    """The table key of a variable whose rows are ids: an embedding table
+    (".../<key>_embedding/embeddings") or a per-id bias table (".../<key>_bias/embeddings",
+    `layers.IdBiases`), both indexed id + 1."""
+    parts = path.split("/")
+    if len(parts) >= 2 and parts[-1] == "embeddings":
+        for suffix in ("_embedding", "_bias"):
+            if parts[-2].endswith(suffix):
+                return parts[-2][:-len(suffix)]
+    return None
+
+
+def _without_vocab_sizes(spec: dict) -> dict:
+    return {k: v for k, v in spec.items() if k != "vocab_sizes"}
+
+
+def maybe_warm_start(network: keras.Model, spec: dict, base_model: str | None,
+                     vocabularies: dict | None = None) -> str:
+    """Loads the base model's weights when its spec equals `spec`; returns what happened.
+
+    With `vocabularies` (this run's {table key: tokens}) and a base model that saved its own,
+    the vocabularies may differ (sizes and order): each embedding row follows its token."""
     if not base_model:
         return "no base model (no blessed model yet, or warm_start is off)"
     folder = os.path.join(os.path.dirname(base_model.rstrip("/")), WARM_START_DIR)
@@ -287,16 +418,95 @@ def maybe_warm_start(network: keras.Model, spec: dict, base_model: str | None) -
         return f"base model {base_model} has no {WARM_START_DIR}/{WARM_START_SPEC}: cold start"
     with tf.io.gfile.GFile(spec_path) as f:
         base_spec = json.load(f)
-    if base_spec != spec:
+    base_vocabularies = _read_json(folder, WARM_START_VOCABULARIES)
+    names = _read_json(folder, WARM_START_NAMES)
+    by_token = vocabularies is not None and base_vocabularies is not None and names is not None
+    if by_token and _without_vocab_sizes(base_spec) != _without_vocab_sizes(spec):
+        return f"base model {base_model} has another architecture: cold start"
+    if not by_token and base_spec != spec:
         return f"base model {base_model} has another architecture or vocabulary: cold start"
     with tf.io.gfile.GFile(os.path.join(folder, WARM_START_WEIGHTS), "rb") as f:
         stored = np.load(io.BytesIO(f.read()))
         weights = [stored[f"arr_{i}"] for i in range(len(stored.files))]
+    if by_token:
+        stored_by_name = dict(zip(names, weights))
+        weights, moved = [], 0
+        for variable in network.weights:
+            old = stored_by_name.get(variable.path)
+            key = _table_key(variable.path)
+            if old is not None and key in vocabularies and key in base_vocabularies:
+                old = remap_rows(old, np.asarray(variable.numpy()), base_vocabularies[key],
+                                 vocabularies[key])
+                moved += 1
+            if old is None or old.shape != tuple(variable.shape):
+                return (f"base model {base_model}: weight {variable.path} is missing or has "
+                        f"another shape: cold start")
+            weights.append(old)
+        network.set_weights(weights)
+        return f"warm start from {base_model} ({moved} id tables follow their tokens)"
     current = network.get_weights()
     if [w.shape for w in weights] != [w.shape for w in current]:
         return f"base model {base_model}: weight shapes differ from this network: cold start"
     network.set_weights(weights)
     return f"warm start from {base_model}"
+
+
+# custom_config["window"] of a rolling-window run (pipeline/dag/build.py): {"train_mode":
+# "full" | "incremental", "replay_fraction": f}. Its examples are the window's raw spans.
+WINDOW_KEY = "window"
+# Written by the window's Transform (components/window_transform.py): {split uri: span}.
+WINDOW_SPANS_FILE = "window_spans.json"
+
+
+class WindowInputs:
+    """What a rolling-window run trains and validates on.
+
+    `full`: every span of the window. `incremental`: the newest span, plus a replay sample of
+    `replay_fraction` of each older span's training examples (by a hash of the record), and
+    the weights of the latest blessed model as the starting point; validation during training
+    reads the newest span's eval split only. Outside a window (`raw` False) nothing changes.
+    """
+
+    def __init__(self, train_files, eval_files, config: dict | None, split_spans: dict):
+        self.raw = config is not None
+        self.incremental = bool(config) and config.get("train_mode") == "incremental"
+        self.eval_files = eval_files
+        self.train_fractions = None
+        if not self.incremental:
+            return
+        spans = {pattern: _pattern_span(pattern, split_spans)
+                 for pattern in [*_as_list(train_files), *_as_list(eval_files)]}
+        newest = max(spans.values())
+        replay = float(config.get("replay_fraction", 0.0))
+        self.train_fractions = {p: 1.0 if spans[p] == newest else replay
+                                for p in _as_list(train_files)}
+        self.eval_files = [p for p in _as_list(eval_files) if spans[p] == newest]
+        logging.info("incremental training: span %d whole, a %.0f%% replay sample of span(s) "
+                     "%s", newest, 100 * replay,
+                     sorted({v for v in spans.values() if v != newest}) or "none")
+
+    @classmethod
+    def from_fn_args(cls, fn_args) -> WindowInputs:
+        config = (fn_args.custom_config or {}).get(WINDOW_KEY)
+        split_spans = {}
+        path = os.path.join(fn_args.transform_output, WINDOW_SPANS_FILE)
+        if config is not None and tf.io.gfile.exists(path):
+            with tf.io.gfile.GFile(path) as f:
+                split_spans = json.load(f)
+        return cls(fn_args.train_files, fn_args.eval_files, config, split_spans)
+
+
+def _as_list(patterns) -> list[str]:
+    return [patterns] if isinstance(patterns, str) else list(patterns)
+
+
+def _pattern_span(pattern: str, split_spans: dict[str, int]) -> int:
+    """The span of a split's file pattern (`<split uri>/*`)."""
+    for uri, span in split_spans.items():
+        if pattern.rstrip("*").rstrip("/") == uri.rstrip("/"):
+            return int(span)
+    raise ValueError(f"incremental training: {pattern} is not a split of the window's spans "
+                     f"{sorted(split_spans)} (the transform graph's {WINDOW_SPANS_FILE})")
 
 
 # Beside history.json in the model run folder: the hyperparameters the model was trained with.
@@ -360,6 +570,7 @@ def train_and_export(fn_args, strategy: tf.distribute.Strategy) -> None:
         logging.info("tuned hyperparameters: %s", search_space.describe(tuned))
     keras.utils.set_random_seed(hp.seed)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    window = WindowInputs.from_fn_args(fn_args)
     n_workers = distribute.num_workers(strategy)
     summary: dict = {"epochs": hp.epochs}
     part = FIT
@@ -376,19 +587,22 @@ def train_and_export(fn_args, strategy: tf.distribute.Strategy) -> None:
     held_out = hp.auto_epochs and part == FIT
     train = input_fn(fn_args.train_files, fn_args.data_accessor, tft_output, hp.batch_size,
                      seed=hp.seed, tasks=tasks, spec=problem, part=part,
-                     validation_fraction=hp.validation_fraction)
+                     validation_fraction=hp.validation_fraction, raw=window.raw,
+                     keep_fractions=window.train_fractions)
     if held_out:
         monitored = input_fn(fn_args.train_files, fn_args.data_accessor, tft_output,
                              hp.batch_size, shuffle=False, tasks=tasks, spec=problem,
                              part=VALIDATION, validation_fraction=hp.validation_fraction,
-                             cache=summary["validation_examples"] <= CACHE_VALIDATION_RECORDS)
+                             cache=summary["validation_examples"] <= CACHE_VALIDATION_RECORDS,
+                             raw=window.raw, keep_fractions=window.train_fractions)
         monitored_steps, monitored_files = None, fn_args.train_files
     elif hp.auto_epochs:
         monitored = monitored_steps = monitored_files = None
     else:
-        monitored = input_fn(fn_args.eval_files, fn_args.data_accessor, tft_output,
-                             hp.batch_size, shuffle=False, tasks=tasks, spec=problem)
-        monitored_steps, monitored_files = fn_args.eval_steps, fn_args.eval_files
+        monitored = input_fn(window.eval_files, fn_args.data_accessor, tft_output,
+                             hp.batch_size, shuffle=False, tasks=tasks, spec=problem,
+                             raw=window.raw)
+        monitored_steps, monitored_files = fn_args.eval_steps, window.eval_files
     if hp.task_sampling != "natural":
         if n_fit is None:
             n_fit = count_records(fn_args.train_files)
@@ -409,8 +623,10 @@ def train_and_export(fn_args, strategy: tf.distribute.Strategy) -> None:
         if n_workers > 1:
             distribute.skip_symbolic_build(model)
     spec = network_spec(hp, sizes, tasks, problem)
-    if hp.warm_start:
-        logging.info("%s", maybe_warm_start(model.network, spec, fn_args.base_model))
+    vocabularies = table_vocabularies(tft_output, problem)
+    if hp.warm_start or window.incremental:
+        logging.info("%s", maybe_warm_start(model.network, spec, fn_args.base_model,
+                                            vocabularies))
     run_dir = distribute.output_dir(fn_args.model_run_dir, strategy)
     serving_dir = distribute.output_dir(fn_args.serving_model_dir, strategy)
     callbacks = [keras.callbacks.TensorBoard(log_dir=run_dir, update_freq=50),
@@ -449,7 +665,7 @@ def train_and_export(fn_args, strategy: tf.distribute.Strategy) -> None:
         export_serving_model(model.network, tft_output, serving_dir,
                              fusion_weights=(fn_args.custom_config or {}).get("fusion_weights"),
                              tasks=tasks, spec=problem)
-        save_warm_start(model.network, spec, serving_dir)
+        save_warm_start(model.network, spec, serving_dir, vocabularies)
     finally:
         if not distribute.is_chief(strategy):
             for scratch in (run_dir, serving_dir):

@@ -23,8 +23,10 @@ from pipeline.core.config import (
     AUTO_BEAM_PROCESSES_MIN_EXAMPLES,
     DEFAULT_BEAM_ARGS,
     DEFAULT_MIN_SPAN_EXAMPLES,
+    DEFAULT_REPLAY_FRACTION,
     DEFAULT_TUNE_MINUTES,
     DEFAULT_TUNE_TRIALS,
+    TRAIN_MODES,
     PipelineConfig,
 )
 
@@ -120,6 +122,14 @@ def add_run_flags(run: argparse.ArgumentParser) -> None:
                           "span, else 1; ignored with --beam-arg or --beam-workers)")
     run.add_argument("--train-spans", type=int, default=1, metavar="K",
                      help="train on the latest K spans (rolling window); evaluate on the newest")
+    run.add_argument("--train-mode", default="full", choices=TRAIN_MODES,
+                     help="with --train-spans K > 1: full (train on the whole window; default) "
+                          "or incremental (warm-start from the latest blessed model, train on "
+                          "the newest span plus a replay sample of the older ones)")
+    run.add_argument("--replay-fraction", type=float, default=DEFAULT_REPLAY_FRACTION,
+                     metavar="F",
+                     help="--train-mode incremental: the share of each older span's training "
+                          f"examples replayed (default {DEFAULT_REPLAY_FRACTION})")
     run.add_argument("--with-task", action="append", default=[], metavar="TASK",
                      help="also train this optional task of the spec (repeatable); the "
                           "default problem's: " + ", ".join(
@@ -207,6 +217,8 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
         beam_processes=args.beam_processes,
         enable_cache=not args.no_cache,
         train_spans=args.train_spans,
+        train_mode=args.train_mode,
+        replay_fraction=args.replay_fraction,
         distribution_strategy=args.strategy,
         local_workers=args.workers,
         schema_path=args.schema,

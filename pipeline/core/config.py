@@ -44,6 +44,10 @@ AUTO_BEAM_PROCESSES_MIN_EXAMPLES = 500_000
 # would only report noise) and before Transform. 1,000 examples leave about 200 for evaluation.
 DEFAULT_MIN_SPAN_EXAMPLES = 1000
 
+# `train_mode` of a rolling window, and the default share of each older span replayed by
+# incremental training.
+TRAIN_MODES = ("full", "incremental")
+DEFAULT_REPLAY_FRACTION = 0.2
 # `mtl run --tune [TRIALS]` (docs/guides/tuning.md): trials when no number is given, the
 # wall-clock cap of a search, and the per-trial budget that fits 100,000 examples in the
 # 15 minutes of a whole `--tune` run on 2 cores (measured: benchmarks/tuning.py).
@@ -122,6 +126,12 @@ class PipelineConfig:
     # ImportExampleGen ingested (1: only the newest). The Evaluator always gates on the newest
     # span's held-out (eval) examples. See pipeline/data/spans.py.
     train_spans: int = 1
+    # With train_spans > 1: "full" trains on the whole window; "incremental" warm-starts from
+    # the latest blessed model and trains on the newest span plus a replay sample of
+    # `replay_fraction` of each older span's training examples (models/trainer.py,
+    # WindowInputs; docs/guides/retraining-window.md).
+    train_mode: str = "full"
+    replay_fraction: float = DEFAULT_REPLAY_FRACTION
     # Trainer's tf.distribute strategy: "default", "mirrored" or "multi_worker_mirrored".
     distribution_strategy: str = "default"
     # multi_worker_mirrored only: worker processes the Trainer starts on this machine when no
@@ -172,6 +182,20 @@ class PipelineConfig:
             raise ValueError(f"min_span_examples must be >= 0, got {self.min_span_examples}")
         if self.train_spans < 1:
             raise ValueError(f"train_spans must be at least 1, got {self.train_spans}")
+        if self.train_mode not in TRAIN_MODES:
+            raise ValueError(f"train_mode must be one of {TRAIN_MODES}, got {self.train_mode!r}")
+        if not 0.0 <= self.replay_fraction <= 1.0:
+            raise ValueError(f"replay_fraction must be between 0 and 1, got "
+                             f"{self.replay_fraction}")
+        if self.train_spans > 1 and self.tune_trials is not None:
+            raise ValueError(f"a search (tune_trials={self.tune_trials}) reads materialized "
+                             f"examples; a rolling window (train_spans={self.train_spans}) "
+                             f"materializes none: search with train_spans=1, then reuse its "
+                             f"hyperparameters (tuned_hyperparameters) in the window")
+        if self.train_spans > 1 and self.hparams.task_sampling != "natural":
+            raise ValueError(f"task_sampling={self.hparams.task_sampling!r} reads materialized "
+                             f"examples; a rolling window (train_spans={self.train_spans}) "
+                             f"transforms its raw spans while training: use natural sampling")
         if self.tune_trials is not None and self.tune_trials < 1:
             raise ValueError(f"tune_trials must be at least 1, got {self.tune_trials}")
         if not self.tune_minutes > 0:
@@ -183,6 +207,18 @@ class PipelineConfig:
                 not isinstance(self.beam_processes, int) or self.beam_processes < 1):
             raise ValueError(f"beam_processes must be 'auto' or at least 1, got "
                              f"{self.beam_processes!r}")
+
+    def window_config(self) -> dict | None:
+        """The Trainer's `custom_config["window"]` (None outside a rolling window)."""
+        if self.train_spans == 1:
+            return None
+        return {"train_mode": self.train_mode, "replay_fraction": self.replay_fraction}
+
+    @property
+    def warm_starts(self) -> bool:
+        """Whether the Trainer starts from the latest blessed model's weights."""
+        return self.hparams.warm_start or (self.train_spans > 1
+                                           and self.train_mode == "incremental")
 
     def data_beam_args(self) -> tuple[str, ...]:
         """The Beam flags added to the data-proportional Beam stages: the local runner's

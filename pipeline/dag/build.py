@@ -42,6 +42,7 @@ from components.anomalies_gate.component import AnomaliesGate
 from components.curated_schema import CuratedImportSchemaGen
 from components.gated_pusher.component import GatedPusher
 from components.record_import import RecordImportExampleGen
+from components.window_transform import LatestCacheStrategy, WindowTransform
 from pipeline.core.config import PipelineConfig
 from pipeline.dag import fingerprint
 from pipeline.dag.tuning import tuning_nodes
@@ -51,6 +52,7 @@ from pipeline.evaluation import eval_config as eval_config_lib
 
 PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
 RUN_FN = "models.trainer.run_fn"
+ANALYZER_CACHE_RESOLVER_ID = "latest_analyzer_cache_resolver"
 
 
 def create_pipeline(
@@ -124,7 +126,7 @@ def create_pipeline(
     # The features the curated schema lets an example lack: Transform imputes them and the
     # model reads their missing-value indicators (models.preprocessing).
     model_spec = spec.with_optional(schema_lib.optional_features(curated, spec))
-    transform = Transform(
+    transform_args = dict(
         examples=train_examples,
         schema=validated_schema,
         preprocessing_fn=PREPROCESSING_FN,
@@ -135,6 +137,18 @@ def create_pipeline(
                        "spec": model_spec.to_dict(),
                        "extra_tasks": list(config.extra_tasks)},
     )
+    if span_window is None:
+        transform = Transform(**transform_args)
+    else:
+        # A window analyzes each span once (the analyzer cache of the latest Transform, fed
+        # back) and transforms nothing: the Trainer applies the graph as it reads the raw
+        # window (components/window_transform.py, docs/guides/retraining-window.md).
+        analyzer_cache = Resolver(
+            strategy_class=LatestCacheStrategy,
+            cache=Channel(type=standard_artifacts.TransformCache),
+        ).with_id(ANALYZER_CACHE_RESOLVER_ID)
+        transform = WindowTransform(analyzer_cache=analyzer_cache.outputs["cache"],
+                                    materialize=False, **transform_args).with_id("Transform")
     hparams = config.hparams.to_dict()
     model_resolver = Resolver(
         strategy_class=LatestBlessedModelStrategy,
@@ -142,7 +156,7 @@ def create_pipeline(
         model_blessing=Channel(type=standard_artifacts.ModelBlessing),
     ).with_id("latest_blessed_model_resolver")
     # Warm start (opt-in: a new blessed model is a new Trainer input, so it defeats the cache).
-    warm_start = {"base_model": model_resolver.outputs["model"]} if config.hparams.warm_start else {}
+    warm_start = {"base_model": model_resolver.outputs["model"]} if config.warm_starts else {}
     trainer_config = {
         "hparams": json.loads(json.dumps(hparams)),
         "code_fingerprint": fingerprint.trainer_fingerprint(),
@@ -151,13 +165,16 @@ def create_pipeline(
         "extra_tasks": list(config.extra_tasks),
         "distribution_strategy": config.distribution_strategy,
         "local_workers": config.local_workers,
+        **({"window": config.window_config()} if span_window else {}),
     }
     # `--tune`: the Tuner's best hyperparameters, or a stored search's, go to the Trainer
     # (pipeline/dag/tuning.py).
     tuning = tuning_nodes(config, transform, validated_schema, trainer_config)
     trainer = Trainer(
         run_fn=RUN_FN,
-        examples=transform.outputs["transformed_examples"],
+        # A window's Trainer reads the raw spans and transforms them itself.
+        examples=(transform.outputs["transformed_examples"] if span_window is None
+                  else train_examples),
         transform_graph=transform.outputs["transform_graph"],
         schema=validated_schema,
         train_args=trainer_pb2.TrainArgs(splits=["train"]),
@@ -207,7 +224,7 @@ def create_pipeline(
             model_resolver,
             evaluator,
             pusher,
-            *([span_window] if span_window else []),
+            *([span_window, analyzer_cache] if span_window else []),
             *tuning.nodes,
         ],
         enable_cache=config.enable_cache,

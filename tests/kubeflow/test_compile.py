@@ -132,7 +132,10 @@ def test_compile_refuses_the_span_window_the_v2_compiler_cannot_express(tmp_path
     code = cli.main(["kfp", "compile", "--output", str(tmp_path / "x.yaml"), "--",
                      "--root", "/mnt/x", "--train-spans", "3"])
     assert code == 2
-    assert "train_spans=3" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "train_spans=3" in err
+    assert "not the span window's SpanRange resolver" in err
+    assert "no ML Metadata connection" in err
     assert list(tmp_path.iterdir()) == []
 
 

@@ -134,10 +134,13 @@ def test_sampled_batches_draw_each_task_from_its_labelled_examples(tmp_path):
 
 
 class SizedTransformOutput(FakeTransformOutput):
-    """Also answers the vocabulary sizes the model's tables need."""
+    """Also answers the vocabularies the model's tables need (5 tokens each)."""
 
     def vocabulary_size_by_name(self, name: str) -> int:
         return 5
+
+    def vocabulary_by_name(self, name: str) -> list[bytes]:
+        return [f"{name}-{i}".encode() for i in range(5)]
 
 
 def _varied_example(i: int, spec: dict) -> bytes:
@@ -224,3 +227,41 @@ def test_auto_fits_all_but_the_validation_slice_and_records_how_it_stopped(
                             part=trainer.VALIDATION)
     assert sum(int(b[2]["click"].shape[0]) for b in fit) == n_fit
     assert sum(int(b[2]["click"].shape[0]) for b in held) == n_validation
+
+
+def _write(path, ids):
+    spec = FakeTransformOutput().transformed_feature_spec()
+    with tf.io.TFRecordWriter(str(path), tf.io.TFRecordOptions(compression_type="GZIP")) as w:
+        for i in ids:
+            w.write(_example(i, spec))
+
+
+def test_replay_sample_keeps_a_hashed_share_of_older_spans_and_all_of_the_newest(tmp_path):
+    for span, ids in ((1, range(0, 400)), (2, range(1000, 1100))):
+        (tmp_path / f"s{span}" / "Split-train").mkdir(parents=True)
+        _write(tmp_path / f"s{span}" / "Split-train" / "data.gz", ids)
+    old, new = (str(tmp_path / f"s{s}" / "Split-train" / "*") for s in (1, 2))
+    split_spans = {str(tmp_path / f"s{s}" / "Split-train"): s for s in (1, 2)}
+    window = trainer.WindowInputs([old, new], [new], {"train_mode": "incremental",
+                                                      "replay_fraction": 0.25}, split_spans)
+    assert window.incremental and window.train_fractions == {old: 0.25, new: 1.0}
+
+    def ids(seed):
+        data = trainer.input_fn([old, new], None, FakeTransformOutput(), batch_size=64,
+                                seed=seed, keep_fractions=window.train_fractions)
+        return sorted(np.concatenate(
+            [b[0][features.transformed_name("item_id")].numpy() for b in data]).tolist())
+
+    kept = ids(1)
+    assert [i for i in kept if i >= 1000] == list(range(1000, 1100))
+    replayed = [i for i in kept if i < 1000]
+    # A quarter of 400 by a hash of each record: binomial, sd ~ 9 examples.
+    assert 70 <= len(replayed) <= 130
+    assert ids(2) == kept  # the same records whatever the shuffle
+
+    full = trainer.WindowInputs([old, new], [new], {"train_mode": "full"}, split_spans)
+    assert full.raw and not full.incremental and full.train_fractions is None
+    outside = trainer.WindowInputs([new], [new], None, {})
+    assert not outside.raw and not outside.incremental
+    with pytest.raises(ValueError, match="not a split of the window"):
+        trainer.WindowInputs([old], [old], {"train_mode": "incremental"}, {})

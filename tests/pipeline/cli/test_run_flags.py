@@ -47,3 +47,21 @@ def test_epochs_default_to_auto_and_take_a_number_or_auto(capsys):
         with pytest.raises(SystemExit):
             run_config(["--epochs", bad])
         assert "epochs must be 'auto' or a whole number >= 1" in capsys.readouterr().err
+
+
+def test_train_mode_and_replay_fraction_flags():
+    config = run_config(["--train-spans", "5", "--train-mode", "incremental",
+                         "--replay-fraction", "0.3"])
+    assert (config.train_spans, config.train_mode, config.replay_fraction) == (
+        5, "incremental", 0.3)
+    assert config.window_config() == {"train_mode": "incremental", "replay_fraction": 0.3}
+    assert run_config([]).window_config() is None
+    assert run_config(["--train-spans", "2"]).train_mode == "full"
+    with pytest.raises(ValueError, match="replay_fraction must be between 0 and 1, got 1.5"):
+        run_config(["--replay-fraction", "1.5"])
+    with pytest.raises(ValueError, match="task_sampling='uniform' reads materialized examples"):
+        run_config(["--train-spans", "2", "--task-sampling", "uniform"])
+    with pytest.raises(SystemExit):
+        run_config(["--train-mode", "partial"])
+    with pytest.raises(ValueError, match="a rolling window .* materializes none"):
+        run_config(["--train-spans", "2", "--tune", "3"])

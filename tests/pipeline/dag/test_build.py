@@ -95,6 +95,38 @@ def test_transform_statistics_are_on_for_a_text_problem_only(tmp_path):
     assert "post_transform_stats" in text.outputs
 
 
+def test_a_window_feeds_the_latest_analyzer_cache_back_and_materializes_nothing(tmp_path):
+    import json
+
+    from components.window_transform import Executor
+    from pipeline.dag.build import ANALYZER_CACHE_RESOLVER_ID
+    from pipeline.data.spans import WINDOW_RESOLVER_ID
+
+    single = _nodes(PipelineConfig(root=str(tmp_path)))
+    # One span: TFX's Transform, materialized examples to the Trainer, no window resolvers.
+    assert "transformed_examples" in single["Transform"].outputs
+    assert single["Trainer"].inputs["examples"] is single["Transform"].outputs[
+        "transformed_examples"]
+    assert "window" not in json.loads(single["Trainer"].exec_properties["custom_config"])
+    assert "analyzer_cache" not in single["Transform"].inputs
+    assert ANALYZER_CACHE_RESOLVER_ID not in single and "base_model" not in single["Trainer"].inputs
+
+    nodes = _nodes(PipelineConfig(root=str(tmp_path), train_spans=3, train_mode="incremental",
+                                  replay_fraction=0.1))
+    transform = nodes["Transform"]
+    assert transform.executor_spec.executor_class is Executor
+    assert transform.inputs["analyzer_cache"] is nodes[ANALYZER_CACHE_RESOLVER_ID].outputs["cache"]
+    assert "updated_analyzer_cache" in transform.outputs
+    assert "transformed_examples" not in transform.outputs
+    window = nodes[WINDOW_RESOLVER_ID].outputs["examples"]
+    assert transform.inputs["examples"] is window
+    assert nodes["Trainer"].inputs["examples"] is window
+    config = json.loads(nodes["Trainer"].exec_properties["custom_config"])
+    assert config["window"] == {"train_mode": "incremental", "replay_fraction": 0.1}
+    # Incremental training starts from the latest blessed model.
+    assert "base_model" in nodes["Trainer"].inputs
+    full = _nodes(PipelineConfig(root=str(tmp_path), train_spans=3))
+    assert "base_model" not in full["Trainer"].inputs
 def test_transform_and_trainer_get_the_features_the_curated_schema_lets_examples_lack(tmp_path):
     import json
 
