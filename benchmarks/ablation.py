@@ -159,7 +159,7 @@ def train_project(data: Data, hp, loss_weights: dict) -> dict[str, float]:
     tasks = tuple(dataclasses.replace(t, loss_weight=loss_weights.get(t.name, t.loss_weight))
                   for t in _spec().default_tasks)
     keras.utils.set_random_seed(hp.seed)
-    model = build_model(hp, data.sizes, tasks)
+    model = build_model(hp, data.sizes, tasks, _spec())
     begin = time.time()
     model.fit(data.train(hp.batch_size, hp.seed), epochs=hp.epochs, verbose=0)
     seconds = time.time() - begin

@@ -393,7 +393,7 @@ def run_peers(examples: int, seeds: int, home: str | None, data_seed: int,
 
     def train_project(hp: ModelHParams, model_tasks) -> dict[str, float]:
         keras.utils.set_random_seed(hp.seed)
-        model = build_model(hp, sizes, model_tasks)
+        model = build_model(hp, sizes, model_tasks, _spec())
         data = trainer.input_fn(train_files, None, tft_output, hp.batch_size, seed=hp.seed,
                                 tasks=model_tasks)
         model.fit(data, epochs=hp.epochs, verbose=0)

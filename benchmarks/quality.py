@@ -251,7 +251,7 @@ def run_funnel(examples: int, seeds: int, epochs: int, grid_seeds: int,
 
     def train(hp: ModelHParams, fill: tuple[str, ...]) -> dict[str, float]:
         keras.utils.set_random_seed(hp.seed)
-        model = build_model(hp, sizes)
+        model = build_model(hp, sizes, _spec().default_tasks, _spec())
         data = trainer.input_fn(train_files, None, tft_output, hp.batch_size, seed=hp.seed)
         if fill:
             data = data.map(lambda x, labels, masks: (x, labels, zero_fill_masks(masks, fill)))

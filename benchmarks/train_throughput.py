@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     from models import trainer
     from models.hparams import ModelHParams
     from models.model import build_model
+    from models.spec import default_spec
 
     hp = ModelHParams(jit_compile=args.jit_compile)
     batch_size = args.batch_size or hp.batch_size
@@ -114,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     ).batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
     keras.utils.set_random_seed(hp.seed)
-    model = build_model(hp, trainer.vocab_sizes(tft_output))
+    spec = default_spec()
+    model = build_model(hp, trainer.vocab_sizes(tft_output), spec.default_tasks, spec)
 
     cpu: dict[str, list[float]] = {}
 

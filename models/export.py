@@ -51,7 +51,7 @@ from models.signatures import (
     SPEC_FILE,
     TRANSFORMED_SIGNATURE,
 )
-from models.spec import ProblemSpec, Task, default_spec
+from models.spec import ProblemSpec, Task
 
 # Library packages written for graph mode that autograph would otherwise rewrite at every
 # trace. TensorFlow already leaves `keras` and `tensorflow` alone; `tf_keras` (the Keras 2
@@ -76,10 +76,8 @@ def leave_libraries_unconverted() -> None:
     autograph_config.CONVERSION_RULES = missing + tuple(rules)
 
 
-def serving_parse_spec(raw_feature_spec: dict, with_labels: bool,
-                       spec: ProblemSpec | None = None) -> dict:
+def serving_parse_spec(raw_feature_spec: dict, with_labels: bool, spec: ProblemSpec) -> dict:
     """The raw feature spec with defaults, so a request may omit features (and labels)."""
-    spec = spec or default_spec()
     labels = {key: t for t in spec.tasks for key in (t.label_key, t.label_end_key) if key}
     defaults = spec.serving_defaults
     optional = {f.name for f in spec.optional_features}
@@ -150,11 +148,9 @@ def fused_score(outputs: dict, weights: dict[str, float], tasks: tuple[Task, ...
     return tf.add_n(terms)
 
 
-def raw_input_specs(raw_feature_spec: dict, spec: ProblemSpec | None = None
-                    ) -> dict[str, tf.TensorSpec]:
+def raw_input_specs(raw_feature_spec: dict, spec: ProblemSpec) -> dict[str, tf.TensorSpec]:
     """The `serving_raw` inputs: one [batch] tensor per raw (non-label) feature; a sequence
     is one whitespace-separated string."""
-    spec = spec or default_spec()
     specs = {}
     for feature in spec.features:
         value = raw_feature_spec[feature.name]
@@ -176,11 +172,11 @@ class ServingModule(tf.Module):
     """What is saved: the network, the tf.Transform layer and the signatures over both."""
 
     def __init__(self, network: keras.Model, tft_output: tft.TFTransformOutput,
-                 fusion_weights: dict[str, float] | None = None,
-                 tasks: tuple[Task, ...] | None = None, spec: ProblemSpec | None = None):
+                 spec: ProblemSpec, fusion_weights: dict[str, float] | None = None,
+                 tasks: tuple[Task, ...] | None = None):
         super().__init__()
         self.network = network
-        self._spec = spec or default_spec()
+        self._spec = spec
         self._tasks = self._spec.default_tasks if tasks is None else tuple(tasks)
         self.tft_layer = tft_output.transform_features_layer()
         raw_spec = tft_output.raw_feature_spec()
@@ -344,13 +340,13 @@ def contract(module: ServingModule) -> dict:
 
 
 def export_serving_model(network: keras.Model, tft_output: tft.TFTransformOutput,
-                         export_dir: str, fusion_weights: dict[str, float] | None = None,
-                         tasks: tuple[Task, ...] | None = None,
-                         spec: ProblemSpec | None = None) -> None:
+                         export_dir: str, *, spec: ProblemSpec,
+                         fusion_weights: dict[str, float] | None = None,
+                         tasks: tuple[Task, ...] | None = None) -> None:
     """Writes the SavedModel (serving_default, serving_raw, serving_transformed,
     transform_features), its contract JSON and its problem spec."""
     leave_libraries_unconverted()
-    module = ServingModule(network, tft_output, fusion_weights, tasks, spec)
+    module = ServingModule(network, tft_output, spec, fusion_weights, tasks)
     raw_fn = tf.function(module.serve_raw, autograph=False).get_concrete_function(
         **raw_input_specs(tft_output.raw_feature_spec(), module._spec))
     transformed_fn = tf.function(module.serve_transformed,

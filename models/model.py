@@ -36,7 +36,7 @@ from models import tasks as task_lib
 from models import text as text_lib
 from models import weighting as weighting_lib
 from models.hparams import ModelHParams
-from models.spec import ProblemSpec, Task, default_spec, missing_name, transformed_name
+from models.spec import ProblemSpec, Task, missing_name, transformed_name
 
 
 def make_inputs(spec: ProblemSpec) -> dict[str, keras.KerasTensor]:
@@ -418,10 +418,9 @@ def table_keys(spec: ProblemSpec) -> tuple[str, ...]:
 
 
 def build_network(hp: ModelHParams, vocab_sizes: dict[str, int],
-                  tasks: tuple[Task, ...] | None = None,
-                  spec: ProblemSpec | None = None) -> keras.Model:
-    """The functional network: transformed features in, {task: prediction} out."""
-    spec = spec or default_spec()
+                  tasks: tuple[Task, ...] | None, spec: ProblemSpec) -> keras.Model:
+    """The functional network: transformed features in, {task: prediction} out, for problem
+    `spec` and its `tasks` (its default tasks when None)."""
     tasks = spec.default_tasks if tasks is None else tuple(tasks)
     if hp.model not in ARCHITECTURES:
         raise ValueError(f"unknown model {hp.model!r}; choose one of {sorted(ARCHITECTURES)}")
@@ -442,12 +441,9 @@ def build_network(hp: ModelHParams, vocab_sizes: dict[str, int],
 
 
 def build_model(hp: ModelHParams, vocab_sizes: dict[str, int],
-                tasks: tuple[Task, ...] | None = None,
-                spec: ProblemSpec | None = None) -> MultiTaskModel:
+                tasks: tuple[Task, ...] | None, spec: ProblemSpec) -> MultiTaskModel:
     """The trainable multi-task model for architecture `hp.model` and weighting `hp.weighting`
-    on problem `spec` (the default problem when None) and its `tasks` (its default tasks when
-    None)."""
-    spec = spec or default_spec()
+    on problem `spec` and its `tasks` (its default tasks when None)."""
     tasks = spec.default_tasks if tasks is None else tuple(tasks)
     network = build_network(hp, vocab_sizes, tasks, spec)
     model = MultiTaskModel(

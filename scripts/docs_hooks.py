@@ -2,8 +2,8 @@
 
 A page asks for a generated part with a marker line, replaced when the site is built:
 
-  <!-- generated: spec-reference -->   every field of a problem spec (models.spec's field tables
-                                       and FIELD_DOCS, ModelHParams for `model.hparams`)
+  <!-- generated: spec-reference -->   every field of a problem spec (models/spec/fields.py: the
+                                       field tables and FIELD_DOCS, ModelHParams for `model.hparams`)
   <!-- generated: fault-table -->      the fault suite's case list (tests/support/fault_cases.py)
   <!-- generated: layers -->           the import layers scripts/import_graph.py enforces
 

@@ -34,12 +34,12 @@ def main() -> None:
     rows = [predict.complete_row({"user_id": "u1", "item_id": "i3", "category": "c2",
                                   "device": "ios", "price": 9.5, "item_ctr_7d": 0.04,
                                   "user_age": 31, "hour": 20,
-                                  "history_item_ids": ["i1", "i2"]}),
-            predict.complete_row({"user_id": "never-seen", "item_id": "i7"})]
+                                  "history_item_ids": ["i1", "i2"]}, config.spec),
+            predict.complete_row({"user_id": "never-seen", "item_id": "i7"}, config.spec)]
     try:
         import grpc
 
-        request = predict.grpc_request(rows, config.model_name)
+        request = predict.grpc_request(rows, config.model_name, spec=config.spec)
         stub = prediction_service_pb2_grpc.PredictionServiceStub(
             grpc.insecure_channel(f"127.0.0.1:{grpc_port}"))
         response = stub.Predict(request, timeout=30)
@@ -53,7 +53,7 @@ def main() -> None:
                    for k, v in sorted(response.outputs.items())}
         print(json.dumps({"model_spec": json_format.MessageToDict(response.model_spec),
                           "outputs": outputs}, indent=2))
-        body = predict.rest_body(rows)
+        body = predict.rest_body(rows, config.spec)
         url = f"http://localhost:8501/v1/models/{config.model_name}:predict"
         print(f"# REST POST {url}")
         print(json.dumps(body, indent=2))

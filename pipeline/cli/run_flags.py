@@ -231,10 +231,9 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
     )
 
 
-def naive_gates(bounds: dict[str, float], spec: ProblemSpec | None = None) -> dict[str, dict]:
+def naive_gates(bounds: dict[str, float], spec: ProblemSpec) -> dict[str, dict]:
     """`--naive TASK=VALUE` pairs as `PipelineConfig.gates` overrides: `naive_ratio` for a
     regression task, `naive_margin` for the others (see pipeline.evaluation.gates)."""
-    spec = spec or default_spec()
     gates = {}
     for name, value in bounds.items():
         try:

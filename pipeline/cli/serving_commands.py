@@ -8,7 +8,7 @@ import os
 import sys
 import time
 
-from models.spec import load_spec
+from models.spec import default_spec, load_spec
 from pipeline.cli.common import add_home
 from pipeline.serving import clients, versions
 
@@ -76,7 +76,7 @@ def describe_command(args: argparse.Namespace) -> int:
 
 def predict_command(args: argparse.Namespace) -> int:
     try:
-        spec = load_spec(args.spec) if args.spec else None
+        spec = load_spec(args.spec) if args.spec else default_spec()
         if args.model_dir:
             client = clients.InProcessClient(args.model_dir)
         elif args.server:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from models.spec import INPUT_FORMATS, ProblemSpec, SpecError, load_spec
 from models.spec import TABULAR_TASK_KINDS as TASK_KINDS
+from pipeline.cli import spec_draft as draft_lib
 from pipeline.cli.common import quiet_beam
-from pipeline.data import draft as draft_lib
 from pipeline.data import schema as schema_lib
 from pipeline.data.preflight import BadSpanError
 

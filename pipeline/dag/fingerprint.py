@@ -5,10 +5,11 @@ The pipeline names its user code by dotted path (`models.preprocessing.preproces
 silently reuse a stale cached Trainer. We put a hash of the relevant source files into each
 component's `custom_config`, an execution property that is part of the cache key:
 
-- Transform: `preprocessing.py` and the modules it imports from `models` (`spec.py`), so
-  editing the model does not re-run Transform;
-- Trainer: every module of `models`, so editing the model re-runs the Trainer (and everything
-  after it); editing `preprocessing_fn` re-runs Transform, whose new output re-runs the rest.
+- Transform: `preprocessing.py` and the modules it imports from `models` (the `spec`
+  package), so editing the model does not re-run Transform;
+- Trainer: every module of `models` (sub-packages included), so editing the model re-runs the
+  Trainer (and everything after it); editing `preprocessing_fn` re-runs Transform, whose new
+  output re-runs the rest.
 
 Source files are read, never imported: compiling a pipeline does not import TensorFlow.
 """
@@ -20,7 +21,8 @@ import importlib.util
 from pathlib import Path
 
 MODELS_PACKAGE = "models"
-TRANSFORM_MODULES: tuple[str, ...] = ("preprocessing.py", "text_preprocessing.py", "spec.py",
+# Modules (`name.py`) and packages (`name`: every module under it) of `models`.
+TRANSFORM_MODULES: tuple[str, ...] = ("preprocessing.py", "text_preprocessing.py", "spec",
                                      "hparams.py", "signatures.py")
 
 
@@ -44,9 +46,13 @@ def files_fingerprint(paths: list[Path], root: Path) -> str:
 
 def transform_fingerprint(root: Path | None = None) -> str:
     root = root or package_dir()
-    return files_fingerprint([root / name for name in TRANSFORM_MODULES], root)
+    paths: list[Path] = []
+    for name in TRANSFORM_MODULES:
+        path = root / name
+        paths += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    return files_fingerprint(paths, root)
 
 
 def trainer_fingerprint(root: Path | None = None) -> str:
     root = root or package_dir()
-    return files_fingerprint(sorted(root.glob("*.py")), root)
+    return files_fingerprint(sorted(root.rglob("*.py")), root)

@@ -86,8 +86,8 @@ def reference_stats_path(schema_path: str | os.PathLike) -> Path:
     return Path(schema_path).parent / REFERENCE_STATS_FILE
 
 
-def resolve_schema_path(schema_path: str | None, home: str | os.PathLike,
-                        infer: bool = False, spec: ProblemSpec | None = None) -> Path | None:
+def resolve_schema_path(schema_path: str | None, home: str | os.PathLike, *, spec: ProblemSpec,
+                        infer: bool = False) -> Path | None:
     """The curated schema a run validates against, or None when the run asked to infer one.
 
     In order: `schema_path` (must exist), the home's own (`home_schema_path`), the one beside
@@ -96,7 +96,6 @@ def resolve_schema_path(schema_path: str | None, home: str | os.PathLike,
     back to a schema inferred from the data it should check (a local run on a new problem's
     data freezes one from its first span first: `pipeline.runs.local`).
     """
-    spec = spec or default_spec()
     if infer:
         return None
     if schema_path:
@@ -145,11 +144,10 @@ def _feature(schema, name: str):
                    f"{sorted(f.name for f in schema.feature)}")
 
 
-def curate(schema, statistics, spec: ProblemSpec | None = None):
+def curate(schema, statistics, spec: ProblemSpec):
     """Applies the curation rules above to an inferred `schema` (modified and returned)."""
     from tensorflow_metadata.proto.v0 import schema_pb2
 
-    spec = spec or default_spec()
     stats = {f.path.step[0] if f.path.step else f.name: f for f in statistics.datasets[0].features}
     num_examples = statistics.datasets[0].num_examples
     features = {f.name: f for f in spec.features}
@@ -352,11 +350,10 @@ def _label_domain(feature, task: Task) -> None:
         feature.float_domain.disallow_inf = True
 
 
-def reference_statistics(statistics, spec: ProblemSpec | None = None):
+def reference_statistics(statistics, spec: ProblemSpec):
     """The drift-compared features' statistics alone (small enough to review and commit)."""
     from tensorflow_metadata.proto.v0 import statistics_pb2
 
-    spec = spec or default_spec()
     drift = {f.name for f in spec.features if f.schema.get("drift")}
     out = statistics_pb2.DatasetFeatureStatisticsList()
     dataset = out.datasets.add()
@@ -397,7 +394,7 @@ def write_text_atomically(path: Path, text: str) -> None:
 
 
 def freeze(home: str | os.PathLike, out: str | os.PathLike | None = None,
-           split: str = "train", spec: ProblemSpec | None = None) -> tuple[Path, Path]:
+           split: str = "train", *, spec: ProblemSpec) -> tuple[Path, Path]:
     """Infers and curates the schema from `home`'s newest statistics; writes schema + reference.
 
     Returns the two paths written (`out`, default `home_schema_path(home)`, where the next run on
@@ -426,12 +423,11 @@ def freeze_from_data(data_dir: str | os.PathLike, spec: ProblemSpec,
     return write_curated(statistics, spec, Path(out), f"span-{span} of the data")
 
 
-def write_curated(statistics, spec: ProblemSpec | None, schema_path: Path,
+def write_curated(statistics, spec: ProblemSpec, schema_path: Path,
                   described: str) -> tuple[Path, Path]:
     import tensorflow_data_validation as tfdv
     from google.protobuf import text_format
 
-    spec = spec or default_spec()
     schema = curate(tfdv.infer_schema(statistics, infer_feature_shape=True), statistics, spec)
     ref_path = reference_stats_path(schema_path)
     header = (f"# Curated by `mtl schema freeze` for problem {spec.name!r} from {described}.\n"

@@ -18,7 +18,7 @@ import json
 import tensorflow_model_analysis as tfma
 
 from models.signatures import SERVING_DEFAULT
-from models.spec import Task, default_spec, label_name, weight_name
+from models.spec import Task, label_name, weight_name
 from pipeline.evaluation import gates as gates_lib
 from pipeline.evaluation import task_metrics, text_metrics
 from pipeline.evaluation.gates import TaskGate
@@ -174,15 +174,10 @@ def metrics_specs(task: Task, gate: TaskGate | None = None,
     return [rows, observed]
 
 
-def make_eval_config(tasks: tuple[Task, ...] | None = None,
-                     slice_features: tuple[str, ...] | None = None,
+def make_eval_config(tasks: tuple[Task, ...], slice_features: tuple[str, ...],
                      gate_overrides: dict[str, dict] | None = None) -> tfma.EvalConfig:
-    """The EvalConfig; `gate_overrides` is `PipelineConfig.gates` (see
-    `pipeline.evaluation.gates`). Without `tasks` / `slice_features`, the default problem's."""
-    if tasks is None:
-        tasks = default_spec().default_tasks
-    if slice_features is None:
-        slice_features = default_spec().slices
+    """The EvalConfig of a problem's `tasks` and `slice_features`; `gate_overrides` is
+    `PipelineConfig.gates` (see `pipeline.evaluation.gates`)."""
     gates = gates_lib.resolve(tasks, gate_overrides)
     # One unnamed spec: TFX's Evaluator names it "candidate" and adds the "baseline" copy when
     # a blessed baseline exists (and drops the change thresholds on the first run).

@@ -3,9 +3,9 @@
 Three clients with one interface, `predict(rows) -> list[dict]` (one dict of outputs per row):
 
 - `InProcessClient(model_dir)`: loads the SavedModel and calls `serving_default`;
-- `GrpcClient("host:8500", model)`: TF Serving's `PredictionService.Predict` (the
+- `GrpcClient("host:8500", model, spec=spec)`: TF Serving's `PredictionService.Predict` (the
   `tensorflow-serving-api` protos), `serving_default` with serialized tf.Examples;
-- `RestClient("http://host:8501", model)`: TF Serving's REST route
+- `RestClient("http://host:8501", model, spec=spec)`: TF Serving's REST route
   `POST /v1/models/<model>:predict` with `{"signature_name": "serving_raw", "instances": rows}`,
   plain JSON rows of raw features.
 
@@ -41,10 +41,9 @@ def model_spec(model_dir: str) -> ProblemSpec:
     return found[0] if found else default_spec()
 
 
-def complete_row(row: dict, where: str = "row", spec: ProblemSpec | None = None) -> dict:
-    """The row with every raw feature, defaults filled; a sequence as a list of ids; an
-    optional feature that is absent (left out, null, a NaN float) as None."""
-    spec = spec or default_spec()
+def complete_row(row: dict, spec: ProblemSpec, where: str = "row") -> dict:
+    """The row with every raw feature of problem `spec`, defaults filled; a sequence as a list
+    of ids; an optional feature that is absent (left out, null, a NaN float) as None."""
     known = set(spec.raw_feature_keys)
     unknown = sorted(set(row) - known - set(spec.label_keys))
     if unknown:
@@ -84,11 +83,10 @@ def complete_row(row: dict, where: str = "row", spec: ProblemSpec | None = None)
     return out
 
 
-def row_to_example(row: dict, spec: ProblemSpec | None = None) -> bytes:
+def row_to_example(row: dict, spec: ProblemSpec) -> bytes:
     """A serialized tf.Example of a (completed) row."""
     import tensorflow as tf
 
-    spec = spec or default_spec()
     row = complete_row(row, spec=spec)
     example = tf.train.Example()
     feature = example.features.feature
@@ -109,11 +107,10 @@ def row_to_example(row: dict, spec: ProblemSpec | None = None) -> bytes:
     return example.SerializeToString()
 
 
-def example_to_row(serialized: bytes, spec: ProblemSpec | None = None) -> dict:
+def example_to_row(serialized: bytes, spec: ProblemSpec) -> dict:
     """The raw features of a serialized tf.Example as a completed row (labels dropped)."""
     import tensorflow as tf
 
-    spec = spec or default_spec()
     sequences = {f.name for f in spec.sequences}
     example = tf.train.Example.FromString(serialized)
     row = {}
@@ -131,7 +128,7 @@ def example_to_row(serialized: bytes, spec: ProblemSpec | None = None) -> dict:
     return complete_row(row, where="tf.Example", spec=spec)
 
 
-def read_rows(path: str | os.PathLike, spec: ProblemSpec | None = None) -> Iterator[dict]:
+def read_rows(path: str | os.PathLike, spec: ProblemSpec) -> Iterator[dict]:
     """Rows from a JSON-lines file (`.jsonl`/`.json`) or a (gzipped) TFRecord of tf.Examples."""
     path = Path(path)
     if not path.exists():
@@ -245,7 +242,7 @@ class InProcessClient:
 
 
 def grpc_request(rows: list[dict], model_name: str, version: int | None = None,
-                 version_label: str | None = None, spec: ProblemSpec | None = None):
+                 version_label: str | None = None, *, spec: ProblemSpec):
     """The PredictRequest TF Serving receives: serialized tf.Examples to `serving_default`."""
     import tensorflow as tf
     from tensorflow_serving.apis import predict_pb2
@@ -266,8 +263,8 @@ class GrpcClient:
     """TF Serving's PredictionService over gRPC (`host:8500`)."""
 
     def __init__(self, target: str, model_name: str, version: int | None = None,
-                 version_label: str | None = None, timeout: float = 30.0,
-                 spec: ProblemSpec | None = None):
+                 version_label: str | None = None, timeout: float = 30.0, *,
+                 spec: ProblemSpec):
         import grpc
         from tensorflow_serving.apis import prediction_service_pb2_grpc
 
@@ -276,14 +273,14 @@ class GrpcClient:
         self.model_name, self.version, self.version_label = model_name, version, version_label
         self.timeout = timeout
         self.target = target
-        self.spec = spec or default_spec()
+        self.spec = spec
 
     def predict(self, rows: list[dict]) -> list[dict]:
         import grpc
         import tensorflow as tf
 
         request = grpc_request(rows, self.model_name, self.version, self.version_label,
-                               self.spec)
+                               spec=self.spec)
         try:
             response = self._stub.Predict(request, timeout=self.timeout)
         except grpc.RpcError as e:
@@ -295,10 +292,9 @@ class GrpcClient:
         self._channel.close()
 
 
-def rest_body(rows: list[dict], spec: ProblemSpec | None = None) -> dict:
+def rest_body(rows: list[dict], spec: ProblemSpec) -> dict:
     """The REST request body: plain JSON rows to the `serving_raw` signature (a sequence as
     one whitespace-separated string)."""
-    spec = spec or default_spec()
     instances = []
     for row in rows:
         instance = dict(row)
@@ -315,9 +311,9 @@ class RestClient:
     """TF Serving's REST API (`http://host:8501`), row ("instances") format."""
 
     def __init__(self, base_url: str, model_name: str, version: int | None = None,
-                 version_label: str | None = None, timeout: float = 30.0,
-                 spec: ProblemSpec | None = None):
-        self.spec = spec or default_spec()
+                 version_label: str | None = None, timeout: float = 30.0, *,
+                 spec: ProblemSpec):
+        self.spec = spec
         self.base_url = base_url.rstrip("/")
         self.model_name = model_name
         path = f"/v1/models/{model_name}"
@@ -345,8 +341,9 @@ class RestClient:
 
 
 def predict_file(client, path: str | os.PathLike, batch_size: int = 256) -> Iterator[dict]:
-    """Scores every row of `path` with `client`, in batches, in file order."""
-    spec = getattr(client, "spec", None)
+    """Scores every row of `path` with `client` (rows completed for its problem, `client.spec`),
+    in batches, in file order."""
+    spec = client.spec
     for batch in _batches(read_rows(path, spec), batch_size):
         for prediction in client.predict(batch):
             yield text_answers(prediction, spec)

@@ -34,7 +34,7 @@ ROWS = [
 def rows():
     from pipeline.serving import clients as predict
 
-    return [predict.complete_row(r) for r in ROWS]
+    return [predict.complete_row(r, features.SPEC) for r in ROWS]
 
 
 def _close(a: list[dict], b: list[dict], tol=1e-5) -> None:
@@ -52,7 +52,7 @@ def test_score_is_the_fused_sum_and_raw_signature_matches_examples(small_run, ro
 
     config, summary = small_run
     model = tf.saved_model.load(summary.pushed_path)
-    examples = tf.constant([predict.row_to_example(r) for r in rows])
+    examples = tf.constant([predict.row_to_example(r, features.SPEC) for r in rows])
     out = {k: v.numpy() for k, v in model.signatures["serving_default"](examples=examples).items()}
     assert set(out) == {t.name for t in features.TASKS} | {"score"}
     weights = config.active_fusion_weights()
@@ -60,7 +60,7 @@ def test_score_is_the_fused_sum_and_raw_signature_matches_examples(small_run, ro
     np.testing.assert_allclose(out["score"], expected, rtol=1e-6)
 
     raw = model.signatures["serving_raw"]
-    body = predict.rest_body(rows)["instances"]
+    body = predict.rest_body(rows, features.SPEC)["instances"]
     inputs = {k: tf.constant([b[k] for b in body], dtype=spec.dtype)
               for k, spec in raw.structured_input_signature[1].items()}
     raw_out = {k: v.numpy() for k, v in raw(**inputs).items()}
@@ -99,19 +99,21 @@ def test_grpc_and_rest_clients_match_in_process_scores(small_run, local_server, 
     config, summary = small_run
     _, grpc_target, rest_url = local_server
     local = predict.InProcessClient(summary.pushed_path).predict(rows)
-    over_grpc = predict.GrpcClient(grpc_target, config.model_name).predict(rows)
-    over_rest = predict.RestClient(rest_url, config.model_name).predict(rows)
+    over_grpc = predict.GrpcClient(grpc_target, config.model_name, spec=features.SPEC).predict(rows)
+    over_rest = predict.RestClient(rest_url, config.model_name, spec=features.SPEC).predict(rows)
     _close(local, over_grpc)
     _close(local, over_rest)
     # Unknown ids and an empty row still get finite scores (OOV bucket, defaults).
     assert all(np.isfinite(list(p.values())).all() for p in local)
     version = int(os.path.basename(summary.pushed_path))
-    pinned = predict.RestClient(rest_url, config.model_name, version=version).predict(rows[:1])
+    pinned = predict.RestClient(rest_url, config.model_name, version=version,
+                                spec=features.SPEC).predict(rows[:1])
     _close(local[:1], pinned)
     with pytest.raises(ConnectionError, match="NOT_FOUND"):
-        predict.GrpcClient(grpc_target, config.model_name, version=version + 1).predict(rows)
+        predict.GrpcClient(grpc_target, config.model_name, version=version + 1,
+                           spec=features.SPEC).predict(rows)
     with pytest.raises(ConnectionError, match="HTTP 404"):
-        predict.RestClient(rest_url, "no_such_model").predict(rows)
+        predict.RestClient(rest_url, "no_such_model", spec=features.SPEC).predict(rows)
 
 
 def test_mtl_predict_scores_a_tfrecord_file_over_each_transport(small_run, local_server,
@@ -160,7 +162,7 @@ def test_version_labels_route_to_the_promoted_version(small_run, tmp_path, rows)
     port = server.start_grpc(0)
     try:
         canary = predict.GrpcClient(f"127.0.0.1:{port}", config.model_name,
-                                    version_label="canary")
+                                    version_label="canary", spec=features.SPEC)
         _close(canary.predict(rows), predict.InProcessClient(summary.pushed_path).predict(rows))
     finally:
         server.stop()
@@ -185,7 +187,7 @@ def test_real_tensorflow_model_server(small_run, rows):
         f"--model_name={config.model_name}", f"--model_base_path={config.serving_dir}",
     ])
     try:
-        rest = predict.RestClient(f"http://127.0.0.1:{rest_port}", config.model_name)
+        rest = predict.RestClient(f"http://127.0.0.1:{rest_port}", config.model_name, spec=features.SPEC)
         for _ in range(120):
             try:
                 over_rest = rest.predict(rows)
@@ -197,7 +199,7 @@ def test_real_tensorflow_model_server(small_run, rows):
         local = predict.InProcessClient(summary.pushed_path).predict(rows)
         _close(local, over_rest)
         _close(local, predict.GrpcClient(f"127.0.0.1:{grpc_port}",
-                                         config.model_name).predict(rows))
+                                         config.model_name, spec=features.SPEC).predict(rows))
     finally:
         proc.terminate()
         proc.wait(timeout=30)

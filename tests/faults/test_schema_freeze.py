@@ -35,7 +35,7 @@ def test_freeze_writes_into_the_home_by_default_and_the_next_run_uses_it(fault_h
     own = config.home / "schema" / "schema.pbtxt"
     assert f"wrote {own}" in capsys.readouterr().out
     assert (own.parent / "reference_statistics.pbtxt").is_file()
-    assert schema_lib.resolve_schema_path(None, config.home) == own.resolve()
+    assert schema_lib.resolve_schema_path(None, config.home, spec=config.spec) == own.resolve()
 
 
 def test_freeze_without_a_run_is_a_clear_error(tmp_path, capsys):

@@ -44,7 +44,8 @@ def test_model_trains_under_mirrored_strategy():
     hp = ModelHParams(epochs=1, batch_size=16)
     vocab = 8
     with strategy.scope():
-        model = build_model(hp, {k: vocab for k in features.CATEGORICAL_FEATURES})
+        model = build_model(hp, {k: vocab for k in features.CATEGORICAL_FEATURES},
+                            features.TASKS, features.SPEC)
     assert model.distribute_strategy is strategy
     batch = _batch(64, vocab, np.random.default_rng(0))
     data = tf.data.Dataset.from_tensor_slices(batch).batch(16)

@@ -10,6 +10,7 @@ from models import early_stopping
 from models.early_stopping import BestEpoch, epoch_budget
 from models.hparams import ModelHParams
 from models.model import build_model
+from tests.support import default_problem as features
 from tests.support.model_batches import SMALL, VOCAB, fake_batch
 
 
@@ -118,7 +119,7 @@ def test_training_restores_the_best_epochs_weights_when_validation_loss_rises():
     hp = ModelHParams(**SMALL, learning_rate=0.05, embedding_learning_rate=None,
                       dropout=0.0, seed=3)
     keras.utils.set_random_seed(3)
-    m = build_model(hp, VOCAB)
+    m = build_model(hp, VOCAB, features.TASKS, features.SPEC)
     inputs, labels, masks = fake_batch(64, seed=1)
     masks = {k: np.ones_like(v) for k, v in masks.items()}
     flipped = {k: (1.0 - v if k != "watch_time" else v + 200.0) for k, v in labels.items()}

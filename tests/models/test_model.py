@@ -18,7 +18,7 @@ TASK_NAMES = [t.name for t in features.TASKS]
 
 @pytest.mark.parametrize("name", sorted(TABULAR_MODEL_NAMES))
 def test_outputs_are_the_task_list_in_label_units(name):
-    network = model.build_network(ModelHParams(model=name, **SMALL), VOCAB)
+    network = model.build_network(ModelHParams(model=name, **SMALL), VOCAB, features.TASKS, features.SPEC)
     inputs, _, _ = fake_batch()
     outputs = network(inputs, training=False)
     assert sorted(outputs) == sorted(TASK_NAMES)
@@ -44,7 +44,7 @@ def _input_signature():
 @pytest.mark.parametrize("name", sorted(TABULAR_MODEL_NAMES))
 def test_savedmodel_and_keras_config_round_trips_give_identical_predictions(name, tmp_path):
     hp = ModelHParams(model=name, **SMALL)
-    network = model.build_network(hp, VOCAB)
+    network = model.build_network(hp, VOCAB, features.TASKS, features.SPEC)
     inputs, _, _ = fake_batch()
     expected = {k: v.numpy() for k, v in network(inputs, training=False).items()}
 
@@ -110,7 +110,7 @@ def test_cross_stitch_starts_near_identity_and_penalizes_column_differences():
 
 
 def test_esmm_trains_conversion_through_pctcvr_on_every_impression():
-    m = model.build_model(ModelHParams(model="esmm", **SMALL), VOCAB)
+    m = model.build_model(ModelHParams(model="esmm", **SMALL), VOCAB, features.TASKS, features.SPEC)
     predictions = {"click": tf.constant([0.5, 0.8, 0.4]), "conversion": tf.constant([0.5, 0.25, 0.9]),
                    "watch_time": tf.zeros(3), "like": tf.zeros(3) + 0.5}
     labels = {"click": tf.constant([0.0, 1.0, 1.0]), "conversion": tf.constant([0.0, 1.0, 0.0]),
@@ -127,7 +127,7 @@ def test_esmm_trains_conversion_through_pctcvr_on_every_impression():
 
 def test_unknown_architecture_names_the_choices():
     with pytest.raises(ValueError, match="unknown model 'nope'.*transformer"):
-        model.build_network(ModelHParams(model="nope"), VOCAB)
+        model.build_network(ModelHParams(model="nope"), VOCAB, features.TASKS, features.SPEC)
 
 
 # Graph mode (tf.function, as in the Trainer) for one architecture per strategy; eager for the
@@ -142,7 +142,7 @@ def test_every_architecture_trains_with_every_weighting(name, weighting):
     """What `mtl run --model X --weighting Y` builds and fits, on a tiny in-memory batch."""
     keras.utils.set_random_seed(0)
     hp = ModelHParams(model=name, weighting=weighting, dwa_period_steps=1, **SMALL)
-    m = model.build_model(hp, VOCAB)
+    m = model.build_model(hp, VOCAB, features.TASKS, features.SPEC)
     m.run_eagerly = (name, weighting) not in GRAPH_MODE
     data = tf.data.Dataset.from_tensors(fake_batch()).repeat(3)
     before = [v.numpy().copy() for v in m.network.trainable_variables]
@@ -166,6 +166,6 @@ def test_registries_match_the_names_the_cli_offers():
 def test_xla_jit_compile_trains_with_a_gradient_based_weighting():
     keras.utils.set_random_seed(0)
     hp = ModelHParams(model="shared_bottom", weighting="pcgrad", jit_compile=True, **SMALL)
-    m = model.build_model(hp, VOCAB)
+    m = model.build_model(hp, VOCAB, features.TASKS, features.SPEC)
     history = m.fit(tf.data.Dataset.from_tensors(fake_batch()).repeat(2), verbose=0).history
     assert np.isfinite(history["loss"][-1]) and history["like_loss"][-1] == 0.0

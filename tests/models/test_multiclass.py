@@ -61,7 +61,7 @@ def test_masked_cross_entropy_by_hand():
 
 
 def test_keras_accuracy_and_top_k_count_only_observed_labels():
-    model_ = model.build_model(ModelHParams(**SMALL), VOCAB, TASKS)
+    model_ = model.build_model(ModelHParams(**SMALL), VOCAB, TASKS, features.SPEC)
     accuracy, top2 = model_.task_metrics["engagement_level"]
     probabilities = tf.constant([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.5, 0.4, 0.1],
                                  [0.1, 0.1, 0.8]])
@@ -80,7 +80,7 @@ def test_keras_accuracy_and_top_k_count_only_observed_labels():
 
 @pytest.mark.parametrize("name", sorted(TABULAR_MODEL_NAMES))
 def test_every_architecture_outputs_class_probabilities(name):
-    network = model.build_network(ModelHParams(model=name, **SMALL), VOCAB, TASKS)
+    network = model.build_network(ModelHParams(model=name, **SMALL), VOCAB, TASKS, features.SPEC)
     inputs, _, _ = fake_batch()
     outputs = network(inputs, training=False)
     assert sorted(outputs) == sorted(t.name for t in TASKS)
@@ -94,7 +94,7 @@ def test_every_architecture_outputs_class_probabilities(name):
 def test_every_weighting_trains_with_a_multiclass_task(weighting):
     keras.utils.set_random_seed(0)
     hp = ModelHParams(weighting=weighting, dwa_period_steps=1, **SMALL)
-    m = model.build_model(hp, VOCAB, TASKS)
+    m = model.build_model(hp, VOCAB, TASKS, features.SPEC)
     m.run_eagerly = True
     history = m.fit(tf.data.Dataset.from_tensors(_batch_with_engagement()).repeat(3),
                     verbose=0).history

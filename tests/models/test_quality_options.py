@@ -23,10 +23,10 @@ def _batch_norms(network: keras.Model) -> int:
 
 
 def test_default_towers_have_no_batch_norm_and_the_option_adds_one_per_layer():
-    assert _batch_norms(model.build_network(ModelHParams(), VOCAB)) == 0
+    assert _batch_norms(model.build_network(ModelHParams(), VOCAB, features.TASKS, features.SPEC)) == 0
     hp = ModelHParams(tower_batch_norm=True, tower_units=(8, 4))
     # 4 towers x 2 dense layers.
-    assert _batch_norms(model.build_network(hp, VOCAB)) == 8
+    assert _batch_norms(model.build_network(hp, VOCAB, features.TASKS, features.SPEC)) == 8
 
 
 def test_regression_head_bias_init_starts_at_the_task_scale():
@@ -106,7 +106,7 @@ def test_every_architecture_builds_with_every_option_on(name):
     hp = ModelHParams(model=name, tower_batch_norm=True, head_bias_init=True,
                       own_history_embedding=True, dot_interactions=True, bottom_units=(8,),
                       tower_units=(4,), expert_units=(4,), num_experts=2, cross_stitch_units=(4,))
-    network = model.build_network(hp, VOCAB)
+    network = model.build_network(hp, VOCAB, features.TASKS, features.SPEC)
     rng = np.random.default_rng(0)
     inputs = {XF(k): rng.integers(0, 7, 5).astype(np.int64) for k in features.CATEGORICAL_FEATURES}
     for k in features.FLOAT_FEATURES + features.INT_FEATURES:
@@ -129,7 +129,7 @@ def test_embedding_tables_have_their_own_optimizer():
         hp = ModelHParams(learning_rate=learning_rate,
                           embedding_learning_rate=embedding_learning_rate,
                           bottom_units=(8,), tower_units=(4,))
-        m = model.build_model(hp, VOCAB)
+        m = model.build_model(hp, VOCAB, features.TASKS, features.SPEC)
         m(fake_batch()[0])
         tables = {id(v) for v in model.embedding_variables(m.network)}
         assert len(tables) == len(features.CATEGORICAL_FEATURES)

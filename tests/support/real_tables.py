@@ -74,11 +74,11 @@ def write_mixed_price_span(home: Path, examples: int = 200) -> Path:
 
 
 def draft_frame(frame, labels, **kwargs):
-    """`pipeline.data.draft.draft` on a pandas frame's TFDV statistics (no Beam), with the
+    """`pipeline.cli.spec_draft.draft` on a pandas frame's TFDV statistics (no Beam), with the
     second pass over integer ids, lists and codes that `mtl spec init` makes."""
     import tensorflow_data_validation as tfdv
 
-    from pipeline.data import draft as draft_lib
+    from pipeline.cli import spec_draft as draft_lib
 
     labels = [draft_lib.parse_label(x) for x in labels]
     categorical_labels = [name for name, kind in labels if kind != "regression"]

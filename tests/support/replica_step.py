@@ -34,7 +34,7 @@ BATCH = 32
 def one_step(strategy, initial):
     hp = ModelHParams(dropout=0.0, l2=0.0, batch_size=BATCH, **SMALL)
     with strategy.scope():
-        model = build_model(hp, VOCAB)
+        model = build_model(hp, VOCAB, features.TASKS, features.SPEC)
         model.compile(optimizer=keras.optimizers.SGD(0.5))
         if initial is not None:
             model.network.set_weights(initial)

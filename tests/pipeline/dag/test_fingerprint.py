@@ -31,7 +31,7 @@ def test_editing_the_model_changes_the_trainer_fingerprint_only(tmp_path):
 
 def test_editing_preprocessing_or_features_changes_the_transform_fingerprint(tmp_path):
     root = _copy_models(tmp_path)
-    for name in ("preprocessing.py", "spec.py"):
+    for name in ("preprocessing.py", "spec/parsing.py", "spec/problem.py"):
         before = fingerprint.transform_fingerprint(root), fingerprint.trainer_fingerprint(root)
         _append(root / name)
         after = fingerprint.transform_fingerprint(root), fingerprint.trainer_fingerprint(root)
@@ -46,9 +46,11 @@ def test_transform_fingerprint_covers_every_models_module_preprocessing_imports(
     imported = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom) and node.module == "models":
-            imported |= {f"{alias.name}.py" for alias in node.names}
+            imported |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("models."):
-            imported.add(node.module.split(".", 1)[1] + ".py")
+            imported.add(node.module.split(".")[1])
+    imported = {name if (fingerprint.package_dir() / name).is_dir() else f"{name}.py"
+                for name in imported}
     assert imported <= set(fingerprint.TRANSFORM_MODULES)
 
 

@@ -62,7 +62,7 @@ def test_a_tenfold_price_is_drift(committed):
 
 def test_curation_rules():
     stats = _stats(7, span=1)
-    schema = schema_lib.curate(tfdv.infer_schema(stats, infer_feature_shape=True), stats)
+    schema = schema_lib.curate(tfdv.infer_schema(stats, infer_feature_shape=True), stats, features.SPEC)
     by_name = {f.name: f for f in schema.feature}
     assert set(by_name) == set(features.RAW_FEATURE_KEYS) | set(features.LABEL_KEYS)
     optional = {t.label_key for t in features.OPTIONAL_TASKS}
@@ -85,7 +85,7 @@ def test_curation_rules():
     assert (by_name["hour"].int_domain.min, by_name["hour"].int_domain.max) == (0, 23)
     assert by_name["price"].drift_comparator.jensen_shannon_divergence.threshold == 0.15
     assert by_name["device"].drift_comparator.infinity_norm.threshold == 0.15
-    reference = schema_lib.reference_statistics(stats)
+    reference = schema_lib.reference_statistics(stats, features.SPEC)
     assert sorted(f.path.step[0] for f in reference.datasets[0].features) == ["device", "price"]
 
 
@@ -118,19 +118,19 @@ def test_optional_engagement_label_is_valid_when_present_and_checked_for_range(c
 def test_a_run_validates_against_the_homes_own_schema_then_the_packaged_one(tmp_path):
     packaged = schema_lib.default_schema_path()
     assert packaged.is_file() and packaged.parent == Path(default_spec().source).parent
-    assert schema_lib.resolve_schema_path(None, tmp_path) == packaged
+    assert schema_lib.resolve_schema_path(None, tmp_path, spec=features.SPEC) == packaged
     own = schema_lib.home_schema_path(tmp_path)
     own.parent.mkdir(parents=True)
     own.write_text(packaged.read_text())
-    assert schema_lib.resolve_schema_path(None, tmp_path) == own.resolve()
+    assert schema_lib.resolve_schema_path(None, tmp_path, spec=features.SPEC) == own.resolve()
     explicit = tmp_path / "mine.pbtxt"
     explicit.write_text(packaged.read_text())
-    assert schema_lib.resolve_schema_path(str(explicit), tmp_path) == explicit.resolve()
+    assert schema_lib.resolve_schema_path(str(explicit), tmp_path, spec=features.SPEC) == explicit.resolve()
     # Only an explicit request lets SchemaGen infer the schema.
-    assert schema_lib.resolve_schema_path(None, tmp_path, infer=True) is None
+    assert schema_lib.resolve_schema_path(None, tmp_path, spec=features.SPEC, infer=True) is None
 
 
 def test_a_missing_packaged_schema_stops_the_run_instead_of_inferring_one(tmp_path, monkeypatch):
     monkeypatch.setattr(schema_lib, "spec_schema_path", lambda spec: None)
     with pytest.raises(FileNotFoundError, match="ships with the package is missing .*--infer-schema"):
-        schema_lib.resolve_schema_path(None, tmp_path / "home")
+        schema_lib.resolve_schema_path(None, tmp_path / "home", spec=features.SPEC)

@@ -10,7 +10,7 @@ from tests.support import default_problem as features
 
 
 def test_label_and_weight_keys_follow_the_task_list():
-    config = make_eval_config()
+    config = make_eval_config(features.TASKS, features.SLICE_FEATURES)
     (spec,) = config.model_specs
     names = [t.name for t in features.TASKS]
     assert dict(spec.label_keys) == {n: f"{n}_label" for n in names}
@@ -22,7 +22,7 @@ def test_label_and_weight_keys_follow_the_task_list():
 
 def test_each_task_gates_its_metric_on_the_overall_slice_with_bound_and_change():
     tasks = PipelineConfig(thresholds={"click": 0.7}, max_changes={"watch_time": 3.0}).tasks()
-    config = make_eval_config(tasks)
+    config = make_eval_config(tasks, features.SLICE_FEATURES)
     for task, spec in zip(tasks, config.metrics_specs):
         # One spec per task, weighted by the label mask; every metric is computed in one
         # pass per example (the row count counts unlabelled rows too).
@@ -48,7 +48,7 @@ def test_each_task_gates_its_metric_on_the_overall_slice_with_bound_and_change()
 
 
 def test_slices_are_overall_and_device():
-    config = make_eval_config()
+    config = make_eval_config(features.TASKS, features.SLICE_FEATURES)
     assert [list(s.feature_keys) for s in config.slicing_specs] == [[], ["device"]]
 
 
@@ -63,6 +63,6 @@ def test_unknown_task_in_overrides_is_an_error():
 
 def test_adding_a_task_adds_its_metrics():
     extra = dataclasses.replace(features.TASKS[0], name="share", label_key="share")
-    config = make_eval_config(features.TASKS + (extra,))
+    config = make_eval_config(features.TASKS + (extra,), features.SLICE_FEATURES)
     assert config.model_specs[0].label_keys["share"] == "share_label"
     assert list(config.metrics_specs[-1].output_names) == ["share"]

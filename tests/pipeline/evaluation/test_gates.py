@@ -44,7 +44,7 @@ def test_bad_gate_config_names_the_task_and_field():
 
 
 def test_relative_change_becomes_a_tfma_relative_threshold_in_the_right_direction():
-    config = make_eval_config(features.TASKS, gate_overrides={
+    config = make_eval_config(features.TASKS, features.SLICE_FEATURES, gate_overrides={
         "click": {"change_mode": "relative", "max_change": 0.05},
         "watch_time": {"change_mode": "relative", "max_change": 0.1},
     })
@@ -58,7 +58,8 @@ def test_relative_change_becomes_a_tfma_relative_threshold_in_the_right_directio
 
 
 def test_observed_label_count_is_gated_on_the_overall_slice():
-    config = make_eval_config(features.TASKS, gate_overrides={"like": {"min_labels": 300}})
+    config = make_eval_config(features.TASKS, features.SLICE_FEATURES,
+                              gate_overrides={"like": {"min_labels": 300}})
     count = _by_task(config)["like"]["TaskWeightedExampleCount"].per_slice_thresholds[0]
     assert list(count.slicing_specs) == [tfma.SlicingSpec()]
     assert count.threshold.value_threshold.lower_bound.value == 300.0
@@ -111,7 +112,7 @@ def test_slice_gate_metric_derives_from_rmse_and_observed_labels():
 
 
 def test_slice_bounds_are_configured_per_slice_feature_only_when_asked():
-    config = make_eval_config(features.TASKS, gate_overrides={
+    config = make_eval_config(features.TASKS, features.SLICE_FEATURES, gate_overrides={
         "click": {"slice_bound": 0.6, "min_slice_examples": 300}})
     by_task = _by_task(config)
     assert "SliceGate" not in by_task["conversion"]

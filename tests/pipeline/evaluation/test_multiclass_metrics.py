@@ -44,7 +44,7 @@ def test_tfma_accuracy_weights_examples_and_ignores_missing_labels():
 def test_multiclass_task_gates_accuracy_and_reports_top_k():
     tasks = PipelineConfig(extra_tasks=("engagement_level",),
                            thresholds={"engagement_level": 0.4}).tasks()
-    config = make_eval_config(tasks)
+    config = make_eval_config(tasks, features.SLICE_FEATURES)
     assert config.model_specs[0].label_keys["engagement_level"] == "engagement_level_label"
     rows, observed = [s for s in config.metrics_specs
                       if list(s.output_names) == ["engagement_level"]]
@@ -65,7 +65,7 @@ def test_slice_bound_on_a_multiclass_task_is_refused():
     config = PipelineConfig(extra_tasks=("engagement_level",),
                             gates={"engagement_level": {"slice_bound": 0.4}})
     with pytest.raises(ValueError, match="slice_bound is not supported for a multiclass"):
-        make_eval_config(config.tasks(), gate_overrides=config.gates)
+        make_eval_config(config.tasks(), config.spec.slices, gate_overrides=config.gates)
 
 
 def test_settings_for_an_optional_task_need_it_enabled():

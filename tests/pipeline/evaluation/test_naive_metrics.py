@@ -72,7 +72,7 @@ def test_auc_over_chance_is_the_auc_minus_a_half():
 
 def test_every_task_kind_is_gated_against_its_naive_predictor_by_default():
     tasks = PipelineConfig(extra_tasks=("engagement_level",)).tasks()
-    config = make_eval_config(tasks)
+    config = make_eval_config(tasks, features.SLICE_FEATURES)
     expected = {"binary": ("AucOverChance", "lower_bound", 0.01),
                 "regression": ("NaiveRmseRatio", "upper_bound", 0.95),
                 "multiclass": ("AccuracyOverMajority", "lower_bound", 0.01)}
@@ -94,7 +94,8 @@ def test_naive_bounds_are_set_per_task_and_refused_on_the_wrong_kind():
     assert resolved["watch_time"].naive_threshold == 0.9
     assert resolved["click"].naive_threshold == 0.05
     assert resolved["like"].naive_threshold == gates.DEFAULT_NAIVE_MARGIN
-    config = make_eval_config(features.TASKS, gate_overrides={"watch_time": {"naive_ratio": 0.9}})
+    config = make_eval_config(features.TASKS, features.SLICE_FEATURES,
+                              gate_overrides={"watch_time": {"naive_ratio": 0.9}})
     metric = next(m for s in config.metrics_specs for m in s.metrics
                   if m.class_name == "NaiveRmseRatio")
     assert metric.per_slice_thresholds[0].threshold.value_threshold.upper_bound.value == 0.9
@@ -133,7 +134,7 @@ def test_a_model_a_constant_beats_fails_with_the_naive_predictor_named():
 
 
 def test_naive_metric_config_is_plain_json():
-    for spec in make_eval_config().metrics_specs:
+    for spec in make_eval_config(features.TASKS, features.SLICE_FEATURES).metrics_specs:
         for metric in spec.metrics:
             if metric.module == NAIVE_MODULE:
                 assert json.loads(metric.config or "{}") == {}

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import pytest
 
+from models.spec import default_spec
 from pipeline.serving import clients as predict
 from pipeline.serving.local_server import LocalModelServer
 from tests.support.tiny_model import save_tiny_model
+
+SPEC = default_spec()
 
 
 def _tiny_model(path, scale: float) -> None:
@@ -28,25 +31,25 @@ def server(tmp_path_factory):
     server.stop()
 
 
-ROWS = [predict.complete_row({"price": 1.5}), predict.complete_row({"user_id": "u1"})]
+ROWS = [predict.complete_row({"price": 1.5}, SPEC), predict.complete_row({"user_id": "u1"}, SPEC)]
 
 
 def test_grpc_scores_the_newest_version_or_the_one_asked_for(server):
     grpc_target, _ = server
-    assert predict.GrpcClient(grpc_target, "m").predict(ROWS) == [{"click": 4.5}, {"click": 0.0}]
-    assert predict.GrpcClient(grpc_target, "m", version=1).predict(ROWS[:1]) == [{"click": 3.0}]
+    assert predict.GrpcClient(grpc_target, "m", spec=SPEC).predict(ROWS) == [{"click": 4.5}, {"click": 0.0}]
+    assert predict.GrpcClient(grpc_target, "m", version=1, spec=SPEC).predict(ROWS[:1]) == [{"click": 3.0}]
     with pytest.raises(ConnectionError, match="NOT_FOUND.*version 7"):
-        predict.GrpcClient(grpc_target, "m", version=7).predict(ROWS)
+        predict.GrpcClient(grpc_target, "m", version=7, spec=SPEC).predict(ROWS)
     with pytest.raises(ConnectionError, match="NOT_FOUND"):
-        predict.GrpcClient(grpc_target, "other").predict(ROWS)
+        predict.GrpcClient(grpc_target, "other", spec=SPEC).predict(ROWS)
 
 
 def test_rest_takes_plain_json_rows(server):
     _, rest_url = server
-    assert predict.RestClient(rest_url, "m").predict(ROWS) == [{"click": 4.5}, {"click": 0.0}]
-    assert predict.RestClient(rest_url, "m", version=1).predict(ROWS[:1]) == [{"click": 3.0}]
+    assert predict.RestClient(rest_url, "m", spec=SPEC).predict(ROWS) == [{"click": 4.5}, {"click": 0.0}]
+    assert predict.RestClient(rest_url, "m", version=1, spec=SPEC).predict(ROWS[:1]) == [{"click": 3.0}]
     with pytest.raises(ConnectionError, match="HTTP 404"):
-        predict.RestClient(rest_url, "m", version_label="canary").predict(ROWS)
+        predict.RestClient(rest_url, "m", version_label="canary", spec=SPEC).predict(ROWS)
 
 
 def test_rest_reports_a_bad_request_like_tf_serving(server):

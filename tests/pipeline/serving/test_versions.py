@@ -6,12 +6,15 @@ import json
 
 import pytest
 
+from models.spec import default_spec
 from pipeline.serving import clients as predict
 from pipeline.serving import versions as serving
 
+SPEC = default_spec()
+
 
 def test_absent_features_take_the_documented_defaults():
-    row = predict.complete_row({"user_id": "u1", "history_item_ids": "i1 i2"})
+    row = predict.complete_row({"user_id": "u1", "history_item_ids": "i1 i2"}, SPEC)
     assert row == {"user_id": "u1", "item_id": "", "category": "", "device": "",
                    "price": 0.0, "item_ctr_7d": 0.0, "user_age": 0, "hour": 0,
                    "history_item_ids": ["i1", "i2"]}
@@ -19,33 +22,33 @@ def test_absent_features_take_the_documented_defaults():
 
 def test_bad_rows_name_the_place_and_feature(tmp_path):
     with pytest.raises(ValueError, match=r"row: feature 'price' must be a number, got 'cheap'"):
-        predict.complete_row({"price": "cheap"})
+        predict.complete_row({"price": "cheap"}, SPEC)
     with pytest.raises(ValueError, match=r"unknown features \['colour'\]"):
-        predict.complete_row({"colour": "red"})
+        predict.complete_row({"colour": "red"}, SPEC)
     path = tmp_path / "rows.jsonl"
     path.write_text('{"user_id": "u1"}\n\n{"hour": 1.5}\n')
     with pytest.raises(ValueError, match=r"rows.jsonl:3: feature 'hour' must be an integer"):
-        list(predict.read_rows(path))
+        list(predict.read_rows(path, SPEC))
     path.write_text('{"user_id": "u1"}\nnot json\n')
     with pytest.raises(ValueError, match=r"rows.jsonl:2: not JSON"):
-        list(predict.read_rows(path))
+        list(predict.read_rows(path, SPEC))
     with pytest.raises(FileNotFoundError, match="missing.jsonl"):
-        list(predict.read_rows(tmp_path / "missing.jsonl"))
+        list(predict.read_rows(tmp_path / "missing.jsonl", SPEC))
 
 
 def test_tf_example_round_trip_drops_labels_and_keeps_history():
     import tensorflow as tf
 
     row = predict.complete_row({"user_id": "u9", "price": 2.5, "hour": 7,
-                                "history_item_ids": ["a", "b", "c"]})
-    example = tf.train.Example.FromString(predict.row_to_example(row))
+                                "history_item_ids": ["a", "b", "c"]}, SPEC)
+    example = tf.train.Example.FromString(predict.row_to_example(row, SPEC))
     example.features.feature["click"].int64_list.value.append(1)  # a label
-    assert predict.example_to_row(example.SerializeToString()) == row
+    assert predict.example_to_row(example.SerializeToString(), SPEC) == row
 
 
 def test_rest_body_is_plain_json_rows_for_the_raw_signature():
-    rows = [predict.complete_row({"user_id": "u1", "history_item_ids": ["i1", "i2"]})]
-    body = predict.rest_body(rows)
+    rows = [predict.complete_row({"user_id": "u1", "history_item_ids": ["i1", "i2"]}, SPEC)]
+    body = predict.rest_body(rows, SPEC)
     assert body["signature_name"] == "serving_raw"
     assert body["instances"][0]["history_item_ids"] == "i1 i2"
     assert body["instances"][0]["user_id"] == "u1" and body["instances"][0]["hour"] == 0
@@ -55,13 +58,13 @@ def test_rest_body_is_plain_json_rows_for_the_raw_signature():
 def test_grpc_request_carries_serialized_examples_to_serving_default():
     import tensorflow as tf
 
-    rows = [predict.complete_row({"user_id": "u1"}), predict.complete_row({"item_id": "i2"})]
-    request = predict.grpc_request(rows, "mtl_model", version_label="canary")
+    rows = [predict.complete_row({"user_id": "u1"}, SPEC), predict.complete_row({"item_id": "i2"}, SPEC)]
+    request = predict.grpc_request(rows, "mtl_model", version_label="canary", spec=SPEC)
     assert request.model_spec.name == "mtl_model"
     assert request.model_spec.signature_name == "serving_default"
     assert request.model_spec.version_label == "canary"
     examples = tf.make_ndarray(request.inputs["examples"])
-    assert [predict.example_to_row(e)["item_id"] for e in examples] == ["", "i2"]
+    assert [predict.example_to_row(e, SPEC)["item_id"] for e in examples] == ["", "i2"]
 
 
 def _versions(tmp_path, *names):

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from models.spec import ProblemSpec
-from pipeline.data import draft as draft_lib
+from pipeline.cli import spec_draft as draft_lib
 from tests.support.real_tables import draft_frame as _draft
 
 N = 400

@@ -1,4 +1,4 @@
-"""Drafting a spec from statistics (`pipeline.data.draft`): the rules of thumb, and labels that
+"""Drafting a spec from statistics (`pipeline.cli.spec_draft`): the rules of thumb, and labels that
 do not fit their kind. Statistics come from small in-memory frames (no Beam), so these run in
 seconds; `tests/pipeline/cli/test_spec_commands.py` drafts from span files."""
 
@@ -13,7 +13,7 @@ import tensorflow_data_validation as tfdv
 import yaml
 
 from models.spec import ProblemSpec
-from pipeline.data import draft as draft_lib
+from pipeline.cli import spec_draft as draft_lib
 
 
 def _stats(frame: pd.DataFrame, labels):
