@@ -121,9 +121,9 @@ class Data:
         transformed = common.latest_artifact_dir(home, "Transform", "transformed_examples")
         self.train_files = [str(transformed / "Split-train" / "*")]
         self.eval_files = [str(transformed / "Split-eval" / "*")]
-        self.sizes = trainer.vocab_sizes(self.tft_output)
+        self.sizes = trainer.vocab_sizes(self.tft_output, _spec())
         batches = list(trainer.input_fn(self.eval_files, None, self.tft_output, 4096,
-                                        shuffle=False))
+                                        shuffle=False, spec=_spec()))
         self.eval_inputs = tf.nest.map_structure(lambda *xs: tf.concat(xs, 0),
                                                  *[b[0] for b in batches])
         self.labels = {t.name: np.concatenate([b[1][t.name].numpy() for b in batches])
@@ -134,7 +134,8 @@ class Data:
     def train(self, batch_size: int, seed: int):
         from models import trainer
 
-        return trainer.input_fn(self.train_files, None, self.tft_output, batch_size, seed=seed)
+        return trainer.input_fn(self.train_files, None, self.tft_output, batch_size, seed=seed,
+                                spec=_spec())
 
     def score(self, predictions: dict) -> dict[str, float]:
         """The Evaluator's gating metrics on the eval split, observed labels only."""

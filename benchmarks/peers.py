@@ -349,7 +349,7 @@ def run_peers(examples: int, seeds: int, home: str | None, data_seed: int,
     transformed = latest_artifact_dir(home_path, "Transform", "transformed_examples")
     raw_examples = latest_artifact_dir(home_path, "ImportExampleGen", "examples")
     train_files = [str(transformed / "Split-train" / "*")]
-    sizes = trainer.vocab_sizes(tft_output)
+    sizes = trainer.vocab_sizes(tft_output, _spec())
 
     # Raw splits (the rows ExampleGen wrote), the eval split also through the real Transform.
     spec = dict(tft_output.raw_feature_spec())
@@ -395,7 +395,7 @@ def run_peers(examples: int, seeds: int, home: str | None, data_seed: int,
         keras.utils.set_random_seed(hp.seed)
         model = build_model(hp, sizes, model_tasks, _spec())
         data = trainer.input_fn(train_files, None, tft_output, hp.batch_size, seed=hp.seed,
-                                tasks=model_tasks)
+                                tasks=model_tasks, spec=_spec())
         model.fit(data, epochs=hp.epochs, verbose=0)
         pred = model.network.predict(eval_inputs, batch_size=4096, verbose=0)
         return scores({k: np.asarray(v).reshape(-1) for k, v in pred.items()},

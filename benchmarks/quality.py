@@ -209,10 +209,11 @@ def run_funnel(examples: int, seeds: int, epochs: int, grid_seeds: int,
     transformed = common.latest_artifact_dir(home_path, "Transform", "transformed_examples")
     train_files = [str(transformed / "Split-train" / "*")]
     eval_files = [str(transformed / "Split-eval" / "*")]
-    sizes = trainer.vocab_sizes(tft_output)
+    sizes = trainer.vocab_sizes(tft_output, _spec())
 
     # The eval split, once, in memory: inputs for prediction, labels and the true masks.
-    eval_batches = list(trainer.input_fn(eval_files, None, tft_output, 4096, shuffle=False))
+    eval_batches = list(trainer.input_fn(eval_files, None, tft_output, 4096, shuffle=False,
+                                         spec=_spec()))
     eval_inputs = tf.nest.map_structure(lambda *xs: tf.concat(xs, 0),
                                         *[b[0] for b in eval_batches])
     eval_labels = {t.name: np.concatenate([b[1][t.name].numpy() for b in eval_batches])
@@ -252,7 +253,8 @@ def run_funnel(examples: int, seeds: int, epochs: int, grid_seeds: int,
     def train(hp: ModelHParams, fill: tuple[str, ...]) -> dict[str, float]:
         keras.utils.set_random_seed(hp.seed)
         model = build_model(hp, sizes, _spec().default_tasks, _spec())
-        data = trainer.input_fn(train_files, None, tft_output, hp.batch_size, seed=hp.seed)
+        data = trainer.input_fn(train_files, None, tft_output, hp.batch_size, seed=hp.seed,
+                                spec=_spec())
         if fill:
             data = data.map(lambda x, labels, masks: (x, labels, zero_fill_masks(masks, fill)))
         begin = time.time()

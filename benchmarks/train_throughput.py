@@ -57,7 +57,7 @@ def data_accessor():
                         data_view_decode_fn=None)
 
 
-def tfxio_input_fn(file_pattern, tft_output, batch_size: int, seed: int | None):
+def tfxio_input_fn(file_pattern, tft_output, batch_size: int, seed: int | None, spec):
     """The Trainer's previous input path, for comparison: tfx_bsl TFXIO's TensorFlowDataset."""
     import tensorflow as tf
     from tfx_bsl.public import tfxio
@@ -70,8 +70,8 @@ def tfxio_input_fn(file_pattern, tft_output, batch_size: int, seed: int | None):
                                        shuffle_seed=seed, drop_final_batch=False),
         tft_output.transformed_metadata.schema,
     )
-    return dataset.map(trainer.split_features, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
-        tf.data.AUTOTUNE)
+    return dataset.map(lambda batch: trainer.split_features(batch, None, spec),
+                       num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     accessor = data_accessor()
 
     def real_input():
-        return trainer.input_fn(train_files, accessor, tft_output, batch_size, seed=hp.seed)
+        return trainer.input_fn(train_files, accessor, tft_output, batch_size, seed=hp.seed,
+                                spec=default_spec())
 
     # The same batches, as tensors in memory.
     batches = list(real_input())
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
 
     keras.utils.set_random_seed(hp.seed)
     spec = default_spec()
-    model = build_model(hp, trainer.vocab_sizes(tft_output), spec.default_tasks, spec)
+    model = build_model(hp, trainer.vocab_sizes(tft_output, spec), spec.default_tasks, spec)
 
     cpu: dict[str, list[float]] = {}
 
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         return timed(name, lambda: model.fit(dataset, epochs=1, verbose=0))
 
     def tfxio_input():
-        return tfxio_input_fn(train_files, tft_output, batch_size, hp.seed)
+        return tfxio_input_fn(train_files, tft_output, batch_size, hp.seed, default_spec())
 
     def input_only(make, name: str) -> float:
         def drain():

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import emit
+from benchmarks.common import emit, latest_artifact_dir, masked_auc, masked_rmse
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,8 +43,6 @@ def main(argv: list[str] | None = None) -> int:
     import tensorflow as tf
     import tensorflow_transform as tft
 
-    from benchmarks.quality import masked_auc, masked_rmse
-    from benchmarks.train_throughput import latest_artifact_dir
     from models import trainer
     from models.hparams import ModelHParams
     from models.spec import default_spec
@@ -78,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     labels = {t.name: [] for t in tasks}
     masks = {t.name: [] for t in tasks}
     for inputs, y, m in trainer.input_fn(fn_args.eval_files, None, output, 4096,
-                                          shuffle=False, tasks=tasks):
+                                          shuffle=False, tasks=tasks, spec=default_spec()):
         out = kept["network"](inputs, training=False)
         for t in tasks:
             predictions[t.name].append(np.asarray(out[t.name]))

@@ -28,19 +28,16 @@ from models.model import build_model, table_keys
 from models.spec import (
     ProblemSpec,
     Task,
-    default_spec,
     label_name,
     transformed_name,
     weight_name,
 )
 
 
-def vocab_sizes(tft_output: tft.TFTransformOutput, spec: ProblemSpec | None = None
-                ) -> dict[str, int]:
+def vocab_sizes(tft_output: tft.TFTransformOutput, spec: ProblemSpec) -> dict[str, int]:
     """Size of each embedding table's id space: a vocabulary plus its OOV buckets (plus its
     missing id, when an optional feature looks ids up in it), or a bucketized feature's
     buckets."""
-    spec = spec or default_spec()
     sizes = {}
     for name in table_keys(spec):
         feature = spec.feature(name)
@@ -52,10 +49,10 @@ def vocab_sizes(tft_output: tft.TFTransformOutput, spec: ProblemSpec | None = No
     return sizes
 
 
-def split_features(batch: dict, tasks: tuple[Task, ...] | None = None,
-                   spec: ProblemSpec | None = None) -> tuple[dict, dict, dict]:
-    """(model inputs, labels by task, masks by task) from a batch of transformed features."""
-    spec = spec or default_spec()
+def split_features(batch: dict, tasks: tuple[Task, ...] | None, spec: ProblemSpec
+                   ) -> tuple[dict, dict, dict]:
+    """(model inputs, labels by task, masks by task) from a batch of transformed features
+    (`tasks` None: the spec's default tasks)."""
     tasks = spec.default_tasks if tasks is None else tasks
     missing = sorted(label_name(t) for t in tasks if label_name(t) not in batch)
     if missing:
@@ -86,8 +83,8 @@ ALL, FIT, VALIDATION = "all", "fit", "validation"
 
 def input_fn(file_pattern, data_accessor, tft_output: tft.TFTransformOutput,
              batch_size: int, seed: int | None = None, shuffle: bool = True,
-             tasks: tuple[Task, ...] | None = None,
-             spec: ProblemSpec | None = None, part: str = ALL,
+             tasks: tuple[Task, ...] | None = None, *,
+             spec: ProblemSpec, part: str = ALL,
              validation_fraction: float = validation.VALIDATION_FRACTION,
              cache: bool = False, raw: bool = False,
              keep_fractions: dict[str, float] | None = None) -> tf.data.Dataset:
@@ -128,10 +125,9 @@ def input_fn(file_pattern, data_accessor, tft_output: tft.TFTransformOutput,
         dataset = dataset.cache()
     if shuffle:
         dataset = dataset.shuffle(SHUFFLE_BUFFER, seed=seed)
-    problem = spec or default_spec()
     parse = _batch_parser(tft_output, raw)
     dataset = dataset.batch(batch_size).map(
-        lambda records: split_features(parse(records), tasks, problem),
+        lambda records: split_features(parse(records), tasks, spec),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     return dataset.prefetch(tf.data.AUTOTUNE)
@@ -298,12 +294,10 @@ _TRAINING_ONLY = {"weighting", "epochs", "patience", "step_size_cuts", "max_epoc
                   "attention_dropout", "l2", "cross_stitch_l2", "head_bias_init"}
 
 
-def network_spec(hp: ModelHParams, sizes: dict[str, int],
-                 tasks: tuple[Task, ...] | None = None,
-                 problem: ProblemSpec | None = None) -> dict:
+def network_spec(hp: ModelHParams, sizes: dict[str, int], tasks: tuple[Task, ...] | None,
+                 problem: ProblemSpec) -> dict:
     """What determines the network's variables: architecture hyperparameters, the features,
-    vocab sizes and the tasks (each has its tower)."""
-    problem = problem or default_spec()
+    vocab sizes and the tasks (each has its tower; None: the problem's default tasks)."""
     tasks = problem.default_tasks if tasks is None else tasks
     arch = {k: v for k, v in hp.to_dict().items() if k not in _TRAINING_ONLY}
     task_spec = [[t.name, t.kind, t.num_classes] for t in tasks]

@@ -60,7 +60,7 @@ def record_files(tmp_path):
 def test_unshuffled_batches_interleave_files_and_split_inputs_labels_masks(record_files):
     folder, _ = record_files
     dataset = trainer.input_fn([str(folder / "*.gz")], None, FakeTransformOutput(),
-                               batch_size=2, shuffle=False)
+                               batch_size=2, shuffle=False, spec=features.SPEC)
     batches = list(dataset)
     assert len(batches) == 3
     user = features.transformed_name("user_id")
@@ -80,7 +80,8 @@ def test_shuffled_epoch_yields_every_example_once_and_is_seeded(record_files):
     _, paths = record_files
 
     def ids(seed):
-        dataset = trainer.input_fn(paths, None, FakeTransformOutput(), batch_size=2, seed=seed)
+        dataset = trainer.input_fn(paths, None, FakeTransformOutput(), batch_size=2, seed=seed,
+                                   spec=features.SPEC)
         return np.concatenate(
             [b[0][features.transformed_name("item_id")].numpy() for b in dataset]).tolist()
 
@@ -92,7 +93,8 @@ def test_shuffled_epoch_yields_every_example_once_and_is_seeded(record_files):
 def test_no_matching_file_names_the_pattern(tmp_path):
     pattern = str(tmp_path / "missing" / "*.gz")
     with pytest.raises(FileNotFoundError, match="missing"):
-        trainer.input_fn([pattern], None, FakeTransformOutput(), batch_size=2)
+        trainer.input_fn([pattern], None, FakeTransformOutput(), batch_size=2,
+                         spec=features.SPEC)
 
 
 def test_sampling_weights_follow_sizes_temperature_or_nothing():
@@ -222,9 +224,9 @@ def test_auto_fits_all_but_the_validation_slice_and_records_how_it_stopped(
     assert run == 4 or run == best + 1
     # The slice is the one `models.validation` carves: training batches never include it.
     fit = trainer.input_fn(training_files, None, SizedTransformOutput(), 400, shuffle=False,
-                           part=trainer.FIT)
+                           part=trainer.FIT, spec=features.SPEC)
     held = trainer.input_fn(training_files, None, SizedTransformOutput(), 400, shuffle=False,
-                            part=trainer.VALIDATION)
+                            part=trainer.VALIDATION, spec=features.SPEC)
     assert sum(int(b[2]["click"].shape[0]) for b in fit) == n_fit
     assert sum(int(b[2]["click"].shape[0]) for b in held) == n_validation
 
@@ -248,7 +250,8 @@ def test_replay_sample_keeps_a_hashed_share_of_older_spans_and_all_of_the_newest
 
     def ids(seed):
         data = trainer.input_fn([old, new], None, FakeTransformOutput(), batch_size=64,
-                                seed=seed, keep_fractions=window.train_fractions)
+                                seed=seed, keep_fractions=window.train_fractions,
+                                spec=features.SPEC)
         return sorted(np.concatenate(
             [b[0][features.transformed_name("item_id")].numpy() for b in data]).tolist())
 

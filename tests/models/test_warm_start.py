@@ -16,7 +16,7 @@ def test_warm_start_loads_matching_weights_and_refuses_another_architecture(tmp_
     base = build_network(hp, VOCAB, features.TASKS, features.SPEC)
     serving = tmp_path / "model" / "Format-Serving"
     serving.mkdir(parents=True)
-    trainer.save_warm_start(base, trainer.network_spec(hp, VOCAB), str(serving))
+    trainer.save_warm_start(base, trainer.network_spec(hp, VOCAB, None, features.SPEC), str(serving))
     inputs, _, _ = fake_batch()
     expected = base(inputs)["click"].numpy()
 
@@ -24,18 +24,19 @@ def test_warm_start_loads_matching_weights_and_refuses_another_architecture(tmp_
     same = dataclasses.replace(hp, weighting="pcgrad", learning_rate=0.1, epochs=5)
     fresh = build_network(same, VOCAB, features.TASKS, features.SPEC)
     assert not np.allclose(fresh(inputs)["click"].numpy(), expected)
-    message = trainer.maybe_warm_start(fresh, trainer.network_spec(same, VOCAB), str(serving))
+    message = trainer.maybe_warm_start(
+        fresh, trainer.network_spec(same, VOCAB, None, features.SPEC), str(serving))
     assert message.startswith("warm start")
     np.testing.assert_allclose(fresh(inputs)["click"].numpy(), expected, rtol=1e-6)
 
     other = dataclasses.replace(hp, num_experts=3)
     message = trainer.maybe_warm_start(build_network(other, VOCAB, features.TASKS, features.SPEC),
-                                       trainer.network_spec(other, VOCAB), str(serving))
+                                       trainer.network_spec(other, VOCAB, None, features.SPEC), str(serving))
     assert "another architecture" in message
     bigger_vocab = {**VOCAB, "item_id": 9}
     assert "cold start" in trainer.maybe_warm_start(
         build_network(hp, bigger_vocab, features.TASKS, features.SPEC),
-        trainer.network_spec(hp, bigger_vocab), str(serving))
+        trainer.network_spec(hp, bigger_vocab, None, features.SPEC), str(serving))
     assert "no base model" in trainer.maybe_warm_start(base, {}, None)
 
 
@@ -55,14 +56,16 @@ def test_warm_start_follows_tokens_when_the_vocabulary_is_reordered(tmp_path):
     key = "user_id_xf"
     size = VOCAB["user_id"]
     tokens = [f"u{i}" for i in range(size - 2)]
-    trainer.save_warm_start(base, trainer.network_spec(hp, VOCAB), str(serving), {key: tokens})
+    trainer.save_warm_start(base, trainer.network_spec(hp, VOCAB, None, features.SPEC),
+                            str(serving), {key: tokens})
     table = next(w for w in base.weights if w.path.endswith(f"/{key}_embedding/embeddings"))
     before = np.asarray(table.numpy())
 
     fresh = build_network(hp, VOCAB)
     reordered = tokens[::-1]
-    message = trainer.maybe_warm_start(fresh, trainer.network_spec(hp, VOCAB), str(serving),
-                                       {key: reordered})
+    message = trainer.maybe_warm_start(
+        fresh, trainer.network_spec(hp, VOCAB, None, features.SPEC), str(serving),
+        {key: reordered})
     # The user's embedding table and its per-id bias table (one per id feature) follow.
     biases = [w for w in base.weights if w.path.endswith(f"/{key}_bias/embeddings")]
     assert message.startswith("warm start") and f"{1 + len(biases)} id tables follow" in message
@@ -78,11 +81,12 @@ def test_warm_start_follows_tokens_when_the_vocabulary_is_reordered(tmp_path):
     # A larger vocabulary is no longer a cold start: its new tokens keep their fresh rows.
     bigger = {**VOCAB, "user_id": size + 1}
     grown = build_network(hp, bigger)
-    message = trainer.maybe_warm_start(grown, trainer.network_spec(hp, bigger), str(serving),
-                                       {key: [*tokens, "new"]})
+    message = trainer.maybe_warm_start(
+        grown, trainer.network_spec(hp, bigger, None, features.SPEC), str(serving),
+        {key: [*tokens, "new"]})
     assert message.startswith("warm start"), message
     # Another architecture still is.
     other = dataclasses.replace(hp, bottom_units=(4,))
     assert "another architecture" in trainer.maybe_warm_start(
-        build_network(other, VOCAB), trainer.network_spec(other, VOCAB), str(serving),
+        build_network(other, VOCAB), trainer.network_spec(other, VOCAB, None, features.SPEC), str(serving),
         {key: tokens})
