@@ -32,6 +32,9 @@ Arms, per dataset and seed, on the same held-out rows:
            drafts the spec, the review adds one line (`input.split_key`, which puts the held-out
            rows in the pipeline's eval split: see `split_keys`), `mtl run`, then `mtl predict`
            with the Trainer's exported model on the held-out rows;
+  filled   the same with the empty feature cells filled by hand first (numbers with the train
+           rows' median, strings with "missing"): the workaround for a version that refuses
+           empty cells (only on datasets that have them);
   tune     the same with `mtl run --tune` (only where `mtl run --help` offers it).
 Metrics: RMSE (regression), ROC AUC (binary), accuracy (multiclass), on observed labels only.
 
@@ -65,7 +68,7 @@ from benchmarks.common import REPO, child_env, emit
 PUBLISHED = {"ratings": {"rating": {"svd (Surprise, 5-fold)": 0.934,
                                     "biases (Surprise BaselineOnly, 5-fold)": 0.944}}}
 PEER_ARMS = ("naive", "gbdt", "biases", "svd")
-PRODUCT_ARMS = ("product", "tune")
+PRODUCT_ARMS = ("product", "filled", "tune")
 ALL_ARMS = PEER_ARMS + PRODUCT_ARMS
 DATASETS = ("ratings", "taxi", "wage")
 HELD_OUT = 0.2
@@ -326,7 +329,8 @@ def funk_svd(users, items, ratings, seed: int, n_factors: int = 100, n_epochs: i
     for _ in range(n_epochs):
         for k in rng.permutation(len(ratings)):
             u, i = users[k], items[k]
-            p, q = pu[u], qi[i]
+            # Copies: both factor updates read the values from before this step.
+            p, q = pu[u].copy(), qi[i].copy()
             err = ratings[k] - (mu + bu[u] + bi[i] + p @ q)
             bu[u] += lr * (err - reg * bu[u])
             bi[i] += lr * (err - reg * bi[i])
@@ -463,10 +467,28 @@ def gate_verdict(log: Path) -> str:
     return ""
 
 
+def filled_by_hand(dataset: Dataset, held: np.ndarray) -> Dataset:
+    """`dataset` with its empty feature cells filled: numbers with the train rows' median,
+    strings with "missing" (what a user does when empty cells are refused)."""
+    frame = dataset.frame.copy()
+    for name in dataset.features:
+        column = frame[name]
+        if not column.isna().any():
+            continue
+        if pd.api.types.is_numeric_dtype(column):
+            frame[name] = column.fillna(column[~held].median())
+        else:
+            frame[name] = column.fillna("missing")
+    return dataclasses.replace(dataset, frame=frame)
+
+
 def product_predictions(dataset: Dataset, held: np.ndarray, seed: int, work: Path,
-                        tune: bool = False) -> tuple[dict, dict]:
+                        arm: str = "product") -> tuple[dict, dict]:
     """Runs the product on `dataset` as a new user does; predictions on the held-out rows."""
-    home = work / f"{dataset.name}-{'tune' if tune else 'product'}-{seed}"
+    tune = arm == "tune"
+    if arm == "filled":
+        dataset = filled_by_hand(dataset, held)
+    home = work / f"{dataset.name}-{arm}-{seed}"
     if home.exists():
         shutil.rmtree(home)
     home.mkdir(parents=True)
@@ -505,11 +527,14 @@ def run_arm(arm: str, dataset: Dataset, held: np.ndarray, seed: int,
         return gbdt_predictions(dataset, held, seed), {}
     if arm in ("biases", "svd"):
         return ratings_peer(dataset, held, seed, arm), {}
-    return product_predictions(dataset, held, seed, work, tune=(arm == "tune"))
+    return product_predictions(dataset, held, seed, work, arm)
 
 
 def arms_for(dataset: Dataset, arms: list[str]) -> list[str]:
-    return [a for a in arms if a not in ("biases", "svd") or dataset.name == "ratings"]
+    """The arms that apply: the ratings peers on ratings, `filled` where cells are empty."""
+    has_empty = bool(dataset.frame[dataset.features].isna().any().any())
+    return [a for a in arms if (a not in ("biases", "svd") or dataset.name == "ratings")
+            and (a != "filled" or has_empty)]
 
 
 def summarize(values: list[float]) -> dict:
@@ -566,6 +591,8 @@ def benchmark(datasets: list[str], arms: list[str], seeds: list[int], quick: boo
                 **({"notes": notes} if notes else {}),
                 **({"published": PUBLISHED[name]} if name in PUBLISHED else {}),
             }
+            # The figures so far, in case a later dataset's runs do not finish.
+            print("# partial " + json.dumps({name: results[name]}), file=sys.stderr, flush=True)
     finally:
         if own_work:
             shutil.rmtree(work, ignore_errors=True)
@@ -593,6 +620,45 @@ def _commit() -> str:
     return out.stdout.strip()
 
 
+def merge_results(results: list[dict]) -> dict:
+    """Several result lines as one: each dataset's tasks, seconds and notes gain the arms of
+    the later lines (an arm present in two lines keeps the later line's figures)."""
+    merged = json.loads(json.dumps(results[0]))
+    for result in results[1:]:
+        for name, data in result["datasets"].items():
+            into = merged["datasets"].setdefault(name, json.loads(json.dumps(data)))
+            for task, figures in data["tasks"].items():
+                into["tasks"].setdefault(task, {}).update(figures)
+            into["seconds"].update(data["seconds"])
+            into.setdefault("notes", {}).update(data.get("notes", {}))
+    merged["seeds"] = max((r["seeds"] for r in results), key=len)
+    return merged
+
+
+def markdown_table(result: dict) -> str:
+    """The result as a Markdown table: a row per dataset and task, a column per arm
+    (mean ± std over the seeds, n when not every seed ran), then the seconds per arm."""
+    arms = [a for a in ALL_ARMS if any(a in d["seconds"] for d in result["datasets"].values())]
+    head = ["dataset", "task", "metric", *arms, "published"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, data in result["datasets"].items():
+        for task, figures in data["tasks"].items():
+            cells = [name, task, figures["metric"]]
+            for arm in arms:
+                f = figures.get(arm)
+                cells.append("" if f is None else f"{f['mean']:.4f} ± {f['std']:.4f}"
+                             + ("" if f["n"] == len(result["seeds"]) else f" (n={f['n']})"))
+            published = data.get("published", {}).get(task, {})
+            cells.append(", ".join(f"{k} {v}" for k, v in published.items()))
+            lines.append("| " + " | ".join(cells) + " |")
+        seconds = [name, "(wall seconds)", ""]
+        for arm in arms:
+            f = data["seconds"].get(arm)
+            seconds.append("" if f is None else f"{f['mean']:.1f} ± {f['std']:.1f}")
+        lines.append("| " + " | ".join([*seconds, ""]) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default=",".join(DATASETS))
@@ -606,7 +672,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="the first rows of each dataset only (a smoke run)")
     parser.add_argument("--work", default=None,
                         help="keep the product runs' homes here (default: a temporary folder)")
+    parser.add_argument("--table", nargs="+", default=None, metavar="JSON",
+                        help="print the Markdown table of saved result lines (the arms of "
+                             "several runs side by side) and exit")
     args = parser.parse_args(argv)
+    if args.table:
+        print(markdown_table(merge_results(
+            [json.loads(Path(p).read_text().strip().splitlines()[-1]) for p in args.table])))
+        return
     arms = args.arms.split(",") if args.arms else list(PEER_ARMS if args.quick else ALL_ARMS)
     unknown = sorted(set(arms) - set(ALL_ARMS)) + sorted(set(args.datasets.split(",")) -
                                                          set(DATASETS))

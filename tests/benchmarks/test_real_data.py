@@ -113,3 +113,15 @@ def test_the_review_names_the_split_key_and_nothing_else():
     assert reviewed == drafted.replace("{format: csv}", "{format: csv, split_key: split_key}")
     with pytest.raises(ValueError, match="input"):
         rd.review_spec("name: wage\n")
+
+
+def test_filling_by_hand_leaves_no_empty_cell_and_uses_the_train_rows_only(taxi):
+    held = taxi.held_out(seed=0)
+    filled = rd.filled_by_hand(taxi, held)
+    assert not filled.frame[taxi.features].isna().any().any()
+    column = "pickup_latitude"
+    was_empty = taxi.frame[column].isna()
+    assert (filled.frame.loc[was_empty, column] == taxi.frame[column][~held].median()).all()
+    # Labels keep their missing values: only features are filled.
+    assert filled.frame["tipped"].isna().sum() == taxi.frame["tipped"].isna().sum()
+    assert rd.arms_for(taxi, ["naive", "biases", "filled"]) == ["naive", "filled"]
