@@ -147,7 +147,8 @@ def load_ratings(limit: int | None = None) -> Dataset:
     frame = frame.merge(items[["item_id", "release_year"]], on="item_id", how="left")
     frame["rating"] = frame["rating"].astype(float)
     frame["liked"] = (frame["rating"] >= 4).astype(float)
-    frame["age"] = frame["age"].astype(int)
+    for column in ("user_id", "item_id", "age"):
+        frame[column] = frame[column].astype(int)
     frame["release_year"] = pd.to_numeric(frame["release_year"], errors="coerce")
     frame["timestamp"] = frame["timestamp"].astype(float).astype(np.int64)
     if limit:
@@ -539,7 +540,7 @@ def arms_for(dataset: Dataset, arms: list[str]) -> list[str]:
 
 def summarize(values: list[float]) -> dict:
     return {"mean": round(float(np.mean(values)), 4), "std": round(float(np.std(values)), 4),
-            "n": len(values)}
+            "n": len(values), "values": [round(float(v), 4) for v in values]}
 
 
 def benchmark(datasets: list[str], arms: list[str], seeds: list[int], quick: bool = False,
