@@ -22,9 +22,9 @@ module file's `_build_keras_model()` (a tf_keras functional model compiled with 
 fed the same transformed features, renamed to the module's inputs, with the watch_time label
 divided by 30 and the masks as per-output sample weights, as its own `run_fn` does.
 
-    PYTHONPATH=. python benchmarks/ablation.py --home HOME [--seeds 3] [--variants NAME ...]
-    PYTHONPATH=. python benchmarks/ablation.py --home HOME --zoo --variants none
-    PYTHONPATH=. python benchmarks/ablation.py --home HOME --variants none \\
+    python -m benchmarks.ablation --home HOME [--seeds 3] [--variants NAME ...]
+    python -m benchmarks.ablation --home HOME --zoo --variants none
+    python -m benchmarks.ablation --home HOME --variants none \\
         --reference-module path/to/plain_tfx/module.py
 """
 
@@ -34,18 +34,15 @@ import argparse
 import dataclasses
 import importlib.util
 import json
-import os
 import re
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from models.spec import default_spec as _spec  # noqa: E402
+from benchmarks import common
+from models.spec import default_spec as _spec
 
 # The previous defaults, spelled out so the `before_*` rows do not move when the defaults do.
 BEFORE: dict = dict(tower_batch_norm=True, head_bias_init=False, own_history_embedding=False,
@@ -109,10 +106,6 @@ VARIANTS: tuple[Variant, ...] = (
 )
 
 
-def _mean_std(values: list[float]) -> dict[str, float]:
-    return {"mean": round(float(np.mean(values)), 4), "std": round(float(np.std(values)), 4)}
-
-
 class Data:
     """The transformed splits of a finished home: train files, the eval split in memory."""
 
@@ -120,12 +113,11 @@ class Data:
         import tensorflow as tf
         import tensorflow_transform as tft
 
-        from benchmarks.train_throughput import latest_artifact_dir
         from models import trainer
 
         self.tft_output = tft.TFTransformOutput(
-            str(latest_artifact_dir(home, "Transform", "transform_graph")))
-        transformed = latest_artifact_dir(home, "Transform", "transformed_examples")
+            str(common.latest_artifact_dir(home, "Transform", "transform_graph")))
+        transformed = common.latest_artifact_dir(home, "Transform", "transformed_examples")
         self.train_files = [str(transformed / "Split-train" / "*")]
         self.eval_files = [str(transformed / "Split-eval" / "*")]
         self.sizes = trainer.vocab_sizes(self.tft_output)
@@ -145,17 +137,14 @@ class Data:
 
     def score(self, predictions: dict) -> dict[str, float]:
         """The Evaluator's gating metrics on the eval split, observed labels only."""
-        from benchmarks.quality import masked_auc, masked_rmse
-        from models.spec import default_spec as _spec  # noqa: F401
-
         out = {}
         for t in _spec().default_tasks:
             pred = np.asarray(predictions[t.name], dtype=np.float64).reshape(-1)
             if t.kind == "binary":
-                out[f"{t.name}_auc"] = masked_auc(self.labels[t.name], pred, self.masks[t.name])
+                out[f"{t.name}_auc"] = common.masked_auc(self.labels[t.name], pred, self.masks[t.name])
             else:
                 keep = self.masks[t.name] > 0
-                out[f"{t.name}_rmse"] = masked_rmse(self.labels[t.name], pred, self.masks[t.name])
+                out[f"{t.name}_rmse"] = common.masked_rmse(self.labels[t.name], pred, self.masks[t.name])
                 out[f"{t.name}_bias"] = float(pred[keep].mean() - self.labels[t.name][keep].mean())
         return out
 
@@ -165,7 +154,6 @@ def train_project(data: Data, hp, loss_weights: dict) -> dict[str, float]:
     import keras
 
     from models.model import build_model
-    from models.spec import default_spec as _spec  # noqa: F401
 
     tasks = tuple(dataclasses.replace(t, loss_weight=loss_weights.get(t.name, t.loss_weight))
                   for t in _spec().default_tasks)
@@ -187,7 +175,6 @@ def train_reference(data: Data, module_path: str, seed: int, epochs: int,
     output is label / 30, its partially observed outputs take the masks as sample weights."""
     import tensorflow as tf
 
-    from models.spec import default_spec as _spec  # noqa: F401
     from models.spec import transformed_name
 
     spec = importlib.util.spec_from_file_location("plain_tfx_reference", module_path)
@@ -222,7 +209,7 @@ def train_reference(data: Data, module_path: str, seed: int, epochs: int,
 def summarize(results: list[dict]) -> dict:
     row = {}
     for key in results[0]:
-        stats = _mean_std([r[key] for r in results])
+        stats = common.mean_std([r[key] for r in results])
         row[key], row[f"{key}_std"] = stats["mean"], stats["std"]
     return row
 
@@ -244,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference-module", default=None,
                         help="a plain-TFX-template module.py to train as a measuring stick")
     args = parser.parse_args(argv)
+    common.quiet_tensorflow()
 
     from models.hparams import TABULAR_MODEL_NAMES as MODEL_NAMES
     from models.hparams import ModelHParams

@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmarks: child-process runs with peak memory, medians, data copies.
+"""Helpers shared by the benchmarks: child-process runs with peak memory, medians, data copies,
+the newest artifacts of a home, the masked metrics and mean ± std of the quality benchmarks.
 
 Every benchmark runs the pipeline in a child process (`python -m pipeline.cli run ...`), so
 the memory it reports is the run's own and not the benchmark driver's, and polls the whole
@@ -17,9 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import psutil
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def quiet_tensorflow() -> None:
+    """TensorFlow's native INFO and WARNING lines off for this process (call before it loads)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def child_env() -> dict[str, str]:
@@ -164,3 +171,76 @@ def transformed_home(home: str | None, examples: int, run_args: list[str],
     if result.returncode not in (0, 3):
         raise RuntimeError(f"`{' '.join(cmd)}` failed with exit code {result.returncode}")
     return Path(home), time.time() - started
+
+
+def latest_artifact_dir(home: Path, component: str, output: str) -> Path:
+    """The newest `<pipeline_root>/<component>/<output>/<execution id>` folder of `home`."""
+    base = home / "pipeline_root" / component / output
+    ids = sorted((p for p in base.glob("*") if p.name.isdigit()), key=lambda p: int(p.name))
+    if not ids:
+        raise FileNotFoundError(f"no {component} {output} under {base}: run `mtl run` first")
+    return ids[-1]
+
+
+def latest_pushed(home: Path, model_name: str = "mtl_model") -> Path:
+    """The newest pushed model version folder of `home` (what TF Serving loads)."""
+    base = home / "serving" / model_name
+    versions = sorted((p for p in base.glob("*") if p.name.isdigit()), key=lambda p: int(p.name))
+    if not versions:
+        raise FileNotFoundError(f"no pushed model under {base}: run `mtl run` (blessed) first")
+    return versions[-1]
+
+
+def top_functions(prof_path: Path, n: int = 12) -> list[list]:
+    """The `n` functions with the most own time in a cProfile dump: [name, own s, cum s]."""
+    import pstats
+
+    stats = pstats.Stats(str(prof_path)).stats
+    rows = sorted(stats.items(), key=lambda kv: kv[1][2], reverse=True)[:n]
+    out = []
+    for (filename, line, name), (_, _, own, cum, _) in rows:
+        short = filename.split("site-packages/")[-1] if filename != "~" else ""
+        out.append([f"{short}:{line}({name})" if short else name, round(own, 2), round(cum, 2)])
+    return out
+
+
+def masked_auc(labels, scores, mask=None) -> float:
+    """ROC AUC over the rows where `mask` is non-zero (all rows when mask is None).
+
+    The Mann-Whitney statistic: the probability that a random positive scores above a random
+    negative, ties counting one half (average ranks). NaN when the selected rows hold only one
+    class.
+    """
+    labels = np.asarray(labels, dtype=np.float64).reshape(-1)
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if mask is not None:
+        keep = np.asarray(mask).reshape(-1) > 0
+        labels, scores = labels[keep], scores[keep]
+    positive = labels > 0.5
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(scores, kind="mergesort")
+    sorted_scores = scores[order]
+    ranks = np.empty(len(scores), dtype=np.float64)
+    # Average rank (1-based) of every run of equal scores.
+    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
+    ends = np.r_[starts[1:], len(scores)]
+    for start, end in zip(starts, ends):
+        ranks[order[start:end]] = (start + 1 + end) / 2.0
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def masked_rmse(labels, predictions, mask) -> float:
+    """Root mean squared error over the rows where `mask` is non-zero."""
+    labels = np.asarray(labels, dtype=np.float64).reshape(-1)
+    predictions = np.asarray(predictions, dtype=np.float64).reshape(-1)
+    keep = np.asarray(mask).reshape(-1) > 0
+    if not keep.any():
+        return float("nan")
+    return float(np.sqrt(np.mean((predictions[keep] - labels[keep]) ** 2)))
+
+
+def mean_std(values: list[float]) -> dict[str, float]:
+    """{"mean", "std"} (population std), rounded to 4 places: a quality figure over seeds."""
+    return {"mean": round(float(np.mean(values)), 4), "std": round(float(np.std(values)), 4)}

@@ -8,7 +8,7 @@ code can be checked for equal values as well as timed). `--baseline` also passes
 model as the baseline (what a run with a blessed model evaluates: two models per example).
 `--profile` adds the functions with the most own time (cProfile of one more repeat).
 
-    PYTHONPATH=$PWD python benchmarks/evaluator.py --home /tmp/mtl_home [--spec FILE]
+    python -m benchmarks.evaluator --home /tmp/mtl_home [--spec FILE]
 
 Prints one JSON line.
 """
@@ -17,17 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks import common  # noqa: E402
-from benchmarks.train_throughput import latest_artifact_dir  # noqa: E402
+from benchmarks import common
 
 
 def _cpu_seconds() -> float:
@@ -54,8 +50,8 @@ def evaluate_once(home: Path, spec, out_dir: Path, baseline: bool) -> dict:
     from pipeline.core.config import DEFAULT_BEAM_ARGS
     from pipeline.evaluation import eval_config as eval_config_lib
 
-    examples_dir = latest_artifact_dir(home, "ImportExampleGen", "examples")
-    model_dir = latest_artifact_dir(home, "Trainer", "model")
+    examples_dir = common.latest_artifact_dir(home, "ImportExampleGen", "examples")
+    model_dir = common.latest_artifact_dir(home, "Trainer", "model")
     examples = _artifact(standard_artifacts.Examples, examples_dir,
                          split_names=json.dumps(["train", "eval"]))
     model = _artifact(standard_artifacts.Model, model_dir)
@@ -88,7 +84,7 @@ def count_eval_examples(home: Path) -> int:
     import tensorflow as tf
 
     files = sorted(str(p) for p in
-                   (latest_artifact_dir(home, "ImportExampleGen", "examples") / "Split-eval")
+                   (common.latest_artifact_dir(home, "ImportExampleGen", "examples") / "Split-eval")
                    .glob("*"))
     return sum(1 for _ in tf.data.TFRecordDataset(files, compression_type="GZIP"))
 
@@ -102,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="evaluate against the same model as the baseline")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    common.quiet_tensorflow()
     from models.spec import default_spec, resolve_spec
 
     spec = resolve_spec(args.spec) if args.spec else default_spec()
@@ -126,14 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         import cProfile
 
-        from benchmarks.pipeline import top_functions
-
         profiler = cProfile.Profile()
         profiler.enable()
         evaluate_once(home, spec, work / "profiled", args.baseline)
         profiler.disable()
         profiler.dump_stats(str(work / "evaluator.prof"))
-        figures["profile"] = top_functions(work / "evaluator.prof", 20)
+        figures["profile"] = common.top_functions(work / "evaluator.prof", 20)
     common.emit(figures)
     return 0
 

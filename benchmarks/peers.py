@@ -30,7 +30,7 @@ import time
 
 import numpy as np
 
-from benchmarks.quality import _mean_std, masked_auc, masked_rmse
+from benchmarks.common import masked_auc, masked_rmse, mean_std
 from models.spec import default_spec as _spec
 
 # The reference's vocabulary sizes (top_k) and embedding widths, from its description.
@@ -133,7 +133,7 @@ def paired(a: list[float], b: list[float]) -> dict:
     """a - b per seed, their mean ± std and the standard error of the mean difference."""
     diffs = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
     se = float(np.std(diffs, ddof=1) / np.sqrt(len(diffs))) if len(diffs) > 1 else float("nan")
-    return {"per_seed": [round(float(d), 4) for d in diffs], **_mean_std(list(diffs)),
+    return {"per_seed": [round(float(d), 4) for d in diffs], **mean_std(list(diffs)),
             "se": round(se, 4)}
 
 
@@ -334,11 +334,11 @@ def run_peers(examples: int, seeds: int, home: str | None, data_seed: int,
     import tensorflow_transform as tft
 
     from benchmarks import common
-    from benchmarks.train_throughput import latest_artifact_dir
+    from benchmarks.common import latest_artifact_dir
     from models import trainer
     from models.hparams import MODEL_NAMES, ModelHParams
     from models.model import build_model
-    from pipeline.data import generator
+    from pipeline.datasets import generator
 
     started = time.time()
     home_path, pipeline_seconds = common.transformed_home(home, examples, ["--seed", str(data_seed)],
@@ -461,8 +461,8 @@ def run_peers(examples: int, seeds: int, home: str | None, data_seed: int,
         for t in present:
             values = [r[t.name] for r in results]
             places = [position(v, naive[t.name], oracle[t.name]) for v in values]
-            out[t.name] = {**_mean_std(values), "position": _mean_std(places)["mean"],
-                           "position_std": _mean_std(places)["std"]}
+            out[t.name] = {**mean_std(values), "position": mean_std(places)["mean"],
+                           "position_std": mean_std(places)["std"]}
         out["mean_position"] = round(float(np.mean([out[t.name]["position"] for t in present])),
                                      4)
         return out

@@ -10,11 +10,11 @@ re-evaluated run 1's blessed model against itself (its new baseline), and only t
 fully cached. `rerun_*` and `cached_*` report the process wall and CPU seconds of both.
 On a shared machine compare CPU seconds too: wall seconds follow the other jobs' load.
 
-    PYTHONPATH=$PWD python benchmarks/pipeline.py                       # 20,000 and 100,000
-    PYTHONPATH=$PWD python benchmarks/pipeline.py --sizes 100000 --repeats 3
-    PYTHONPATH=$PWD python benchmarks/pipeline.py --sizes 1000000 --repeats 1   # the 1M run
-    PYTHONPATH=$PWD python benchmarks/pipeline.py --beam-arg=--runner=FnApiRunner ...
-    PYTHONPATH=$PWD python benchmarks/pipeline.py --sizes 100000 --no-cached --profile
+    python -m benchmarks.pipeline                       # 20,000 and 100,000
+    python -m benchmarks.pipeline --sizes 100000 --repeats 3
+    python -m benchmarks.pipeline --sizes 1000000 --repeats 1   # the 1M run
+    python -m benchmarks.pipeline --beam-arg=--runner=FnApiRunner ...
+    python -m benchmarks.pipeline --sizes 100000 --no-cached --profile
 
 `--profile` runs the cold runs under a per-component cProfile ($MTL_PROFILE_DIR, see
 pipeline/runs/progress.py; slower, so its seconds are not comparable) and adds each long
@@ -31,25 +31,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks import common  # noqa: E402
+from benchmarks import common
 
 COMPONENTS = ("ImportExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Transform",
               "Trainer", "Evaluator", "Pusher")
-
-
-def top_functions(prof_path: Path, n: int = 12) -> list[list]:
-    """The `n` functions with the most own time in a cProfile dump: [name, own s, cum s]."""
-    import pstats
-
-    stats = pstats.Stats(str(prof_path)).stats
-    rows = sorted(stats.items(), key=lambda kv: kv[1][2], reverse=True)[:n]
-    out = []
-    for (filename, line, name), (_, _, own, cum, _) in rows:
-        short = filename.split("site-packages/")[-1] if filename != "~" else ""
-        out.append([f"{short}:{line}({name})" if short else name, round(own, 2), round(cum, 2)])
-    return out
 
 
 def bench_size(workdir: Path, examples: int, repeats: int, extra: list[str],
@@ -86,7 +71,7 @@ def bench_size(workdir: Path, examples: int, repeats: int, extra: list[str],
             "blessed": cold["returncode"] == 0,
         }
         if profile:
-            run["profile"] = {p.stem: top_functions(p) for p in sorted(profile_dir.glob("*.prof"))
+            run["profile"] = {p.stem: common.top_functions(p) for p in sorted(profile_dir.glob("*.prof"))
                               if components.get(p.stem, 0) >= 5}
         if cached:
             # Re-run 2 finds a new latest blessed model (run 1's), so the Evaluator's baseline

@@ -14,32 +14,31 @@ The paper finds MMoE's advantage over shared-bottom grows as the correlation fal
 `mmoe_advantage_grows_as_correlation_falls` says whether this run reproduces it (the advantage
 at p = 0 is larger than at p = 1).
 
-`--benchmark funnel`: the embedded dataset (`pipeline.data.generator`), transformed once by a real
+`--benchmark funnel`: the embedded dataset (`pipeline.datasets.generator`), transformed once by a real
 `mtl run` (the project's `preprocessing_fn`), then trained with the project's own model and
 input code: the same shared_bottom model with masked labels (the project) vs. missing labels
 filled with 0, over several seeds, then every architecture with static weighting and every
 weighting with shared_bottom; per-task AUC / RMSE on the eval split over observed labels only.
 
-    PYTHONPATH=. python benchmarks/quality.py --benchmark synthetic [--seeds 3] [--train 10000]
-    PYTHONPATH=. python benchmarks/quality.py --benchmark funnel [--examples 100000]
+    python -m benchmarks.quality --benchmark synthetic [--seeds 3] [--train 10000]
+    python -m benchmarks.quality --benchmark funnel [--examples 100000]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numpy as np
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+from benchmarks import common
+from models.spec import default_spec as _spec
 
-from models import layers  # noqa: E402
-from models.spec import default_spec as _spec  # noqa: E402
+if TYPE_CHECKING:
+    import keras
 
 CORRELATIONS = (0.0, 0.5, 0.9, 1.0)
 MODELS = ("single_task", "shared_bottom", "mmoe", "ple")
@@ -65,6 +64,11 @@ def synthetic(p: float, n: int, seed: int, d: int = 100, c: float = 1.0, m: int 
 
 def build(name: str, d: int, seed: int) -> keras.Model:
     """A two-output regression network of the given kind, about the same size for each."""
+    # Lazy: Keras loads TensorFlow, after `main` quieted its native logs.
+    import keras
+
+    from models import layers
+
     keras.utils.set_random_seed(seed)
     x = keras.Input((d,))
     if name == "shared_bottom":
@@ -99,6 +103,8 @@ def run_synthetic(seeds: int, epochs: int, train: int, test: int, validation: in
     (its Figure 4: how well each model fits the tasks), so the final training MSE is reported
     too.
     """
+    import keras
+
     started = time.time()
     table: dict[str, dict[str, float]] = {}
     train_table: dict[str, dict[str, float]] = {}
@@ -161,43 +167,6 @@ def run_synthetic(seeds: int, epochs: int, train: int, test: int, validation: in
 # --- The funnel benchmark: the embedded dataset, the project's own model and input path -------
 
 
-def masked_auc(labels, scores, mask=None) -> float:
-    """ROC AUC over the rows where `mask` is non-zero (all rows when mask is None).
-
-    The Mann-Whitney statistic: the probability that a random positive scores above a random
-    negative, ties counting one half (average ranks). NaN when the selected rows hold only one
-    class.
-    """
-    labels = np.asarray(labels, dtype=np.float64).reshape(-1)
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    if mask is not None:
-        keep = np.asarray(mask).reshape(-1) > 0
-        labels, scores = labels[keep], scores[keep]
-    positive = labels > 0.5
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    order = np.argsort(scores, kind="mergesort")
-    sorted_scores = scores[order]
-    ranks = np.empty(len(scores), dtype=np.float64)
-    # Average rank (1-based) of every run of equal scores.
-    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
-    ends = np.r_[starts[1:], len(scores)]
-    for start, end in zip(starts, ends):
-        ranks[order[start:end]] = (start + 1 + end) / 2.0
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
-
-
-def masked_rmse(labels, predictions, mask) -> float:
-    """Root mean squared error over the rows where `mask` is non-zero."""
-    labels = np.asarray(labels, dtype=np.float64).reshape(-1)
-    predictions = np.asarray(predictions, dtype=np.float64).reshape(-1)
-    keep = np.asarray(mask).reshape(-1) > 0
-    if not keep.any():
-        return float("nan")
-    return float(np.sqrt(np.mean((predictions[keep] - labels[keep]) ** 2)))
-
-
 def zero_fill_masks(masks: dict, tasks) -> dict:
     """The naive alternative to masking: every label of `tasks` counts, missing ones as 0.
 
@@ -213,10 +182,6 @@ def zero_fill_masks(masks: dict, tasks) -> dict:
     return filled
 
 
-def _mean_std(values: list[float]) -> dict[str, float]:
-    return {"mean": round(float(np.mean(values)), 4), "std": round(float(np.std(values)), 4)}
-
-
 def run_funnel(examples: int, seeds: int, epochs: int, grid_seeds: int,
                home: str | None = None) -> dict:
     """Masked vs. zero-filled labels, then every architecture and weighting, on the funnel data.
@@ -228,12 +193,10 @@ def run_funnel(examples: int, seeds: int, epochs: int, grid_seeds: int,
     `models.model.build_model`) and is evaluated on the eval split, counting only observed
     labels (the Transform masks) in every metric.
     """
-
+    import keras
     import tensorflow as tf
     import tensorflow_transform as tft
 
-    from benchmarks import common
-    from benchmarks.train_throughput import latest_artifact_dir
     from models import trainer
     from models.hparams import MODEL_NAMES, WEIGHTING_NAMES, ModelHParams
     from models.model import build_model
@@ -242,8 +205,8 @@ def run_funnel(examples: int, seeds: int, epochs: int, grid_seeds: int,
     home_path, pipeline_seconds = common.transformed_home(home, examples, [],
                                                           "mtl_quality_")
     tft_output = tft.TFTransformOutput(
-        str(latest_artifact_dir(home_path, "Transform", "transform_graph")))
-    transformed = latest_artifact_dir(home_path, "Transform", "transformed_examples")
+        str(common.latest_artifact_dir(home_path, "Transform", "transform_graph")))
+    transformed = common.latest_artifact_dir(home_path, "Transform", "transformed_examples")
     train_files = [str(transformed / "Split-train" / "*")]
     eval_files = [str(transformed / "Split-eval" / "*")]
     sizes = trainer.vocab_sizes(tft_output)
@@ -267,10 +230,10 @@ def run_funnel(examples: int, seeds: int, epochs: int, grid_seeds: int,
         out = {}
         for t in _spec().default_tasks:
             if t.kind == "binary":
-                out[f"{t.name}_auc"] = masked_auc(eval_labels[t.name], pred[t.name],
+                out[f"{t.name}_auc"] = common.masked_auc(eval_labels[t.name], pred[t.name],
                                                   eval_masks[t.name])
             else:
-                out[f"{t.name}_rmse"] = masked_rmse(eval_labels[t.name], pred[t.name],
+                out[f"{t.name}_rmse"] = common.masked_rmse(eval_labels[t.name], pred[t.name],
                                                     eval_masks[t.name])
         observed = eval_masks["conversion"] > 0
         cvr = np.clip(pred["conversion"], 1e-7, 1 - 1e-7)
@@ -282,8 +245,8 @@ def run_funnel(examples: int, seeds: int, epochs: int, grid_seeds: int,
         # Click-and-convert over every impression (click is always observed; conversion is
         # 0 wherever there was no click): scored by pCTR * pCVR, and by the conversion head alone.
         ctcvr = eval_labels["click"] * np.where(observed, y, 0.0)
-        out["ctcvr_auc"] = masked_auc(ctcvr, pred["click"] * pred["conversion"])
-        out["ctcvr_auc_conversion_head"] = masked_auc(ctcvr, pred["conversion"])
+        out["ctcvr_auc"] = common.masked_auc(ctcvr, pred["click"] * pred["conversion"])
+        out["ctcvr_auc_conversion_head"] = common.masked_auc(ctcvr, pred["conversion"])
         return out
 
     def train(hp: ModelHParams, fill: tuple[str, ...]) -> dict[str, float]:
@@ -312,7 +275,7 @@ def run_funnel(examples: int, seeds: int, epochs: int, grid_seeds: int,
             runs[name].append(train(ModelHParams(epochs=epochs, seed=seed), fill))
     comparison = {}
     for name, results in runs.items():
-        comparison[name] = {key: _mean_std([r[key] for r in results]) for key in results[0]}
+        comparison[name] = {key: common.mean_std([r[key] for r in results]) for key in results[0]}
     differences = [m["conversion_auc"] - z["conversion_auc"]
                    for m, z in zip(runs["masked"], runs["zero_filled_conversion"])]
 
@@ -331,7 +294,7 @@ def run_funnel(examples: int, seeds: int, epochs: int, grid_seeds: int,
         keys = [f"{t.name}_{'auc' if t.kind == 'binary' else 'rmse'}" for t in _spec().default_tasks]
         row = {}
         for key in [*keys, "ctcvr_auc", "train_seconds"]:
-            stats = _mean_std([r[key] for r in results])
+            stats = common.mean_std([r[key] for r in results])
             row[key], row[f"{key}_std"] = stats["mean"], stats["std"]
         grid[f"{model_name}/{weighting}"] = row
     hp = ModelHParams()
@@ -349,7 +312,7 @@ def run_funnel(examples: int, seeds: int, epochs: int, grid_seeds: int,
                   "clicked rows (post-click pCVR); ctcvr_auc over all impressions",
         "masked_vs_zero_filled": comparison,
         "conversion_auc_masked_minus_zero_filled": {
-            "per_seed": [round(d, 4) for d in differences], **_mean_std(differences)},
+            "per_seed": [round(d, 4) for d in differences], **common.mean_std(differences)},
         "grid": grid,
         "pipeline_seconds": round(pipeline_seconds, 1),
         "seconds": round(time.time() - started, 1),
@@ -395,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     peers_args.add_argument("--tasks-trial", action="append", default=[], metavar="T1,T2",
                             help="also train the default model on these tasks only (repeatable)")
     args = parser.parse_args(argv)
+    common.quiet_tensorflow()
     if args.benchmark in ("synthetic", "all"):
         print(json.dumps(run_synthetic(args.seeds, args.epochs, args.train, args.test,
                                        args.validation, args.patience)), flush=True)

@@ -10,7 +10,7 @@ and reads every component's wall time from ML Metadata. Reports, per Beam compon
 - `cpu_utilisation`: the run's CPU seconds (the child process tree's user + system time) /
   its wall seconds, a number in [0, cores] that shows whether both cores were busy.
 
-    PYTHONPATH=$PWD python benchmarks/scaling.py --base 10000 \
+    python -m benchmarks.scaling --base 10000 \
         --modes in_memory:1 multi_processing:2
 """
 
@@ -22,9 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks import common  # noqa: E402
+from benchmarks import common
 
 BEAM_COMPONENTS = ("ImportExampleGen", "StatisticsGen", "Transform", "Evaluator")
 

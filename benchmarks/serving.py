@@ -7,7 +7,7 @@ warm-up. Latency is wall time per call, measured in this process (no RPC, no bat
 the process CPU time per call is reported beside it, since on a shared machine the wall time's
 tail mostly measures waiting for a core.
 
-    PYTHONPATH=$PWD python benchmarks/serving.py --home /tmp/mtl_home
+    python -m benchmarks.serving --home /tmp/mtl_home
 """
 
 from __future__ import annotations
@@ -20,17 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks import common  # noqa: E402
-
-
-def latest_pushed(home: Path, model_name: str = "mtl_model") -> Path:
-    base = home / "serving" / model_name
-    versions = sorted((p for p in base.glob("*") if p.name.isdigit()), key=lambda p: int(p.name))
-    if not versions:
-        raise FileNotFoundError(f"no pushed model under {base}: run `mtl run` (blessed) first")
-    return versions[-1]
+from benchmarks import common
 
 
 def raw_examples(home: Path, count: int) -> list[bytes]:
@@ -57,14 +47,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inter-op-threads", type=int, default=0,
                         help="TensorFlow inter-op threads (0: TensorFlow's default)")
     args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    common.quiet_tensorflow()
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(args.intra_op_threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.inter_op_threads)
 
     home = Path(args.home)
-    model_dir = latest_pushed(home)
+    model_dir = common.latest_pushed(home)
     import tensorflow_text  # noqa: F401 - a text problem's model uses TF-Text ops
 
     loaded = tf.saved_model.load(str(model_dir))

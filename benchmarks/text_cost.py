@@ -13,8 +13,8 @@ home's data span, at batch 1 and 32 after a warm-up: p50 / p99 wall milliseconds
 per example, with this process's CPU time per call beside them (on a shared machine the wall
 time's tail mostly measures waiting for a core).
 
-    PYTHONPATH=$PWD python benchmarks/text_cost.py --home H   # a blessed `mtl run --spec text`
-    PYTHONPATH=$PWD python benchmarks/text_cost.py            # runs one into a scratch home
+    python -m benchmarks.text_cost --home H   # a blessed `mtl run --spec text`
+    python -m benchmarks.text_cost            # runs one into a scratch home
 """
 
 from __future__ import annotations
@@ -27,12 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from benchmarks import common  # noqa: E402
+from benchmarks import common
 
 
 def blessed_home(home: str | None, examples: int) -> tuple[Path, float]:
@@ -54,7 +51,7 @@ def training_cost(home: Path, epochs: int, steps: int | None) -> dict:
     import keras
     import tensorflow_transform as tft
 
-    from benchmarks.train_throughput import latest_artifact_dir
+    from benchmarks.common import latest_artifact_dir
     from models import trainer
     from models.hparams import ModelHParams
     from models.model import build_model
@@ -124,7 +121,7 @@ def serving_cost(home: Path, batch_sizes: list[int], seconds: float, max_calls: 
     import tensorflow as tf
     import tensorflow_text  # noqa: F401 - the model's tokenizer ops
 
-    from benchmarks.serving import latest_pushed
+    from benchmarks.common import latest_pushed
 
     model_dir = latest_pushed(home)
     serve = tf.saved_model.load(str(model_dir)).signatures["serving_raw"]
@@ -177,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="time budget per serving batch size")
     parser.add_argument("--max-calls", type=int, default=1000)
     args = parser.parse_args(argv)
+    common.quiet_tensorflow()
     started = time.time()
     home, pipeline_seconds = blessed_home(args.home, args.examples)
     figures = {"benchmark": "text_cost", "home": str(home)}

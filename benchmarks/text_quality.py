@@ -23,7 +23,7 @@ gate's own metric cores (`pipeline.evaluation.text_metrics`): entity F1 (`entity
 sentiment the ROC AUC over its labelled examples (exact, Mann-Whitney; TFMA's gate AUC is its
 10,000-threshold approximation). Each configuration runs with seeds 0, 1, 2: mean ± std.
 
-    PYTHONPATH=. python benchmarks/text_quality.py [--examples 20000] [--epochs 1] [--home H]
+    python -m benchmarks.text_quality [--examples 20000] [--epochs 1] [--home H]
 """
 
 from __future__ import annotations
@@ -31,14 +31,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numpy as np
 
-import numpy as np  # noqa: E402
+from benchmarks import common
 
 MULTI_TASK = {"natural": ("natural", 1.0), "proportional_t1": ("proportional", 1.0),
               "proportional_t2": ("proportional", 2.0), "uniform": ("uniform", 1.0)}
@@ -46,8 +44,6 @@ MULTI_TASK = {"natural": ("natural", 1.0), "proportional_t1": ("proportional", 1
 
 def text_home(home: str | None, examples: int, seed: int = 42):
     """(home, seconds): `home` as given, or a scratch home after one `mtl run --spec text`."""
-    from benchmarks import common
-
     return common.transformed_home(home, examples, ["--spec", "text", "--seed", str(seed)],
                                    "mtl_text_quality_")
 
@@ -56,9 +52,8 @@ def load_split(files, tft_output, spec) -> dict[str, np.ndarray]:
     """Every transformed feature of a split, in file order, as numpy arrays."""
     import tensorflow as tf
 
-    from models.trainer import _list_files
-
-    paths = _list_files(files)
+    patterns = [files] if isinstance(files, str) else list(files)
+    paths = sorted({path for pattern in patterns for path in tf.io.gfile.glob(pattern)})
     feature_spec = tft_output.transformed_feature_spec()
     data = tf.data.TFRecordDataset(paths, compression_type="GZIP" if paths[0].endswith(".gz")
                                    else "").batch(4096).map(
@@ -69,7 +64,6 @@ def load_split(files, tft_output, spec) -> dict[str, np.ndarray]:
 
 def evaluate(predictions: dict, split: dict[str, np.ndarray], tasks) -> dict[str, float]:
     """The gate's metrics of each task over its labelled eval examples."""
-    from benchmarks.quality import masked_auc
     from models.spec import label_name, weight_name
     from pipeline.evaluation import text_metrics as tm
 
@@ -78,7 +72,7 @@ def evaluate(predictions: dict, split: dict[str, np.ndarray], tasks) -> dict[str
         labels, weights = split[label_name(task)], split[weight_name(task)].reshape(-1)
         pred = np.asarray(predictions[task.name])
         if task.kind == "binary":
-            out[f"{task.name}_auc"] = masked_auc(labels, pred, weights)
+            out[f"{task.name}_auc"] = common.masked_auc(labels, pred, weights)
         elif task.kind == "sequence_labeling":
             totals = np.zeros(3)
             for i in np.flatnonzero(weights > 0):
@@ -103,16 +97,11 @@ def evaluate(predictions: dict, split: dict[str, np.ndarray], tasks) -> dict[str
     return out
 
 
-def _mean_std(values: list[float]) -> dict[str, float]:
-    return {"mean": round(float(np.mean(values)), 4), "std": round(float(np.std(values)), 4)}
-
-
 def run(examples: int, epochs: int, seeds: list[int], home: str | None,
         configs: list[str] | None = None, steps_per_epoch: int | None = None) -> dict:
     import keras
     import tensorflow_transform as tft
 
-    from benchmarks.train_throughput import latest_artifact_dir
     from models import trainer
     from models.hparams import ModelHParams
     from models.model import build_model
@@ -123,8 +112,8 @@ def run(examples: int, epochs: int, seeds: list[int], home: str | None,
     spec = resolve_spec("text")
     tasks = spec.default_tasks
     tft_output = tft.TFTransformOutput(
-        str(latest_artifact_dir(home_path, "Transform", "transform_graph")))
-    transformed = latest_artifact_dir(home_path, "Transform", "transformed_examples")
+        str(common.latest_artifact_dir(home_path, "Transform", "transform_graph")))
+    transformed = common.latest_artifact_dir(home_path, "Transform", "transformed_examples")
     train_files = [str(transformed / "Split-train" / "*")]
     eval_files = [str(transformed / "Split-eval" / "*")]
     sizes = trainer.vocab_sizes(tft_output, spec)
@@ -172,7 +161,7 @@ def run(examples: int, epochs: int, seeds: list[int], home: str | None,
                   file=sys.stderr, flush=True)
             keras.backend.clear_session()
 
-    table = {name: {key: _mean_std([r[key] for r in runs]) for key in runs[0]}
+    table = {name: {key: common.mean_std([r[key] for r in runs]) for key in runs[0]}
              for name, runs in results.items()}
     gate_keys = {"binary": "auc", "sequence_labeling": "entity_f1", "span": "span_f1"}
     best = {}
@@ -226,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="reuse this finished `mtl run --spec text` home (its Transform "
                              "output) instead of running the pipeline into a scratch home")
     args = parser.parse_args(argv)
+    common.quiet_tensorflow()
     print(json.dumps(run(args.examples, args.epochs, args.seeds, args.home, args.configs,
                          args.steps_per_epoch)),
           flush=True)

@@ -16,7 +16,7 @@ tracing), so both see the same machine load; the ratio of the medians is the fig
 Needs a Transform output: `--home` of a finished `mtl run`, or the script runs a small
 pipeline (`--examples`, default 20,000) in a child process first.
 
-    PYTHONPATH=$PWD python benchmarks/train_throughput.py --home /tmp/mtl_home
+    python -m benchmarks.train_throughput --home /tmp/mtl_home
 """
 
 from __future__ import annotations
@@ -29,18 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks import common  # noqa: E402
-
-
-def latest_artifact_dir(home: Path, component: str, output: str) -> Path:
-    """The newest `<pipeline_root>/<component>/<output>/<execution id>` folder of `home`."""
-    base = home / "pipeline_root" / component / output
-    ids = sorted((p for p in base.glob("*") if p.name.isdigit()), key=lambda p: int(p.name))
-    if not ids:
-        raise FileNotFoundError(f"no {component} {output} under {base}: run `mtl run` first")
-    return ids[-1]
+from benchmarks import common
 
 
 def ensure_home(home: str | None, examples: int) -> Path:
@@ -95,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jit-compile", action="store_true",
                         help="compile the train step with XLA (ModelHParams.jit_compile)")
     args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    common.quiet_tensorflow()
     home = ensure_home(args.home, args.examples)
 
     import keras
@@ -108,9 +97,9 @@ def main(argv: list[str] | None = None) -> int:
 
     hp = ModelHParams(jit_compile=args.jit_compile)
     batch_size = args.batch_size or hp.batch_size
-    tft_output = tft.TFTransformOutput(str(latest_artifact_dir(home, "Transform",
+    tft_output = tft.TFTransformOutput(str(common.latest_artifact_dir(home, "Transform",
                                                                "transform_graph")))
-    train_files = [str(latest_artifact_dir(home, "Transform", "transformed_examples")
+    train_files = [str(common.latest_artifact_dir(home, "Transform", "transformed_examples")
                        / "Split-train" / "*")]
     accessor = data_accessor()
 

@@ -8,7 +8,7 @@ threshold against the previous blessed model loosened so each pair is judged on 
 bounds alone. Per pair: seconds, whether Transform was cached, blessed, the push decision and
 each task's gate metric.
 
-    PYTHONPATH=$PWD python benchmarks/zoo_sweep.py [--root /tmp/zoo_sweep] [--examples 3000]
+    python -m benchmarks.zoo_sweep [--root /tmp/zoo_sweep] [--examples 3000]
 """
 
 from __future__ import annotations
@@ -21,13 +21,11 @@ import os
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from models.hparams import TABULAR_MODEL_NAMES as MODEL_NAMES  # noqa: E402
-from models.hparams import WEIGHTING_NAMES, ModelHParams  # noqa: E402
-from models.spec import default_spec as _spec  # noqa: E402
-from pipeline.core.config import PipelineConfig  # noqa: E402
+from benchmarks import common
+from models.hparams import TABULAR_MODEL_NAMES as MODEL_NAMES
+from models.hparams import WEIGHTING_NAMES, ModelHParams
+from models.spec import default_spec as _spec
+from pipeline.core.config import PipelineConfig
 
 # The small-data bounds of the e2e tests (tests/support/pipelines.py SMALL_DATA_THRESHOLDS),
 # and their naive-baseline gate, loosened for small data exactly as there (small_data_gates):
@@ -85,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args(argv)
+    common.quiet_tensorflow()
     print(json.dumps(sweep(args.root, args.examples, args.epochs, args.batch_size)), flush=True)
     return 0
 

@@ -6,7 +6,7 @@ what multi-worker training needs around it (who is chief, where a worker writes,
   multi_worker_mirrored   synchronous data parallelism over several workers; each worker reads
                           its role from the TF_CONFIG environment variable. Without TF_CONFIG,
                           `models.trainer.run_fn` starts local worker processes
-                          (`models.worker`). See "Scale-out" in README.md.
+                          (`models.worker`). See docs/guides/scale-out.md.
 
 Variables (model and optimizer) must be created inside `strategy.scope()`; Keras' `fit` then
 splits each batch over the replicas (global batch = `batch_size`). `MultiWorkerMirroredStrategy`

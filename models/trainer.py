@@ -20,6 +20,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from models import cluster, distribute, preprocessing
+from models import progress as progress_lib
 from models.distribute import make_strategy
 from models.export import export_serving_model
 from models.hparams import ModelHParams
@@ -317,7 +318,8 @@ def train_and_export(fn_args, strategy: tf.distribute.Strategy) -> None:
                 epochs=hp.epochs,
                 validation_data=evaluation,
                 validation_steps=fn_args.eval_steps,
-                callbacks=[keras.callbacks.TensorBoard(log_dir=run_dir, update_freq=50)],
+                callbacks=[keras.callbacks.TensorBoard(log_dir=run_dir, update_freq=50),
+                           progress_lib.TrainingProgress()],
                 verbose=2,
             )
         with tf.io.gfile.GFile(os.path.join(run_dir, "history.json"), "w") as f:

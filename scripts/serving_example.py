@@ -1,4 +1,4 @@
-"""Prints a gRPC and a REST request with their responses, for the README's serving section.
+"""Prints a gRPC and a REST request with their responses, for the serving guide (docs/guides/serving.md).
 
 Starts `pipeline.serving.versions.LocalModelServer` (the stand-in for TF Serving) over a home's pushed
 model and calls it with the clients of `mtl predict`:

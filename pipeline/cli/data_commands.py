@@ -7,8 +7,9 @@ import sys
 
 from models.spec import SpecError, default_spec, load_spec
 from pipeline.cli.common import add_home, quiet_beam
-from pipeline.data import generator
 from pipeline.data import schema as schema_lib
+from pipeline.data.preflight import BadSpanError, check_latest_span
+from pipeline.datasets import generator
 
 
 def register(sub) -> None:
@@ -63,6 +64,9 @@ def schema_freeze_command(args: argparse.Namespace) -> int:
         spec = load_spec(args.spec) if args.spec else default_spec()
         if args.data:
             quiet_beam()
+            # A span the pipeline would refuse (a corrupt file, a feature of two types) is
+            # named here, not frozen from.
+            check_latest_span(args.data, spec)
             written = schema_lib.freeze_from_data(
                 args.data, spec, args.out or schema_lib.home_schema_path(args.root))
         else:
@@ -70,6 +74,9 @@ def schema_freeze_command(args: argparse.Namespace) -> int:
     except (SpecError, FileNotFoundError, LookupError, KeyError) as e:
         print(f"mtl schema freeze: {e}", file=sys.stderr)
         return 2
+    except BadSpanError as e:
+        print(f"mtl schema freeze: {e}", file=sys.stderr)
+        return 4
     for path in written:
         print(f"wrote {path}")
     return 0

@@ -11,6 +11,7 @@ from pipeline.cli.common import strip_dashes
 from pipeline.cli.run_flags import add_run_flags, config_from_args, run_config
 from pipeline.data.preflight import BadSpanError
 from pipeline.runs import local as local_runner
+from pipeline.runs import progress
 from pipeline.runs import schedule as schedule_lib
 from pipeline.runs.lock import HomeLockedError
 
@@ -36,31 +37,26 @@ def register(sub) -> None:
 def run_command(args: argparse.Namespace) -> int:
     """Exit codes: 0 blessed; 3 completed but not blessed; 4 the data was refused before
     training (nothing pushed); 2 bad usage, a spec that is invalid or does not match the data,
-    or the home is in use."""
+    or the home is in use; 1 the run stopped on another error. Whatever stops a run prints one
+    message naming what went wrong; a traceback goes only to the run's log file."""
     try:
         config = config_from_args(args)
     except ValueError as e:
         print(f"mtl run: {e}", file=sys.stderr)
         return 2
     verbosity = 1 if args.verbose else -1 if args.quiet else 0
+    log_path = progress.new_log_path(config.home)
     try:
         result = local_runner.run_watched(config, wait_for_lock=args.wait, verbosity=verbosity,
-                                            force=args.force)
-    except (HomeLockedError, SpecError) as e:
+                                            force=args.force, log_path=log_path)
+    except Exception as e:  # noqa: BLE001 - every error ends as a message and an exit code
+        code = stopped_code(e)
+        if code is None:
+            print(f"mtl run: the run stopped: {one_line(e)} (the traceback is in {log_path})",
+                  file=sys.stderr)
+            return 1
         print(f"mtl run: {e}", file=sys.stderr)
-        return 2
-    except (BadSpanError, FileNotFoundError) as e:
-        print(f"mtl run: {e}", file=sys.stderr)
-        return 4
-    except Exception as e:
-        # Imported here, not first: the gate's executor imports TFX and TensorFlow, whose
-        # import-time log lines belong in the run's log file, which the run opens.
-        from components.anomalies_gate.executor import AnomaliesFoundError
-
-        if not isinstance(e, AnomaliesFoundError):
-            raise
-        print(f"mtl run: {e}", file=sys.stderr)
-        return 4
+        return code
     if verbosity >= 0:
         print()
     if result.unchanged:
@@ -68,6 +64,25 @@ def run_command(args: argparse.Namespace) -> int:
         print()
     print(result.summary.format())
     return 0 if result.summary.blessed else 3
+
+
+def stopped_code(error: BaseException) -> int | None:
+    """The exit code of an error that stops a run for a reason the user can act on: 2 the
+    spec or the home (in use), 4 the data; None for any other error."""
+    if isinstance(error, (HomeLockedError, SpecError)):
+        return 2
+    if isinstance(error, (BadSpanError, FileNotFoundError)):
+        return 4
+    # Not imported here: the gate's executor imports TFX and TensorFlow, whose import-time
+    # log lines belong in the run's log file; a run whose gate ran has loaded it.
+    gate = sys.modules.get("components.anomalies_gate.executor")
+    return 4 if gate is not None and isinstance(error, gate.AnomaliesFoundError) else None
+
+
+def one_line(error: BaseException) -> str:
+    """`Type: the first line of the message` (a library's message may run to many lines)."""
+    text = str(error).strip().splitlines()
+    return type(error).__name__ + (f": {text[0]}" if text else "")
 
 
 def schedule_command(args: argparse.Namespace) -> int:

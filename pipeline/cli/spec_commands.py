@@ -12,6 +12,7 @@ from models.spec import TABULAR_TASK_KINDS as TASK_KINDS
 from pipeline.cli.common import quiet_beam
 from pipeline.data import draft as draft_lib
 from pipeline.data import schema as schema_lib
+from pipeline.data.preflight import BadSpanError
 
 
 def register(sub) -> None:
@@ -56,6 +57,9 @@ def spec_init_command(args: argparse.Namespace) -> int:
     except (draft_lib.DraftError, FileNotFoundError) as e:
         print(f"mtl spec init: {e}", file=sys.stderr)
         return 2
+    except BadSpanError as e:
+        print(f"mtl spec init: {e}", file=sys.stderr)
+        return 4
     text = draft.render()
     # The draft must load as it is written: a failure here is a bug of the draft, not the data.
     ProblemSpec.from_dict(yaml.safe_load(text), source=str(out) if out else "the draft")

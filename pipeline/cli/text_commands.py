@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pipeline.data import text_generator, text_loaders
+from pipeline.datasets import text_generator, text_loaders
 
 
 def register(sub) -> None:

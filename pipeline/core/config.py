@@ -33,7 +33,7 @@ DEFAULT_BEAM_ARGS: tuple[str, ...] = (
 # `beam_processes="auto"`: the local runner's worker processes for the data-proportional Beam
 # stages (one per core) once the newest span holds this many examples, one below it. Each
 # process imports TensorFlow, TFX and TFMA again in every Beam stage, a fixed cost that only
-# a large span repays (README, "Speed": measured at 100,000 and 1,000,000 examples).
+# a large span repays (docs/results/speed.md: measured at 100,000 and 1,000,000 examples).
 AUTO_BEAM_PROCESSES_MIN_EXAMPLES = 500_000
 
 # The fewest examples a new span may have (train and eval splits together): the AnomaliesGate
@@ -63,7 +63,7 @@ class PipelineConfig:
     pipeline_name: str = "mtl"
     model_name: str = "mtl_model"
     # Embedded data generated when the data folder has no span yet (None: the problem's
-    # default, pipeline.data.embedded).
+    # default, pipeline.datasets.embedded).
     examples: int | None = None
     seed: int = 42
     hparams: ModelHParams = ModelHParams()
@@ -94,7 +94,7 @@ class PipelineConfig:
     latency_samples: int = DEFAULT_LATENCY_SAMPLES
     # Transform's own pre- and post-transform statistics (two extra TFDV passes over the
     # data; StatisticsGen already describes the raw data). Off by default: measured by
-    # benchmarks/pipeline.py (README, "Benchmarks"). A problem with a `text` feature computes
+    # benchmarks/pipeline.py (docs/results/speed.md). A problem with a `text` feature computes
     # them whatever this says: its post-transform statistics count the truncated texts, which
     # the run summary prints (pipeline/dag/build.py).
     transform_statistics: bool = False
@@ -181,7 +181,7 @@ class PipelineConfig:
     @property
     def generates_data(self) -> bool:
         """Whether a run with no span may generate embedded data: only into the home's own data
-        folder (and only for a problem shipped with its generator: pipeline.data.embedded)."""
+        folder (and only for a problem shipped with its generator: pipeline.datasets.embedded)."""
         return self.data_root is None
 
     @property

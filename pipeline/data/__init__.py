@@ -1,1 +1,1 @@
-"""Data: the embedded generator, the span layout and window, the pre-flight check, the schema."""
+"""Data: the span layout and rolling window, the pre-flight check, the schema, statistics, spec drafts."""

@@ -12,11 +12,24 @@ The rules (constants below):
     min(64, round(1.6 * distinct**0.56)), at least 4. At most CLOSED_DOMAIN_MAX distinct values:
     a closed domain (`schema.domain`), and a slice (at most MAX_SLICES, the fewest values first);
     at most OPEN_DOMAIN_MAX and not an id: an open domain that tolerates 10% new values;
+  - strings with spaces (from the up to 1,000 most frequent values): `text` when they hold
+    at least TEXT_MIN_WORDS words on average, at least TEXT_MIN_DISTINCT of the examples'
+    values are distinct and at least TEXT_MIN_ALPHABETIC of their distinct words are
+    alphabetic (`max_length` the most words seen, at most TEXT_MAX_LENGTH_CAP); else, in a CSV
+    span, a sequence of ids when at least ID_MIN_VALUES distinct values and at least
+    ID_TOKEN_RECUR of them are made only of tokens that recur in other values (id lists reuse
+    their ids; names and phrases hold words of their own); categorical otherwise;
   - one integer per example whose name ends in `id`: categorical with dtype int;
-  - several values per example (strings or integers; in a CSV span, a string column whose values
-    hold whitespace-separated tokens): sequence, `max_length` the most values an example holds
+  - one integer per example that behaves like a code (`CodeMeasures`): within CODE_MAX_RANGE
+    consecutive non-negative values, at least CODE_MIN_DISTINCT of them, counts per value that a
+    smooth trend explains less than CODE_MAX_TREND of and that jump between neighbouring values
+    at least CODE_NOISE_RATIO times sampling noise: categorical with dtype int;
+  - several values per example (strings or integers; in a CSV span, a string column of ids as
+    above): sequence, `max_length` the most values an example holds
     (at most MAX_LENGTH_CAP), sharing the vocabulary of the categorical feature whose values make
     up at least SHARED_VOCABULARY_OVERLAP of the sequence's values (by frequency), else its own;
+  - left out, with the reason in a comment: a column absent from more than ABSENT_MAX of the
+    examples, a column of one value, bytes, lists of floats;
   - other integers and floats: numeric, `transform: log` when non-negative and heavy-tailed (the
     99th percentile at least LOG_TAIL_RATIO times the median), else z_score; `schema.min: 0` when
     non-negative, `max: 1` as well when every value is in [0, 1];
@@ -43,7 +56,7 @@ from typing import Any
 
 from models.spec import GATE_METRICS
 from models.spec import TABULAR_TASK_KINDS as TASK_KINDS
-from pipeline.data import layout
+from pipeline.data import layout, preflight
 from pipeline.data import statistics as statistics_lib
 
 VOCABULARY_CAP = 100_000
@@ -60,6 +73,28 @@ QUANTILE_BUCKETS = 100
 BINARY_BOUND, BINARY_MAX_CHANGE = 0.6, 0.02
 REGRESSION_MAX_CHANGE = 0.1
 MULTICLASS_TOP_K = 2
+# A column absent from more than this share of the examples is left out.
+ABSENT_MAX = 0.95
+# Strings with spaces (from the 1,000 most frequent values): text when they hold at least
+# TEXT_MIN_WORDS words on average, at least TEXT_MIN_DISTINCT of the examples' values are
+# distinct and at least TEXT_MIN_ALPHABETIC of their distinct words are alphabetic; else, in a
+# CSV span, ids when at least ID_MIN_VALUES distinct values and at least ID_TOKEN_RECUR of them
+# are made only of tokens that recur in other values; categorical otherwise.
+ID_MIN_VALUES = 20
+ID_TOKEN_RECUR = 0.8
+TEXT_MIN_WORDS = 5
+TEXT_MIN_DISTINCT = 0.5
+TEXT_MIN_ALPHABETIC = 0.5
+TEXT_MAX_LENGTH_CAP = 128
+# Integer codes: one integer per example, values within CODE_MAX_RANGE consecutive integers,
+# at least CODE_MIN_DISTINCT distinct values, whose counts a smooth trend over neighbouring
+# values (a moving average of CODE_TREND_WIDTH) explains less than CODE_MAX_TREND of, and
+# which jump between neighbours at least CODE_NOISE_RATIO times what sampling noise gives.
+CODE_MAX_RANGE = 100
+CODE_MIN_DISTINCT = 10
+CODE_TREND_WIDTH = 5
+CODE_MAX_TREND = 0.5
+CODE_NOISE_RATIO = 2.0
 
 # FeatureNameStatistics.Type and Histogram.HistogramType values (the proto is not imported here).
 _INT, _FLOAT, _STRING, _BYTES, _STRUCT = range(5)
@@ -207,7 +242,13 @@ def _g(x: float) -> str:
 
 
 def _pct(fraction: float) -> str:
-    return f"{fraction:.0%}" if fraction >= 0.01 or fraction == 0 else f"{fraction:.1%}"
+    """A share in whole percents, with the decimals (up to 3) it takes not to read 0% or 100%
+    when the share is neither."""
+    for digits in range(4):
+        text = f"{fraction:.{digits}%}"
+        if fraction in (0, 1) or float(text[:-1]) not in (0.0, 100.0):
+            break
+    return text
 
 
 # --- The draft ----------------------------------------------------------------------------------
@@ -331,7 +372,9 @@ def default_name(data_dir: str | os.PathLike) -> str:
 
 def categorical_ints(statistics, labels, ignore=()) -> list[str]:
     """Integer features to count as categorical in a second pass: ids (a name ending in `id`)
-    and integer lists (sequences), labels and ignored features aside."""
+    and integer lists (sequences), labels and ignored features aside; and the integers that
+    may be codes (one per example, within CODE_MAX_RANGE consecutive non-negative values),
+    whose count per value tells (`code_measures`)."""
     labels = {name for name, _ in _check_labels(labels)}
     out = []
     for name, feature in _by_name(statistics).items():
@@ -340,9 +383,73 @@ def categorical_ints(statistics, labels, ignore=()) -> list[str]:
         if feature.WhichOneof("stats") != "num_stats":
             continue
         common = _common(feature)
-        if common.max_num_values > 1 or _is_id_name(name):
+        if common.max_num_values > 1 or _is_id_name(name) or _may_be_code(feature):
             out.append(name)
     return out
+
+
+def _may_be_code(feature) -> bool:
+    stats = feature.num_stats
+    if stats.common_stats.max_num_values > 1 or stats.common_stats.num_non_missing == 0:
+        return False
+    span = stats.max - stats.min + 1
+    return stats.min >= 0 and CODE_MIN_DISTINCT <= span <= CODE_MAX_RANGE
+
+
+@dataclasses.dataclass(frozen=True)
+class CodeMeasures:
+    """How an integer column's count per value behaves: `trend`, the share of the counts'
+    variance a moving average over CODE_TREND_WIDTH neighbouring values explains (a measured
+    quantity's counts follow a smooth curve: most of it; codes' do not); `jumps`, the median
+    deviation of a value's count from the mean of its two neighbours' as a multiple of what
+    Poisson sampling noise gives (codes' counts jump; a quantity's differ by noise)."""
+
+    distinct: int
+    trend: float
+    jumps: float
+
+    @property
+    def is_code(self) -> bool:
+        return (self.distinct >= CODE_MIN_DISTINCT and self.trend < CODE_MAX_TREND
+                and self.jumps >= CODE_NOISE_RATIO)
+
+    def describe(self) -> str:
+        return (f"a smooth trend explains {_pct(self.trend)} of the counts per value (codes: "
+                f"under {_pct(CODE_MAX_TREND)}), neighbouring counts differ by {self.jumps:.1f}x "
+                f"sampling noise (codes: at least {CODE_NOISE_RATIO:g}x)")
+
+
+def code_measures(counts: dict[str, float]) -> CodeMeasures | None:
+    """`CodeMeasures` of an integer column's {value: count}, over every integer between its
+    smallest and largest value (None for fewer than 3 of them)."""
+    values = {int(v): c for v, c in counts.items() if _is_int(v)}
+    if not values:
+        return None
+    low, high = min(values), max(values)
+    if high - low + 1 < 3:
+        return None
+    c = [float(values.get(v, 0.0)) for v in range(low, high + 1)]
+    half = CODE_TREND_WIDTH // 2
+    padded = [c[0]] * half + c + [c[-1]] * half
+    trend = [sum(padded[i:i + CODE_TREND_WIDTH]) / CODE_TREND_WIDTH for i in range(len(c))]
+    mean = sum(c) / len(c)
+    variance = sum((x - mean) ** 2 for x in c)
+    residual = sum((x - t) ** 2 for x, t in zip(c, trend))
+    explained = max(0.0, 1 - residual / variance) if variance > 0 else 1.0
+    deviations, noise = [], []
+    for i in range(1, len(c) - 1):
+        neighbours = max((c[i - 1] + c[i + 1]) / 2, 1.0)
+        deviations.append(abs(c[i] - neighbours) / neighbours)
+        # The median |deviation| of Poisson counts: 0.67 sd, sd**2 = 1.5 / count (relative).
+        noise.append(0.67 * math.sqrt(1.5 / neighbours))
+    jumps = _median(deviations) / _median(noise)
+    return CodeMeasures(len(values), explained, jumps)
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def draft(statistics, labels, name: str = "my_problem", input_format: str = "tfrecord",
@@ -358,8 +465,15 @@ def draft(statistics, labels, name: str = "my_problem", input_format: str = "tfr
     num_examples = int(statistics.datasets[0].num_examples)
     if num_examples == 0:
         raise DraftError(f"{described} holds no example")
+    codes: dict[str, CodeMeasures | None] = {}
     if categorical is not None:
-        features.update(_by_name(categorical))
+        for key, counted in _by_name(categorical).items():
+            original = features.get(key)
+            if (original is not None and original.WhichOneof("stats") == "num_stats"
+                    and not _is_id_name(key) and _may_be_code(original)):
+                codes[key] = code_measures(_value_counts(counted))
+            else:
+                features[key] = counted
     for label, _ in labels:
         if label not in features:
             raise DraftError(f"label {label!r} is not in {described}; its features: "
@@ -382,18 +496,29 @@ def draft(statistics, labels, name: str = "my_problem", input_format: str = "tfr
             continue
         common = _common(feature)
         kind = feature.WhichOneof("stats")
-        joined = (input_format == "csv" and feature.type == _STRING
-                  and any(len(v.split()) > 1 for v in _value_counts(feature)))
-        if common.max_num_values > 1 or joined:
-            sequences.append((key, feature, joined))
+        if common.max_num_values > 1:
+            sequences.append((key, feature, False, ""))
+        elif kind == "string_stats" and feature.type == _STRING:
+            words = Words.of(feature)
+            if words.spaced and words.is_text:
+                drafted.append(_text(key, feature, num_examples, words))
+            elif words.spaced and input_format == "csv" and words.are_ids:
+                sequences.append((key, feature, True, words.describe()))
+            else:
+                drafted.append(_categorical(key, feature, num_examples, _join(
+                    words.spaced and input_format == "csv" and f"not ids: {words.describe()}",
+                    words.spaced and f"not text: {words.describe_text()}")))
         elif kind == "string_stats":
             drafted.append(_categorical(key, feature, num_examples))
+        elif codes.get(key) is not None and codes[key].is_code:
+            drafted.append(_code(key, feature, num_examples, codes[key]))
         else:
-            drafted.append(_numeric(key, feature, num_examples))
+            drafted.append(_numeric(key, feature, num_examples, codes.get(key)))
     categoricals = [e for e in drafted if e.get("kind") == "categorical"]
-    for key, feature, joined in sequences:
-        drafted.append(_sequence(key, feature, joined, categoricals, features, num_examples))
-    order = {"categorical": 0, "numeric": 1, "sequence": 2}
+    for key, feature, joined, why in sequences:
+        drafted.append(_sequence(key, feature, joined, categoricals, features, num_examples,
+                                 why))
+    order = {"categorical": 0, "numeric": 1, "sequence": 2, "text": 3}
     drafted.sort(key=lambda e: order[e.get("kind")])
     if not drafted:
         raise DraftError(f"{described} holds no feature besides the labels "
@@ -418,14 +543,97 @@ def _unusable(feature, num_examples: int) -> str:
     common = _common(feature)
     if common.num_non_missing == 0:
         return "absent from every example"
+    missing = num_examples - int(common.num_non_missing)
+    if missing > ABSENT_MAX * num_examples:
+        return (f"absent from {missing:,} of {num_examples:,} examples ("
+                f"{_pct(missing / num_examples)}; more than {_pct(ABSENT_MAX)}): too rare to "
+                f"learn from")
+    single = _single_value(feature)
+    if single is not None:
+        return f"the same value ({single}) in every example that holds it: it cannot inform " \
+               f"the model"
     if feature.type == _FLOAT and common.max_num_values > 1:
         return (f"up to {common.max_num_values} floats per example: no feature kind reads a "
                 f"list of floats")
     return ""
 
 
+def _single_value(feature) -> str | None:
+    """The one value of a feature that holds a single value (None when it holds several)."""
+    if feature.WhichOneof("stats") == "string_stats":
+        if feature.string_stats.unique != 1:
+            return None
+        counts = _value_counts(feature)
+        return repr(next(iter(counts))) if counts else "one value"
+    stats = feature.num_stats
+    if stats.min != stats.max or _common(feature).max_num_values > 1:
+        return None
+    return _g(stats.min)
+
+
 def _distinct(feature) -> int:
     return int(feature.string_stats.unique)
+
+
+@dataclasses.dataclass(frozen=True)
+class Words:
+    """How the string values of a column hold words (from the up to 1,000 most frequent
+    values): `spaced`, some value holds several whitespace-separated tokens; `recur`, the
+    share of the distinct values made only of tokens that recur in other values (id lists:
+    nearly all; names and phrases: few); `mean_words`, `most_words` per value; `distinct`
+    the share of the examples' values that are distinct."""
+
+    spaced: bool
+    values: int
+    recur: float
+    mean_words: float
+    most_words: int
+    words: int
+    distinct: float
+    alphabetic: float
+
+    @classmethod
+    def of(cls, feature) -> Words:
+        counts = _value_counts(feature)
+        tokens = {value: value.split() for value in counts}
+        seen_in: dict[str, int] = {}
+        for parts in tokens.values():
+            for token in set(parts):
+                seen_in[token] = seen_in.get(token, 0) + 1
+        recurring = sum(1 for parts in tokens.values()
+                        if parts and all(seen_in[t] > 1 for t in parts))
+        weight = sum(counts.values())
+        mean = (sum(len(tokens[v]) * c for v, c in counts.items()) / weight) if weight else 0.0
+        present = int(_common(feature).num_non_missing)
+        return cls(spaced=any(len(parts) > 1 for parts in tokens.values()),
+                   values=len(counts), recur=recurring / len(counts) if counts else 0.0,
+                   mean_words=mean, most_words=max((len(p) for p in tokens.values()), default=0),
+                   words=len(seen_in),
+                   distinct=_distinct(feature) / present if present else 0.0,
+                   alphabetic=(sum(1 for t in seen_in if t.isalpha()) / len(seen_in)
+                               if seen_in else 0.0))
+
+    @property
+    def are_ids(self) -> bool:
+        return self.values >= ID_MIN_VALUES and self.recur >= ID_TOKEN_RECUR
+
+    @property
+    def is_text(self) -> bool:
+        return (self.mean_words >= TEXT_MIN_WORDS and self.distinct >= TEXT_MIN_DISTINCT
+                and self.alphabetic >= TEXT_MIN_ALPHABETIC)
+
+    def describe(self) -> str:
+        """The id measure: why a CSV column of strings with spaces is (or is not) ids."""
+        return (f"{_pct(self.recur)} of {self.values:,} values are made only of words that "
+                f"recur in other values (ids: at least {_pct(ID_TOKEN_RECUR)} of "
+                f"{ID_MIN_VALUES} or more)")
+
+    def describe_text(self) -> str:
+        """The text measure: why strings with spaces are (or are not) text."""
+        return (f"{self.mean_words:.1f} words per value on average, {_pct(self.distinct)} of "
+                f"the values distinct, {_pct(self.alphabetic)} of the words alphabetic (text: "
+                f"at least {TEXT_MIN_WORDS} words, {_pct(TEXT_MIN_DISTINCT)} distinct, "
+                f"{_pct(TEXT_MIN_ALPHABETIC)} alphabetic)")
 
 
 def _presence(feature, num_examples: int) -> str:
@@ -439,15 +647,14 @@ def _join(*parts: str) -> str:
     return "; ".join(p for p in parts if p)
 
 
-def _categorical(key: str, feature, num_examples: int) -> Entry:
+def _categorical(key: str, feature, num_examples: int, words: str = "") -> Entry:
     distinct = _distinct(feature)
     is_int = feature.type == _INT
-    what = "integer id (a name ending in 'id')" if is_int else "string"
-    fields = [Field("name", key, _join(_presence(feature, num_examples),
-                                       "the same value in every example: it cannot inform the "
-                                       "model" if distinct == 1 else "")),
+    what = ("integer id (a name ending in 'id')" if is_int
+            else "string with spaces" if words else "string")
+    fields = [Field("name", key, _presence(feature, num_examples)),
               Field("kind", "categorical",
-                    f"one {what} per example, {distinct:,} distinct values")]
+                    _join(f"one {what} per example, {distinct:,} distinct values", words))]
     if is_int:
         fields.append(Field("dtype", "int"))
     size = vocabulary_size(distinct)
@@ -467,15 +674,47 @@ def _categorical(key: str, feature, num_examples: int) -> Entry:
     return Entry(fields)
 
 
-def _numeric(key: str, feature, num_examples: int) -> Entry:
+def _code(key: str, feature, num_examples: int, measures: CodeMeasures) -> Entry:
+    """An integer column whose values behave like codes: categorical, dtype int."""
+    stats = feature.num_stats
+    distinct = measures.distinct
+    fields = [Field("name", key, _presence(feature, num_examples)),
+              Field("kind", "categorical",
+                    f"integer codes, not a quantity: {distinct} values in {_g(stats.min)} .. "
+                    f"{_g(stats.max)}; {measures.describe()}"),
+              Field("dtype", "int"),
+              Field("vocabulary_size", vocabulary_size(distinct),
+                    f"the {distinct:,} values seen, with room for new ones"),
+              Field("embedding_dim", embedding_dim(distinct),
+                    f"min({EMBEDDING_MAX}, 1.6 * {distinct}**0.56), at least {EMBEDDING_MIN}")]
+    return Entry(fields)
+
+
+def _text(key: str, feature, num_examples: int, words: Words) -> Entry:
+    """Long, varied strings: a text feature, tokenized into words inside the Transform graph."""
+    length = min(TEXT_MAX_LENGTH_CAP, max(1, words.most_words))
+    fields = [Field("name", key, _presence(feature, num_examples)),
+              Field("kind", "text", f"free text: {words.describe_text()}"),
+              Field("max_length", length,
+                    f"the most words in {words.values:,} values seen"
+                    + ("" if length == words.most_words else f" ({words.most_words}), capped")),
+              Field("vocabulary_size", vocabulary_size(words.words),
+                    f"the {words.words:,} distinct words of those values, with room for more")]
+    return Entry(fields)
+
+
+def _numeric(key: str, feature, num_examples: int,
+             measures: CodeMeasures | None = None) -> Entry:
     stats = feature.num_stats
     is_int = feature.type == _INT
     low, high, median = stats.min, stats.max, stats.median
     quantiles = _quantiles(stats)
     fields = [Field("name", key, _presence(feature, num_examples)),
               Field("kind", "numeric",
-                    f"one {'integer' if is_int else 'float'} per example: {_g(low)} .. "
-                    f"{_g(high)}, median {_g(median)}"),
+                    _join(f"one {'integer' if is_int else 'float'} per example: {_g(low)} .. "
+                          f"{_g(high)}, median {_g(median)}",
+                          measures and measures.distinct >= CODE_MIN_DISTINCT
+                          and f"a quantity, not codes: {measures.describe()}")),
               Field("dtype", "int" if is_int else "float")]
     if low < 0:
         fields.append(Field("transform", "z_score", "takes negative values"))
@@ -521,15 +760,15 @@ def _sequence_values(feature, joined: bool) -> tuple[dict[str, float], int, int,
 
 
 def _sequence(key: str, feature, joined: bool, categoricals: list[Entry], features: dict,
-              num_examples: int) -> Entry:
+              num_examples: int, why: str = "") -> Entry:
     counts, distinct, longest, mean = _sequence_values(feature, joined)
     # A CSV column of integer ids: an int sequence (Transform parses the tokens).
     is_int = feature.type == _INT or (joined and all(_is_int(v) for v in counts))
     common = _common(feature)
     values = "integers" if is_int else "strings"
     if joined:
-        what = (f"whitespace-separated ids in one string; up to {longest} ids (mean {mean:.1f}) "
-                f"in the {len(_value_counts(feature)):,} most frequent strings")
+        what = (f"whitespace-separated ids in one string: {why}; up to {longest} ids (mean "
+                f"{mean:.1f}) in the {len(_value_counts(feature)):,} most frequent strings")
     else:
         what = (f"{common.min_num_values} to {longest} {values} per example (mean "
                 f"{mean:.1f})")
@@ -578,6 +817,9 @@ def _sequence(key: str, feature, joined: bool, categoricals: list[Entry], featur
 # --- Tasks --------------------------------------------------------------------------------------
 
 def _task(label: str, kind: str, feature, num_examples: int) -> Entry:
+    if _common(feature).num_non_missing == 0:
+        raise DraftError(f"label {label!r} is absent from every example (an empty column): "
+                         f"no observed value to learn from")
     if feature.type not in (_INT, _FLOAT):
         raise DraftError(f"label {label!r} holds {_TYPE_NAMES.get(feature.type, 'values')}; a "
                          f"{kind} label is a number"
@@ -734,6 +976,8 @@ def draft_from_data(data_dir: str | os.PathLike, labels, name: str | None = None
     labels = _check_labels(labels)
     input_format = input_format or statistics_lib.detect_format(data_dir)
     span, _ = statistics_lib.newest_span_files(data_dir, input_format)
+    # An empty or corrupt file, or a feature of two types, is named before the statistics.
+    preflight.check_latest_span(data_dir, input_format=input_format)
     categorical_labels = [label for label, kind in labels if kind != "regression"]
     statistics = statistics_lib.span_statistics(
         data_dir, input_format, beam_args=beam_args,

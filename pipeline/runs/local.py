@@ -1,11 +1,13 @@
-"""Runs the pipeline with TFX's LocalDagRunner (SQLite ML Metadata under the home folder).
+"""Runs the pipeline locally (SQLite ML Metadata under the home folder).
 
 `run(config)` generates the embedded dataset when the data folder holds no span, checks the
 newest span, runs every component, and returns the run's summary read from ML Metadata.
-`run_watched` is what `mtl run` calls: the same, with one line per component on the terminal
-and the full logs in HOME/logs/ (pipeline.runs.progress). A run whose spans, configuration and
-code are those of the last completed run runs nothing (pipeline.runs.unchanged). The TFX CLI's
-pipeline file (pipeline/cli/tfx_pipeline.py) calls `run_pipeline` under the same lock.
+The components run in TFX's LocalDagRunner's loop, driven here over TFX's public launcher
+(pipeline.runs.dag_runner) so each launch is reported; `run_watched` is what `mtl run` calls:
+the same, with one line per component on the terminal and the full logs in HOME/logs/
+(pipeline.runs.progress). A run whose spans, configuration and code are those of the last
+completed run runs nothing (pipeline.runs.unchanged). The TFX CLI's pipeline file
+(pipeline/cli/tfx_pipeline.py) calls `run_pipeline` under the same lock.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from pathlib import Path
 
 from models.spec import default_spec
 from pipeline.core.config import PipelineConfig
-from pipeline.data import embedded, layout
+from pipeline.data import layout
 from pipeline.data import schema as schema_lib
 from pipeline.data.preflight import BadSpanError, check_latest_span, newest_span_examples
+from pipeline.datasets import embedded
 from pipeline.monitoring import summary as summary_lib
 from pipeline.runs import progress, unchanged
 from pipeline.runs.lock import home_lock
@@ -91,7 +94,7 @@ def _argv_for_absl():
 
 def run_pipeline(config: PipelineConfig, reporter: progress.RunReporter | None = None,
                  skip_unchanged: bool = False) -> str | None:
-    """Data check, then every component under LocalDagRunner (the caller holds the lock).
+    """Data check, then every component in the local loop (the caller holds the lock).
 
     Returns None after a run. With `skip_unchanged` (`mtl run`, `tfx run create`), returns
     why nothing ran ("unchanged: ...") when the spans, configuration and code are those of the
@@ -121,8 +124,7 @@ def run_pipeline(config: PipelineConfig, reporter: progress.RunReporter | None =
     notes: list[str] = []
     curated = schema_lib.resolve_schema_path(config.schema_path, config.home,
                                              infer=config.infer_schema, spec=config.spec)
-    known = schema_lib.schema_feature_names(curated) if curated else frozenset()
-    check_latest_span(config.data_dir, config.spec, config.tasks(), notes, known)
+    check_latest_span(config.data_dir, config.spec, config.tasks(), notes, schema=curated)
     for note in notes:
         logging.info("%s", note)
         if reporter:
@@ -130,16 +132,19 @@ def run_pipeline(config: PipelineConfig, reporter: progress.RunReporter | None =
     unchanged.forget(config)
     # Not `tfx.v1` (see pipeline/dag/build.py), and only now: an unchanged run needs none of
     # the launcher's modules.
-    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+    from pipeline.runs.dag_runner import ReportingDagRunner
 
     if reporter:
         reporter.total = len(pipeline.components)
-    watch = progress.watch_components(reporter) if reporter else contextlib.nullcontext()
     previous_run = unchanged.latest_run_id(config)
-    with _argv_for_absl(), watch:
-        LocalDagRunner().run(pipeline)
+    try:
+        with _argv_for_absl():
+            ReportingDagRunner(reporter).run(pipeline)
+    finally:
+        if reporter:
+            reporter.close()
     # Only a run this call made is recorded: under `tfx pipeline create` the TFX CLI
-    # intercepts LocalDagRunner.run and nothing runs.
+    # intercepts LocalDagRunner.run (ReportingDagRunner's too) and nothing runs.
     if unchanged.latest_run_id(config) not in (None, previous_run):
         unchanged.write_record(config, key, summary_lib.summarize_latest_run(config))
     return None
@@ -161,16 +166,17 @@ class RunResult:
 
 
 def run_watched(config: PipelineConfig, wait_for_lock: bool = False, verbosity: int = 0,
-                out=None, force: bool = False) -> RunResult:
+                out=None, force: bool = False, log_path: Path | None = None) -> RunResult:
     """`run` as `mtl run` shows it: one line per component on `out` (default stdout), the full
-    logs in HOME/logs/<timestamp>.log; `verbosity` 1 streams the logs too, -1 prints nothing.
-    An unchanged run (pipeline.runs.unchanged) launches nothing unless `force`.
+    logs in `log_path` (default HOME/logs/<timestamp>.log); `verbosity` 1 streams the logs
+    too, -1 prints nothing. An unchanged run (pipeline.runs.unchanged) launches nothing
+    unless `force`.
 
     A failing component's line is followed by the log's path and its last lines; the
-    exception propagates.
+    exception propagates, its traceback written to the log (not to `out`).
     """
     with home_lock(config.home, wait=wait_for_lock):
-        log_path = progress.new_log_path(config.home)
+        log_path = log_path or progress.new_log_path(config.home)
         to_terminal = out is None
         out = out or sys.stdout
         if verbosity >= 0:
@@ -178,8 +184,12 @@ def run_watched(config: PipelineConfig, wait_for_lock: bool = False, verbosity: 
         with progress.logs_to_file(log_path, stream=verbosity > 0) as terminal:
             reporter = progress.RunReporter(terminal if to_terminal else out,
                                             log_path=log_path, quiet=verbosity < 0)
-            reason = run_pipeline(config, reporter, skip_unchanged=not force)
-            summary = summary_lib.summarize_latest_run(config)
+            try:
+                reason = run_pipeline(config, reporter, skip_unchanged=not force)
+                summary = summary_lib.summarize_latest_run(config)
+            except Exception:
+                logging.exception("the run stopped")
+                raise
         return RunResult(summary, reason, log_path)
 
 

@@ -1,18 +1,17 @@
 """What `mtl run` shows while it runs: one line when each component starts and ends, a live
 line for the long stages, and the full logs (absl, Beam, TensorFlow) in a file.
 
-`RunReporter` formats and prints the lines; `watch_components` wraps TFX's component launcher
-(`tfx.orchestration.portable.launcher.Launcher`, which LocalDagRunner calls once per node, in
-topological order) so each node's start, end, wall time and cache status reach the reporter
+`RunReporter` formats and prints the lines; the component loop (pipeline.runs.dag_runner)
+calls it around each launch, so each node's start, end, wall time and cache status reach it
 exactly, instead of being guessed from log text; `logs_to_file` sends everything else (Python
 logging, warnings, and the C++ libraries' writes to file descriptors 1 and 2) to the run's
 log file.
 
-Progress: the Trainer reports epoch, step and loss (a hook on Keras' ProgbarLogger, which
-`model.fit` always adds). The Beam stages report the elements processed so far (`_BeamWatch`:
-per bundle, the element count of its largest collection, read from Beam's own counters while
-the in-process runner executes it); with worker processes (`--beam-processes`) their bundles
-run elsewhere and the line shows the elapsed seconds only.
+Progress: the Trainer reports epoch, step and loss through its Keras callback
+(models.progress; `TrainingStatus` listens). On a terminal the Beam stages report the
+elements processed so far (`BeamWatch`, read from Beam's own counters while the in-process
+runner executes a bundle); with worker processes (`--beam-processes`), or a Beam without
+those counters, the line shows the elapsed seconds only.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import cProfile
 import dataclasses
+import functools
 import logging
 import os
 import sys
@@ -29,7 +29,7 @@ import warnings
 from pathlib import Path
 
 # Statuses of a component line, padded to one width.
-STARTED, DONE, CACHED, FAILED = "start", "done", "cached", "FAILED"
+STARTED, DONE, CACHED, SKIPPED, FAILED = "start", "done", "cached", "skipped", "FAILED"
 TAIL_LINES = 25
 
 
@@ -131,12 +131,13 @@ class RunReporter:
             self.say(f"  | {line}")
 
     def component_log_tail(self, lines: int = TAIL_LINES) -> list[str]:
+        """The component's last log lines, tracebacks left out (the log file keeps them)."""
         if self.log_path is None or not self.log_path.exists():
             return []
         with open(self.log_path, "rb") as f:
             f.seek(self._log_offset)
             text = f.read().decode("utf-8", "replace")
-        return [line for line in text.splitlines() if line.strip()][-lines:]
+        return without_tracebacks([line for line in text.splitlines() if line.strip()])[-lines:]
 
     def close(self) -> None:
         self._stop.set()
@@ -175,13 +176,31 @@ class RunReporter:
                 self._draw()
 
 
-def _statistics_rows(output_dict) -> dict[str, int]:
-    """{split: examples} read from StatisticsGen's output (one small proto per split)."""
+_TRACEBACK_STARTS = ("Traceback (most recent call last):",
+                     "During handling of the above exception, another exception occurred:",
+                     "The above exception was the direct cause of the following exception:")
+
+
+def without_tracebacks(lines: list[str]) -> list[str]:
+    """`lines` without Python tracebacks' headers and frames (their indented lines); the
+    exception's own line, which follows the frames, is kept."""
+    out, inside = [], False
+    for line in lines:
+        if line.strip() in _TRACEBACK_STARTS:
+            inside = True
+        elif not (inside and line.startswith(" ")):
+            inside = False
+            out.append(line)
+    return out
+
+
+def statistics_rows(uris: list[str]) -> dict[str, int]:
+    """{split: examples} read from StatisticsGen's output folders (one small proto per split)."""
     from tensorflow_metadata.proto.v0 import statistics_pb2
 
     counts = {}
-    for artifact in output_dict.get("statistics", [])[:1]:
-        for split_dir in sorted(Path(artifact.uri).glob("Split-*")):
+    for uri in uris[:1]:
+        for split_dir in sorted(Path(uri).glob("Split-*")):
             path = split_dir / "FeatureStats.pb"
             if path.exists():
                 stats = statistics_pb2.DatasetFeatureStatisticsList.FromString(path.read_bytes())
@@ -191,75 +210,43 @@ def _statistics_rows(output_dict) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: (order.get(kv[0], 2), kv[0])))
 
 
-def _rows_detail(node_type: str, execution_info) -> str:
-    """The rows a component read or wrote, where its outputs say so cheaply."""
-    output_dict = getattr(execution_info, "output_dict", None) or {}
+def rows_detail(node_type: str, outputs: dict[str, list[str]]) -> str:
+    """The rows a component read or wrote, where its outputs ({key: [uri, ...]}) say so
+    cheaply; "" when they do not (or cannot be read: a detail never fails the run)."""
     try:
         if node_type.endswith("StatisticsGen"):
-            return format_rows(_statistics_rows(output_dict))
+            return format_rows(statistics_rows(outputs.get("statistics", [])))
     except Exception:  # noqa: BLE001 - a detail of a line must never fail the run
         logging.exception("could not read the row counts of %s", node_type)
     return ""
 
 
-class _TrainingWatch:
-    """Hooks Keras' ProgbarLogger (added by every `model.fit`) to report epoch, step and loss.
-
-    The loss is read at most twice a second (reading it waits for the step to finish)."""
+class TrainingStatus:
+    """The Trainer's part of the status line: a listener of `models.progress.TrainingProgress`
+    (the Keras callback the Trainer adds), fed the epoch, step and loss as training goes."""
 
     def __init__(self, reporter: RunReporter):
         self.reporter = reporter
-        self.epoch = self.epochs = self.step = 0
-        self.steps: int | None = None
-        self.loss: float | None = None
-        self._last = 0.0
+        self.latest = None
 
-    @contextlib.contextmanager
-    def hooked(self):
-        import keras
-
-        cls = keras.callbacks.ProgbarLogger
-        saved = {name: getattr(cls, name) for name in
-                 ("on_epoch_begin", "on_train_batch_end", "on_epoch_end")}
-        watch = self
-
-        def on_epoch_begin(logger, epoch, logs=None):
-            watch.epoch, watch.epochs = epoch + 1, logger.epochs
-            watch.steps, watch.step = logger.target, 0
-            return saved["on_epoch_begin"](logger, epoch, logs)
-
-        def on_train_batch_end(logger, batch, logs=None):
-            watch.step = batch + 1
-            now = time.perf_counter()
-            if now - watch._last > 0.5 and logs and "loss" in logs:
-                watch._last = now
-                watch.loss = float(logs["loss"])
-            watch.reporter.status(format_training(watch.epoch, watch.epochs, watch.step,
-                                                  watch.steps, watch.loss))
-            return saved["on_train_batch_end"](logger, batch, logs)
-
-        def on_epoch_end(logger, epoch, logs=None):
-            if logs and "loss" in logs:
-                watch.loss = float(logs["loss"])
-            watch.steps = watch.step
-            done = f"epoch {watch.epoch}/{watch.epochs} done, {watch.step} steps"
-            watch.reporter.status(done + (f", loss {watch.loss:.4f}"
-                                          if watch.loss is not None else ""))
-            return saved["on_epoch_end"](logger, epoch, logs)
-
-        cls.on_epoch_begin, cls.on_train_batch_end, cls.on_epoch_end = (
-            on_epoch_begin, on_train_batch_end, on_epoch_end)
-        try:
-            yield self
-        finally:
-            for name, fn in saved.items():
-                setattr(cls, name, fn)
+    def __call__(self, progress) -> None:
+        self.latest = progress
+        if progress.epoch_done:
+            text = f"epoch {progress.epoch}/{progress.epochs} done, {progress.step} steps"
+            if progress.loss is not None:
+                text += f", loss {progress.loss:.4f}"
+        else:
+            text = format_training(progress.epoch, progress.epochs, progress.step,
+                                   progress.steps, progress.loss)
+        self.reporter.status(text)
 
     def detail(self) -> str:
-        if not self.epochs:
+        """`3 epochs, 313 steps/epoch, loss 0.8123`, or "" when no report came."""
+        p = self.latest
+        if p is None or not p.epochs:
             return ""
-        text = f"{self.epochs} epoch{'s' if self.epochs > 1 else ''}, {self.step} steps/epoch"
-        return text + (f", loss {self.loss:.4f}" if self.loss is not None else "")
+        text = f"{p.epochs} epoch{'s' if p.epochs > 1 else ''}, {p.step} steps/epoch"
+        return text + (f", loss {p.loss:.4f}" if p.loss is not None else "")
 
 
 # Node types whose work is a Beam pipeline (ImportExampleGen or CsvExampleGen, StatisticsGen,
@@ -267,23 +254,44 @@ class _TrainingWatch:
 BEAM_NODE_SUFFIXES = ("ExampleGen", "StatisticsGen", "Transform", "Evaluator")
 
 
-class _BeamWatch:
-    """Counts the elements the in-process Beam runner processes while a component runs.
+def _bundle_processor_class():
+    """Beam's in-process bundle executor class, or None where this Beam has none by that name."""
+    try:
+        from apache_beam.runners.worker import bundle_processor
+    except ImportError:
+        return None
+    return getattr(bundle_processor, "BundleProcessor", None)
 
-    Hooks `BundleProcessor.process_bundle` (the SDK harness's execution of one bundle) to know
-    the bundle running; its operations' element counters (Beam's own, updated per element)
-    give the live count, and a finished bundle adds its count to the total. A bundle's count
-    is that of its largest collection (the records a read or a fused stage went through)."""
+
+class BeamWatch:
+    """Counts the elements the in-process Beam runner processes while a component runs, for
+    the live status line only (`RunReporter.live`: a terminal watches).
+
+    Beam has no public live count, so this wraps `BundleProcessor.process_bundle` (the SDK
+    harness's execution of one bundle) for the component's duration to know the bundle
+    running; its operations' element counters (`ops`, `receivers`, `opcounter`, Beam's own,
+    updated per element) give the live count, and a finished bundle adds its count to the
+    total. A bundle's count is that of its largest collection (the records a read or a fused
+    stage went through). The wrapper passes every call through unchanged and its own code never
+    raises: where the class, the method or a counter is missing (another Beam), the count is
+    0 and the line shows the seconds only. With worker processes (`--beam-processes`) the
+    bundles run elsewhere: seconds only as well.
+    """
 
     def __init__(self):
         self.done = 0
         self.bundles = 0
         self._active = None
+        self._lock = threading.Lock()
 
     @staticmethod
     def largest_collection(processor) -> int:
         largest = 0
-        for operation in list(getattr(processor, "ops", {}).values()):
+        try:
+            operations = list(getattr(processor, "ops", {}).values())
+        except (AttributeError, TypeError):
+            return 0
+        for operation in operations:
             for receiver in getattr(operation, "receivers", None) or ():
                 try:
                     largest = max(largest, int(receiver.opcounter.element_counter.value()))
@@ -299,39 +307,57 @@ class _BeamWatch:
         count = self.elements()
         return f"{count:,} elements processed" if count else ""
 
-    @contextlib.contextmanager
-    def hooked(self):
-        from apache_beam.runners.worker import bundle_processor
+    def _begin(self, processor) -> None:
+        self._active = processor
 
-        cls = bundle_processor.BundleProcessor
-        saved = cls.process_bundle
+    def _finish(self, processor) -> None:
+        try:
+            count = self.largest_collection(processor)
+        except Exception:  # noqa: BLE001 - a count must never fail a bundle
+            count = 0
+        with self._lock:
+            self.done += count
+            self.bundles += 1
+            if self._active is processor:
+                self._active = None
+
+    @contextlib.contextmanager
+    def hooked(self, cls=None):
+        """Counts while the block runs. `cls`: the class to watch (default: Beam's
+        BundleProcessor); one without its own `process_bundle` is left alone."""
+        cls = _bundle_processor_class() if cls is None else cls
+        saved = vars(cls).get("process_bundle") if cls is not None else None
+        if not callable(saved):
+            logging.info("Beam element count unavailable: no BundleProcessor.process_bundle")
+            yield self
+            return
         watch = self
 
-        def process_bundle(processor, instruction_id):
-            watch._active = processor
+        @functools.wraps(saved)
+        def process_bundle(processor, *args, **kwargs):
+            watch._begin(processor)
             try:
-                return saved(processor, instruction_id)
+                return saved(processor, *args, **kwargs)
             finally:
-                watch.done += watch.largest_collection(processor)
-                watch.bundles += 1
-                watch._active = None
+                watch._finish(processor)
 
         cls.process_bundle = process_bundle
         try:
             yield self
         finally:
-            cls.process_bundle = saved
+            if cls.__dict__.get("process_bundle") is process_bundle:
+                cls.process_bundle = saved
 
 
 PROFILE_ENV = "MTL_PROFILE_DIR"
 
 
 @contextlib.contextmanager
-def _profiled(node_id: str):
+def profiled(node_id: str):
     """With $MTL_PROFILE_DIR set, a cProfile of the node's launch in `<dir>/<node>.prof`
-    (benchmarks/pipeline.py --profile). The in-process FnApiRunner executes Beam bundles on
-    this thread, so Beam stages are in it; TensorFlow's own threads show as the Python calls
-    that wait for them."""
+    (`python -m benchmarks.pipeline --profile`). The in-process FnApiRunner executes Beam
+    bundles on this thread, so Beam stages are in it; TensorFlow's own threads show as the
+    Python calls that wait for them."""
     folder = os.environ.get(PROFILE_ENV)
     if not folder:
         yield
@@ -350,58 +376,12 @@ def _profiled(node_id: str):
         profile.dump_stats(str(Path(folder) / f"{node_id}.prof"))
 
 
-def _absl_info() -> None:
+def keep_absl_info() -> None:
     """Transform's libraries lower absl's level to WARNING: without this the log file would
-    lose the INFO records of every later component (LocalDagRunner's included)."""
+    lose the INFO records of every later component (the runner's included)."""
     absl_logger = logging.getLogger("absl")
     if absl_logger.getEffectiveLevel() > logging.INFO:
         absl_logger.setLevel(logging.INFO)
-
-
-@contextlib.contextmanager
-def watch_components(reporter: RunReporter):
-    """Reports every node LocalDagRunner launches (start, end, wall time, cached or not)."""
-    from tfx.orchestration.portable import launcher as launcher_lib
-
-    cls = launcher_lib.Launcher
-    saved_launch, saved_prepare = cls.launch, cls._prepare_execution
-
-    def prepare(launcher):
-        result = saved_prepare(launcher)
-        launcher._mtl_cached = not result.is_execution_needed
-        return result
-
-    def launch(launcher):
-        node = launcher._pipeline_node
-        node_id, node_type = node.node_info.id, node.node_info.type.name
-        _absl_info()
-        reporter.start(node_id)
-        launcher._mtl_cached = False
-        training = _TrainingWatch(reporter) if node_type.endswith("Trainer") else None
-        beam = _BeamWatch() if node_type.endswith(BEAM_NODE_SUFFIXES) else None
-        if beam:
-            reporter.status(beam.status)
-        try:
-            with training.hooked() if training else contextlib.nullcontext(), \
-                    beam.hooked() if beam else contextlib.nullcontext(), \
-                    _profiled(node_id):
-                info = saved_launch(launcher)
-        except BaseException as error:
-            reporter.failed(error)
-            raise
-        _absl_info()
-        detail = _rows_detail(node_type, info)
-        if training and not launcher._mtl_cached:
-            detail = training.detail()
-        reporter.end(CACHED if launcher._mtl_cached else DONE, detail)
-        return info
-
-    cls.launch, cls._prepare_execution = launch, prepare
-    try:
-        yield
-    finally:
-        cls.launch, cls._prepare_execution = saved_launch, saved_prepare
-        reporter.close()
 
 
 def new_log_path(home: Path) -> Path:
@@ -435,7 +415,7 @@ def logs_to_file(log_path: Path, stream: bool = False):
     """
     absl_logger = logging.getLogger("absl")
     saved_absl = absl_logger.level
-    _absl_info()
+    keep_absl_info()
     try:
         with _logs_to_file(log_path, stream) as terminal:
             yield terminal

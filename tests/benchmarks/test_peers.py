@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from benchmarks import peers
-from pipeline.data import generator
+from pipeline.datasets import generator
 from tests.support.default_problem import Task
 
 CLICK = Task("click", "binary", "click")

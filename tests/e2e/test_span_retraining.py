@@ -18,8 +18,8 @@ LOOSE_THRESHOLDS = {"click": 0.5, "conversion": 0.4, "watch_time": 500.0, "like"
 
 
 def test_second_run_reads_new_span_compares_against_first_model_and_gates_the_push(tmp_path):
-    from pipeline.data import generator as data_lib
     from pipeline.data.spans import WINDOW_RESOLVER_ID, artifact_spans
+    from pipeline.datasets import generator as data_lib
     from pipeline.runs import local as local_runner
 
     config = small_config(tmp_path / "home", examples=2000, train_spans=2,

@@ -22,8 +22,8 @@ import yaml
 
 from models.spec import PROBLEMS_DIR
 from pipeline.cli.main import main
-from pipeline.data import text_examples as tx
-from pipeline.data import text_generator
+from pipeline.datasets import text_examples as tx
+from pipeline.datasets import text_generator
 
 pytestmark = pytest.mark.e2e
 

@@ -2,7 +2,7 @@
 
 Every case starts from a copy of one healthy home with a pushed model (`conftest.py`) and
 asserts a clear error (or the correct handling), no push, and an intact `serving/`. The case
-list, with the behaviour each test asserts, is `cases.CASES` (rendered into the README).
+list, with the behaviour each test asserts, is `cases.CASES` (rendered into the docs: Bad data and faults).
 """
 
 from __future__ import annotations
@@ -103,8 +103,17 @@ def test_span_with_a_feature_missing(fault_home, capsys):
 
 def test_feature_with_the_wrong_dtype(fault_home, capsys):
     config, digest = fault_home
-    append_span(config, _columns_map("user_age", lambda col: [str(v) for v in col]))
-    _assert_refused_by_the_gate(config, digest, capsys, "feature 'user_age'", "expected: INT")
+    span = append_span(config, _columns_map("user_age", lambda col: [str(v) for v in col]))
+    rc, err = _run_cli(cli_args(config.home), capsys)
+    assert rc == 4, err
+    path = next(span.glob("*.tfrecord.gz"))
+    assert (f"{path}: feature 'user_age' holds string values (bytes_list) in "
+            f"{BAD_SPAN_EXAMPLES} of its {BAD_SPAN_EXAMPLES} records (the first: record 0); "
+            f"expected int values (int64_list), as the curated schema ") in err, err
+    assert "Traceback" not in err
+    assert tree_digest(config.home / "serving") == digest
+    # Refused before any component ran: no new pipeline run was recorded.
+    assert _latest_states(config).get("Pusher") == "COMPLETE"  # still the baseline's run
 
 
 def test_numerics_with_nan_or_inf(fault_home, capsys):

@@ -45,7 +45,8 @@ def test_dockerfile_installs_every_package_with_the_locked_versions():
     copied = set(re.findall(r"^COPY (\w+) \1$", text, flags=re.M))
     assert copied == {p.split(".")[0] for p in packages}  # subpackages come with their parent
     # Every sub-package with code is found (the wheel test installs and imports them all).
-    assert {"components.anomalies_gate", "pipeline.data", "pipeline.cli"} <= set(packages)
+    assert {"components.anomalies_gate", "pipeline.data", "pipeline.datasets",
+            "pipeline.cli"} <= set(packages)
     assert re.search(r"^COPY constraints\.txt pyproject\.toml", text, flags=re.M)
     assert "pip install --no-cache-dir -c constraints.txt ." in text
     # The image's Python matches the project's (TFX 1.16 needs 3.10).

@@ -60,6 +60,34 @@ def test_a_cycle_an_upward_import_and_a_cheap_lazy_import_are_each_named(tmp_pat
     assert len(problems) == 3
 
 
+
+def test_the_datasets_sit_between_the_spans_and_the_dag(tmp_path, graph_lib):
+    # The embedded datasets write spans (pipeline.data) and are used by the runners; a span
+    # module importing a dataset, or a dataset importing the DAG, runs up the layers.
+    root = _tree(tmp_path, {
+        "models/__init__.py": "",
+        "components/__init__.py": "",
+        "kubeflow/__init__.py": "",
+        "pipeline/__init__.py": "",
+        "pipeline/data/__init__.py": "",
+        "pipeline/data/layout.py": "",
+        "pipeline/data/preflight.py": "from pipeline.datasets import generator\n",
+        "pipeline/datasets/__init__.py": "",
+        "pipeline/datasets/generator.py": "from pipeline.data import layout\n",
+        "pipeline/datasets/embedded.py": "from pipeline.dag import build\n",
+        "pipeline/dag/__init__.py": "",
+        "pipeline/dag/build.py": "",
+        "pipeline/runs/__init__.py": "",
+        "pipeline/runs/local.py": "from pipeline.datasets import embedded\n",
+    })
+    problems, _ = graph_lib.check(root)
+    assert sorted(problems) == [
+        "pipeline/data/preflight.py: pipeline.data.preflight (pipeline.data) imports "
+        "pipeline.datasets.generator (pipeline.datasets): imports must run down the layers",
+        "pipeline/datasets/embedded.py: pipeline.datasets.embedded (pipeline.datasets) imports "
+        "pipeline.dag.build (pipeline.dag): imports must run down the layers",
+    ]
+
 def test_the_command_line_starts_without_tensorflow_or_tfx():
     code = ("import sys, pipeline.cli.main as m; m.build_parser(); "
             "print(sorted(n for n in ('tensorflow', 'tfx', 'apache_beam', 'tensorflow_model_analysis',"

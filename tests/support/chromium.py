@@ -61,6 +61,7 @@ class PageLoad:
     boxes: dict[str, dict]         # element id -> {x, y, width, height, loaded}
     screenshot_png: bytes          # full-page screenshot
     title: str
+    probe: object = None           # what the caller's `probe_js` returned, if it gave one
 
     def image(self):
         from PIL import Image
@@ -111,6 +112,15 @@ return Object.fromEntries(Array.from(document.querySelectorAll('[id]')).map(e =>
 
 def load_page(path: str, width: int = 1280, timeout: float = 60.0) -> PageLoad:
     """Opens the local file `path` in headless Chromium and returns what it showed."""
+    return load_url("file://" + os.path.abspath(path), width, timeout)
+
+
+def load_url(url: str, width: int = 1280, timeout: float = 60.0, probe_js: str | None = None,
+             full_page: bool = True) -> PageLoad:
+    """Opens `url` (a file, or a server on this machine) in headless Chromium and returns what
+    it showed; `probe_js`, a script body ending in `return ...`, runs once the page has loaded
+    (before the window grows for the screenshot) and its result is `PageLoad.probe`.
+    `full_page=False` keeps the screenshot to the first screen (the window's size)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -126,19 +136,22 @@ def load_page(path: str, width: int = 1280, timeout: float = 60.0) -> PageLoad:
     try:
         driver.set_page_load_timeout(timeout)
         driver.set_script_timeout(timeout)
-        driver.get("file://" + os.path.abspath(path))  # returns after the load event
+        driver.get(url)  # returns after the load event
         errors = _errors(driver.get_log("browser"))
-        # Grow the window until the viewport holds the whole document, for a full-page shot.
-        chrome_height = driver.get_window_size()["height"] - driver.execute_script(
-            "return window.innerHeight")
-        page_height = driver.execute_script(
-            "return Math.max(document.documentElement.scrollHeight, document.body.scrollHeight)")
-        driver.set_window_size(width, page_height + chrome_height)
+        probe = driver.execute_script(probe_js) if probe_js else None
+        if full_page:
+            # Grow the window until the viewport holds the whole document, for a full-page shot.
+            chrome_height = driver.get_window_size()["height"] - driver.execute_script(
+                "return window.innerHeight")
+            page_height = driver.execute_script(
+                "return Math.max(document.documentElement.scrollHeight, "
+                "document.body.scrollHeight)")
+            driver.set_window_size(width, page_height + chrome_height)
         boxes = driver.execute_script(_BOXES_JS)
         title = driver.title
         shot = driver.get_screenshot_as_png()
         errors += _errors(driver.get_log("browser"))  # anything logged while resizing
-        return PageLoad(errors, boxes, shot, title)
+        return PageLoad(errors, boxes, shot, title, probe)
     finally:
         driver.quit()
 

@@ -1,8 +1,8 @@
 """The fault suite's case list: each fault, the behaviour the suite asserts, and its test.
 
-The README's "what happens when" table is rendered from this list
-(`python -m tests.support.fault_cases`), and `test_readme_table.py` fails when the two disagree or
-a case names a test that does not exist.
+The documentation's "what happens when" table (docs/guides/bad-data-and-faults.md) is rendered
+from this list when the site is built (scripts/docs_hooks.py; `python -m tests.support.fault_cases`
+prints it), and `test_fault_table.py` fails when a case names a test that does not exist.
 """
 
 from __future__ import annotations
@@ -30,9 +30,12 @@ CASES: tuple[Case, ...] = (
     Case("missing_feature", "a span with a feature missing",
          f"AnomaliesGate stops the run before Transform: the feature is named, expected present "
          f"in 100% of examples; {REFUSED}", "test_span_with_a_feature_missing"),
-    Case("wrong_dtype", "a feature with the wrong dtype (`user_age` as strings)",
-         f"AnomaliesGate: the feature is named with the expected INT type; {REFUSED}",
-         "test_feature_with_the_wrong_dtype"),
+    Case("wrong_dtype", "a feature with the wrong dtype (`user_age` as strings), in every file "
+         "or in one file of the span",
+         f"refused before any component runs (StatisticsGen would fail inside Beam on a span "
+         f"whose files disagree): the message names the file, the feature, the type found "
+         f"(string values, bytes_list) and the type the curated schema expects (int values, "
+         f"int64_list); {REFUSED}", "test_feature_with_the_wrong_dtype"),
     Case("nan_inf", "numerics with NaN or infinity in a span",
          f"AnomaliesGate: the feature is named, expected finite; {REFUSED}. In a serving "
          "request NaN/inf take the feature's default (finite scores)", "test_numerics_with_nan_or_inf"),
@@ -96,7 +99,7 @@ TABLE_END = "<!-- fault-table:end -->"
 
 
 def render_table(cases: tuple[Case, ...] = CASES) -> str:
-    """The README's "what happens when" table, between its begin/end markers."""
+    """The "what happens when" table of the documentation, between its begin/end markers."""
     lines = [TABLE_BEGIN, "| what happens when | behaviour (asserted by tests/faults) |", "|---|---|"]
     for case in cases:
         lines.append(f"| {case.fault} | {case.behaviour} |")

@@ -62,12 +62,12 @@ def tree_digest(folder: Path) -> dict[str, str]:
 def append_span(config, mutate=None, examples: int = BAD_SPAN_EXAMPLES) -> Path:
     """Writes the next span of `config`'s home, its columns passed through `mutate` first.
 
-    Written like `pipeline.data.generator.write_span` (temporary folder, then rename), so the only fault
-    is the one `mutate` puts in.
+    Written like `pipeline.datasets.generator.write_span` (temporary folder, then rename), so the
+    only fault is the one `mutate` puts in.
     """
     import tensorflow as tf
 
-    from pipeline.data import generator as data
+    from pipeline.datasets import generator as data
 
     span = data.existing_spans(config.data_dir)[-1] + 1
     columns = data.generate_span(data.World(config.seed), examples, config.seed, span)

@@ -10,8 +10,8 @@ import tensorflow_data_validation as tfdv
 
 from models.spec import DEFAULT_SPEC_PATH, default_spec, load_spec
 from pipeline.cli.main import main
-from pipeline.data import generator
 from pipeline.data import statistics as statistics_lib
+from pipeline.datasets import generator
 
 EMBEDDED_LABELS = ["click:binary", "conversion:binary", "watch_time:regression", "like:binary"]
 

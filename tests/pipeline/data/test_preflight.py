@@ -2,8 +2,8 @@
 
 import pytest
 
-from pipeline.data import generator as data
 from pipeline.data.preflight import BadSpanError, check_latest_span
+from pipeline.datasets import generator as data
 
 
 @pytest.fixture(scope="module")

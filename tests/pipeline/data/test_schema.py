@@ -16,8 +16,8 @@ from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from models.spec import default_spec
-from pipeline.data import generator as data
 from pipeline.data import schema as schema_lib
+from pipeline.datasets import generator as data
 from tests.support import default_problem as features
 
 

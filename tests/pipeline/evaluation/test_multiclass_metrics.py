@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pipeline.core.config import PipelineConfig
-from pipeline.data import generator as data
+from pipeline.datasets import generator as data
 from pipeline.evaluation.eval_config import MULTICLASS_MODULE, make_eval_config
 from pipeline.evaluation.multiclass_metrics import MulticlassAccuracy, top_k_hits
 from tests.support import default_problem as features

@@ -1,5 +1,5 @@
 """The embedded text data: sentiment sentences, entity-tagged sentences and reading-comprehension
-paragraphs, drawn from templates and gazetteers, in the format of `pipeline.data.text_examples`.
+paragraphs, drawn from templates and gazetteers, in the format of `pipeline.datasets.text_examples`.
 
 Three kinds of example (`TextMix` sets their shares):
 
@@ -47,8 +47,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pipeline.data import layout
-from pipeline.data import text_examples as tx
-from pipeline.data.text_examples import ENTITIES_TASK, QA_TASK, SENTIMENT_TASK, TextExample
+from pipeline.datasets import text_examples as tx
+from pipeline.datasets.text_examples import ENTITIES_TASK, QA_TASK, SENTIMENT_TASK, TextExample
 
 # --- Gazetteers: (seen, held out) -------------------------------------------------------------
 

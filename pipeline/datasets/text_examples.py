@@ -47,7 +47,7 @@ import os
 from pathlib import Path
 
 from pipeline.data import layout
-from pipeline.data.generator import write_records
+from pipeline.datasets.generator import write_records
 
 TEXT, QUESTION, SENTIMENT, ENTITY_TAGS = "text", "question", "sentiment", "entity_tags"
 ANSWER_START, ANSWER_END, ANSWER_TEXT, SPLIT_KEY = (

@@ -1,4 +1,4 @@
-"""Loaders of public text datasets into spans of text examples (`pipeline.data.text_examples`).
+"""Loaders of public text datasets into spans of text examples (`pipeline.datasets.text_examples`).
 
   sst2    SST-2's TSV: a header line `sentence<TAB>label`, then one sentence and its 0/1 label
           per line -> sentiment examples.
@@ -38,8 +38,8 @@ import os
 import re
 from pathlib import Path
 
-from pipeline.data import text_examples as tx
-from pipeline.data.text_examples import TextExample
+from pipeline.datasets import text_examples as tx
+from pipeline.datasets.text_examples import TextExample
 
 FORMATS = ("sst2", "conll", "squad", "imdb")
 CONLL_DOCSTART = "-DOCSTART-"

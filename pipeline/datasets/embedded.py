@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable
 
 from models.spec import PROBLEMS_DIR, ProblemSpec, default_spec, load_spec
-from pipeline.data import generator, text_generator
+from pipeline.datasets import generator, text_generator
 
 
 def _recommendation(out: str | os.PathLike, examples: int, seed: int,

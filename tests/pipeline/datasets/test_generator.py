@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipeline.data import generator as data
+from pipeline.datasets import generator as data
 
 FEATURES = {"user_id", "item_id", "category", "device", "price", "item_ctr_7d", "user_age",
             "hour", "history_item_ids"}

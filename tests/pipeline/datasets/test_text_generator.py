@@ -8,8 +8,8 @@ import re
 import pytest
 import tensorflow as tf
 
-from pipeline.data import text_examples as tx
-from pipeline.data import text_generator as gen
+from pipeline.datasets import text_examples as tx
+from pipeline.datasets import text_generator as gen
 
 HELDOUT_WORDS = {w for entries in gen.HELDOUT.values() for e in entries for w in e.split()}
 

@@ -6,9 +6,9 @@ import json
 import pytest
 
 from pipeline.cli import main as cli
-from pipeline.data import text_examples as tx
-from pipeline.data import text_loaders as loaders
-from pipeline.data.text_loaders import TextDataError
+from pipeline.datasets import text_examples as tx
+from pipeline.datasets import text_loaders as loaders
+from pipeline.datasets.text_loaders import TextDataError
 
 CONLL = """-DOCSTART- -X- O O
 

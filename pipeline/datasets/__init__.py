@@ -1,0 +1,1 @@
+"""Datasets: the embedded funnel and text generators, the text example format, public-format loaders."""
