@@ -647,7 +647,11 @@ def markdown_table(result: dict) -> str:
             cells = [name, task, figures["metric"]]
             for arm in arms:
                 f = figures.get(arm)
-                cells.append("" if f is None else f"{f['mean']:.4f} ± {f['std']:.4f}"
+                failed = any("error" in n for n in data.get("notes", {}).get(arm, []))
+                if f is None:
+                    cells.append("no model" if failed else "")
+                    continue
+                cells.append(f"{f['mean']:.4f} ± {f['std']:.4f}"
                              + ("" if f["n"] == len(result["seeds"]) else f" (n={f['n']})"))
             published = data.get("published", {}).get(task, {})
             cells.append(", ".join(f"{k} {v}" for k, v in published.items()))
