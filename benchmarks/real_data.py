@@ -365,9 +365,9 @@ def ratings_peer(dataset: Dataset, held: np.ndarray, seed: int, arm: str) -> dic
 
 
 def _bucket(key: str, total: int) -> int:
-    """ExampleGen's hash bucket of a `split_key` value (pipeline.data.text_examples'
+    """ExampleGen's hash bucket of a `split_key` value (pipeline.datasets.text_examples'
     partition_bucket: sha256 of the feature serialized, mod the bucket count)."""
-    from pipeline.data.text_examples import partition_bucket
+    from pipeline.datasets.text_examples import partition_bucket
 
     return partition_bucket(key, total)
 
