@@ -448,9 +448,18 @@ def _jsonable(value):
     return value
 
 
-def write_requests(dataset: Dataset, held: np.ndarray, path: Path) -> None:
+def model_features(model: Path) -> list[str]:
+    """The features of the spec the model was trained on (its `assets.extra`): the drafted
+    spec may leave a column out (one value in every row, say), and requests carry no other."""
+    spec = json.loads((model / "assets.extra" / "problem_spec.json").read_text())
+    return [f["name"] for f in spec["features"]]
+
+
+def write_requests(dataset: Dataset, held: np.ndarray, path: Path,
+                   features: list[str] | None = None) -> None:
     """The held-out rows' features as JSON lines; an empty cell is an absent feature."""
-    rows = dataset.frame.loc[held, dataset.features]
+    rows = dataset.frame.loc[held, [f for f in dataset.features
+                                    if features is None or f in features]]
     with open(path, "w") as out:
         for record in rows.to_dict(orient="records"):
             clean = {k: _jsonable(v) for k, v in record.items()
@@ -507,7 +516,7 @@ def product_predictions(dataset: Dataset, held: np.ndarray, seed: int, work: Pat
     info = {"run_exit_code": code, "gate": gate_verdict(log), "home": str(home)}
     model = exported_model(home)
     requests, scored = home / "held_out.jsonl", home / "predictions.jsonl"
-    write_requests(dataset, held, requests)
+    write_requests(dataset, held, requests, model_features(model))
     if _mtl("predict", str(requests), "--model-dir", str(model), "--out", str(scored),
             log=log) != 0:
         raise RuntimeError(f"mtl predict failed: {log}")
