@@ -24,7 +24,8 @@ from types import SimpleNamespace
 
 # The FnArgs fields the Trainer reads; data_accessor is not needed for tf.Example TFRecords.
 FN_ARGS_FIELDS = ("train_files", "eval_files", "transform_output", "serving_model_dir",
-                  "model_run_dir", "base_model", "eval_steps", "custom_config")
+                  "model_run_dir", "base_model", "eval_steps", "custom_config",
+                  "hyperparameters")
 ARGS_FILE = "worker_args.json"
 LOG_DIR = "worker_logs"
 # The command of one worker (followed by the ARGS.json path): also the TFJob's container command.

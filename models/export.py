@@ -2,9 +2,11 @@
 
 Signatures:
   serving_default(examples: string[batch]) -> {task: float[batch], "score": float[batch]}
-      serialized tf.Example in, no labels needed. Features absent from a request take the
-      problem spec's serving defaults (`models.spec.Feature.serving_default`); ids never seen
-      map to the OOV bucket.
+      serialized tf.Example in, no labels needed. An optional feature (`Feature.optional`)
+      absent from a request is imputed by the tf.Transform graph exactly as in training
+      (`models.preprocessing`); other features absent from a request take the problem spec's
+      serving defaults (`models.spec.Feature.serving_default`); ids never seen map to the OOV
+      bucket.
       A multiclass task's output is float[batch, K], its class probabilities.
       `score` is the fused ranking score sum_t w_t * output_t, with the fusion weights given at
       export (the spec's `fusion_weight`s and the run's overrides, through the Trainer's
@@ -13,7 +15,9 @@ Signatures:
       one input per raw feature, by name, so TF Serving's REST API takes plain JSON rows
       ({"instances": [{"<feature>": value, ...}]}). Every input is required (a signature
       has no optional inputs; `mtl predict` fills the documented defaults); a sequence
-      feature is one whitespace-separated string of ids ("" for none).
+      feature is one whitespace-separated string of ids ("" for none). An optional feature
+      is absent where its value is `Feature.absent_value`: "" (a string or a sequence), NaN
+      (a float), -9223372036854775808 (an int); it is then imputed as serving_default does.
   serving_transformed(<feature>_xf: tensor[batch] ...) -> {task: float[batch]}
       the network alone on transformed features (no tf.Transform, no score): the part the
       optional TFLite export (`models.tflite`) converts.
@@ -78,13 +82,17 @@ def serving_parse_spec(raw_feature_spec: dict, with_labels: bool,
     spec = spec or default_spec()
     labels = {key: t for t in spec.tasks for key in (t.label_key, t.label_end_key) if key}
     defaults = spec.serving_defaults
+    optional = {f.name for f in spec.optional_features}
     out = {}
     for key, value in raw_feature_spec.items():
         if key in labels and not with_labels:
             continue
         if key not in labels and key not in defaults:
             continue  # a column of the data that the problem does not use
-        if isinstance(value, tf.io.FixedLenFeature):
+        if key in optional:
+            # Absent stays absent: the tf.Transform graph imputes it.
+            out[key] = tf.io.VarLenFeature(value.dtype)
+        elif isinstance(value, tf.io.FixedLenFeature):
             if key in labels:
                 default = labels[key].missing_label
                 default = float(default) if value.dtype == tf.float32 else int(default)
@@ -181,6 +189,13 @@ class ServingModule(tf.Module):
         self._eval_spec = serving_parse_spec(raw_spec, True, self._spec)
         self._sequences = {f.name: f for f in self._spec.sequences}
         self.fusion_weights = resolve_fusion_weights(fusion_weights, self._tasks)
+        for feature in self._spec.optional_features:
+            if not isinstance(raw_spec.get(feature.name), tf.io.VarLenFeature):
+                raise ValueError(
+                    f"feature {feature.name!r} is optional in problem {self._spec.name!r} but "
+                    f"the schema Transform read gives it a fixed shape, so the transform "
+                    f"graph cannot take it absent; re-freeze the curated schema "
+                    f"(`mtl schema freeze`)")
 
     def _predict(self, parsed: dict) -> dict:
         transformed = self.tft_layer(parsed)
@@ -222,6 +237,8 @@ class ServingModule(tf.Module):
                     ids = tf.SparseTensor(ids.indices, tf.strings.to_number(
                         ids.values, self._raw_spec[key].dtype), ids.dense_shape)
                 parsed[key] = ids
+            elif isinstance(self._raw_spec[key], tf.io.VarLenFeature):
+                parsed[key] = _absent_as_sparse(tensor, self._spec.feature(key))
             else:
                 parsed[key] = tf.reshape(tensor, [-1, *self._raw_spec[key].shape])
         return self._predict(parsed)
@@ -231,6 +248,40 @@ class ServingModule(tf.Module):
     def transform_features(self, examples):
         parsed = tf.io.parse_example(examples, self._eval_spec)
         return self.tft_layer(parsed)
+
+
+def _absent_as_sparse(tensor: tf.Tensor, feature) -> tf.SparseTensor:
+    """A [batch] raw input as the [batch, 1] sparse feature `parse_example` gives: no value
+    where the input is the feature's absent value ("", NaN, the smallest int64)."""
+    if tensor.dtype == tf.string:
+        present = tf.not_equal(tensor, "")
+    elif tensor.dtype.is_floating:
+        present = tf.logical_not(tf.math.is_nan(tensor))
+    else:
+        present = tf.not_equal(tensor, tf.constant(feature.absent_value, tensor.dtype))
+    rows = tf.where(present)[:, 0]
+    indices = tf.stack([rows, tf.zeros_like(rows)], axis=1)
+    shape = tf.stack([tf.shape(tensor, out_type=tf.int64)[0], tf.constant(1, tf.int64)])
+    return tf.SparseTensor(indices, tf.gather(tensor, rows), shape)
+
+
+def imputation(feature) -> str:
+    """What the transform graph gives optional `feature` when it is absent, in words."""
+    if feature.kind == "numeric":
+        what = ("the bucket of its training mean" if feature.transform == "bucketize"
+                else "its training mean (z-score 0)")
+        return f"{what}, and {feature.name}_missing = 1"
+    if feature.kind == "categorical":
+        return "a missing id of its own (not the OOV bucket)"
+    if feature.kind == "sequence":
+        return "one missing id of its own (an empty sequence too)"
+    return "the empty text"
+
+
+def absent_json(feature):
+    """`Feature.absent_value` as the contract's JSON writes it (NaN as the string "NaN")."""
+    value = feature.absent_value
+    return "NaN" if isinstance(value, float) else value
 
 
 def contract(module: ServingModule) -> dict:
@@ -280,7 +331,12 @@ def contract(module: ServingModule) -> dict:
             },
         },
         "problem": module._spec.name,
-        "defaults": module._spec.serving_defaults,
+        "defaults": {f.name: f.serving_default for f in module._spec.features
+                     if not f.optional},
+        "optional": {
+            f.name: {"imputed": imputation(f), "serving_default": "leave the feature out of "
+                     "the tf.Example", "serving_raw": absent_json(f)}
+            for f in module._spec.optional_features},
         "oov": "ids never seen in training map to the vocabulary's OOV bucket",
         "fusion_weights": module.fusion_weights,
         "tasks": {t.name: t.kind for t in module._tasks},

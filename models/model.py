@@ -36,7 +36,7 @@ from models import tasks as task_lib
 from models import text as text_lib
 from models import weighting as weighting_lib
 from models.hparams import ModelHParams
-from models.spec import ProblemSpec, Task, default_spec, transformed_name
+from models.spec import ProblemSpec, Task, default_spec, missing_name, transformed_name
 
 
 def make_inputs(spec: ProblemSpec) -> dict[str, keras.KerasTensor]:
@@ -50,6 +50,9 @@ def make_inputs(spec: ProblemSpec) -> dict[str, keras.KerasTensor]:
             inputs[name] = keras.Input(shape=(), dtype="int64", name=name)
         else:
             inputs[name] = keras.Input(shape=(), dtype="float32", name=name)
+        if feature.has_indicator:
+            indicator = missing_name(feature.name)
+            inputs[indicator] = keras.Input(shape=(), dtype="float32", name=indicator)
     return inputs
 
 
@@ -76,7 +79,8 @@ def embed(inputs: dict, vocab_sizes: dict[str, int], hp: ModelHParams, spec: Pro
         vocab_sizes={xf(f.name): vocab_sizes[f.name] for f in tables},
         embedding_dims={xf(f.name): max(1, round(f.embedding_dim * hp.embedding_scale))
                         for f in tables},
-        numeric_keys=[xf(f.name) for f in spec.numeric],
+        numeric_keys=[xf(f.name) for f in spec.numeric]
+        + [missing_name(f.name) for f in spec.features if f.has_indicator],
         id_keys=[xf(f.name) for f in spec.id_features],
         sequences={xf(f.name): xf(spec.vocabulary_of(f)) for f in spec.sequences},
         own_history_table=hp.own_history_embedding,

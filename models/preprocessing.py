@@ -18,6 +18,23 @@ Driven by the run's problem spec (`models.spec`, in the Transform's
 
 Inputs may arrive dense ([batch] or [batch, 1]) or sparse (a feature not present in every
 example), so every feature goes through `_to_dense` first.
+
+Optional features (`Feature.optional`: the curated schema lets an example lack them; they are
+parsed as sparse features, since tf.Transform refuses a parse-time default for a dense one)
+are imputed here, in the graph the serving signatures carry, so a request that omits one gets
+exactly what training gave an example without it:
+
+- numeric: the training mean of the present values (after `log`), so its z-score is 0 (a
+  bucketized one: the bucket of that mean); the mean, the variance and the quantiles are
+  those of the present values alone. `<feature>_missing` (`missing_name`) is 1.0 where the
+  value was absent (or not finite) and 0.0 elsewhere: a model input;
+- categorical: an id of its own, `vocabulary size + oov_buckets`, after the OOV buckets (the
+  vocabulary is built from the present values);
+- sequence: no id at all (absent, an empty list, an empty CSV cell) becomes one missing id,
+  that of the vocabulary it is looked up in (shifted by one like every id);
+- text: the empty string.
+Required features (present in every reference example) keep the transformations above
+unchanged: no indicator, no missing id.
 """
 
 from __future__ import annotations
@@ -26,7 +43,15 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from models import text_preprocessing
-from models.spec import Feature, ProblemSpec, default_spec, label_name, transformed_name, weight_name
+from models.spec import (
+    Feature,
+    ProblemSpec,
+    default_spec,
+    label_name,
+    missing_name,
+    transformed_name,
+    weight_name,
+)
 
 
 def spec_from_custom_config(custom_config: dict | None) -> ProblemSpec:
@@ -46,6 +71,31 @@ def _to_dense(x, default) -> tf.Tensor:
     if x.shape.rank == 2:
         x = tf.squeeze(x, axis=1)
     return x
+
+
+def _single_value(x, default) -> tuple[tf.Tensor, tf.Tensor]:
+    """([batch] values, [batch] bool present) of a feature with at most one value per example:
+    sparse (absent where an example has no value), ragged or dense (present everywhere). A
+    second value, which the curated schema refuses, is dropped."""
+    if isinstance(x, tf.RaggedTensor):
+        x = x.to_sparse()
+    if isinstance(x, tf.SparseTensor):
+        first = tf.sparse.retain(x, tf.equal(x.indices[:, 1], 0))
+        shape = tf.stack([x.dense_shape[0], tf.constant(1, tf.int64)])
+        values = tf.sparse.to_dense(tf.SparseTensor(first.indices, first.values, shape),
+                                    default_value=default)[:, 0]
+        present = tf.sparse.to_dense(
+            tf.SparseTensor(first.indices, tf.ones_like(first.values, tf.bool), shape),
+            default_value=False)[:, 0]
+        return values, present
+    values = _to_dense(x, default)
+    return values, tf.ones_like(values, tf.bool)
+
+
+def missing_id(table: str, oov_buckets: int) -> tf.Tensor:
+    """The missing id of vocabulary `table`: after its values and its OOV buckets."""
+    size = tft.experimental.get_vocabulary_size_by_name(vocabulary_name(table))
+    return tf.cast(size, tf.int64) + oov_buckets
 
 
 def vocabulary_name(key: str) -> str:
@@ -84,15 +134,21 @@ def _as_strings(ids: tf.Tensor) -> tf.Tensor:
     return ids if ids.dtype == tf.string else tf.strings.as_string(ids)
 
 
-def _sequence_to_dense(sequence, feature: Feature, vocab, oov_buckets: int) -> tf.Tensor:
-    """Ids of the sequence as [batch, max_length] int64, 0 = padding, id + 1 otherwise."""
+def _sequence_to_dense(sequence, feature: Feature, vocab, oov_buckets: int,
+                       missing: tf.Tensor | None = None) -> tf.Tensor:
+    """Ids of the sequence as [batch, max_length] int64, 0 = padding, id + 1 otherwise; with
+    `missing` (an optional sequence), a sequence without any id is [missing + 1, 0, ...]."""
     length = feature.max_length
     ids = tft.apply_vocabulary(sequence, deferred_vocab_filename_tensor=vocab,
                                num_oov_buckets=oov_buckets)
     shifted = tf.SparseTensor(ids.indices, ids.values + 1, ids.dense_shape)
     dense = tf.sparse.to_dense(shifted, default_value=0)
     dense = tf.pad(dense, [[0, 0], [0, length]])[:, :length]
-    return tf.reshape(dense, [-1, length])
+    dense = tf.reshape(dense, [-1, length])
+    if missing is None:
+        return dense
+    first = tf.where(dense[:, 0] > 0, dense[:, 0], missing + 1)
+    return tf.concat([first[:, None], dense[:, 1:]], axis=1)
 
 
 def _numeric(value: tf.Tensor, feature: Feature) -> tf.Tensor:
@@ -107,6 +163,40 @@ def _numeric(value: tf.Tensor, feature: Feature) -> tf.Tensor:
     return tft.scale_to_z_score(value)
 
 
+def _optional_numeric(raw, feature: Feature) -> tuple[tf.Tensor, tf.Tensor]:
+    """(transformed value, missing indicator) of an optional numeric feature: the statistics
+    (mean, variance, quantiles) are those of the present values; an absent or non-finite value
+    takes the mean (z-score 0; a bucketized feature: the mean's bucket)."""
+    value, present = _single_value(raw, tf.constant(0, raw.dtype))
+    value = tf.cast(value, tf.float32)
+    present = tf.logical_and(present, tf.math.is_finite(value))
+    value = tf.where(present, value, 0.0)
+    if feature.transform == "log":
+        value = tf.math.log1p(tf.maximum(value, 0.0))
+    observed = tf.boolean_mask(value, present)
+    indicator = 1.0 - tf.cast(present, tf.float32)
+    if feature.transform == "bucketize":
+        boundaries = tft.quantiles(observed, feature.buckets,
+                                   epsilon=min(1.0 / feature.buckets, 0.01))
+        imputed = tf.where(present, value, tft.mean(observed))
+        return tf.cast(tft.apply_buckets(imputed, boundaries), tf.int64), indicator
+    mean, variance = tft.mean(observed), tft.var(observed)
+    centred = tf.where(present, value - mean, 0.0)
+    scaled = tf.where(variance > 0, centred / tf.sqrt(tf.maximum(variance, 1e-30)), centred)
+    return scaled, indicator
+
+
+def _categorical(raw, feature: Feature) -> tuple[tf.Tensor, tf.Tensor]:
+    """([batch] string values, [batch] present) of a categorical feature."""
+    default = b"" if raw.dtype == tf.string else tf.constant(0, raw.dtype)
+    if feature.optional:
+        value, present = _single_value(raw, default)
+    else:
+        value = _to_dense(raw, default)
+        present = tf.ones_like(value, tf.bool)
+    return _as_strings(value), present
+
+
 def preprocessing_fn(inputs: dict, custom_config: dict | None = None) -> dict:
     """tf.Transform entry point: raw features and labels in, model features and masks out."""
     spec = spec_from_custom_config(custom_config)
@@ -118,17 +208,23 @@ def preprocessing_fn(inputs: dict, custom_config: dict | None = None) -> dict:
     outputs = {}
     vocab_files = {}
     for feature in spec.categorical:
-        value = _to_dense(inputs[feature.name], b"" if inputs[feature.name].dtype == tf.string
-                          else tf.constant(0, inputs[feature.name].dtype))
-        value = _as_strings(value)
+        value, present = _categorical(inputs[feature.name], feature)
+        # The vocabulary counts the present values only (an absent one is not the value "").
         vocab_files[feature.name] = tft.vocabulary(
-            value, top_k=feature.vocabulary_size, vocab_filename=vocabulary_name(feature.name))
-        outputs[transformed_name(feature.name)] = tft.apply_vocabulary(
+            tf.boolean_mask(value, present) if feature.optional else value,
+            top_k=feature.vocabulary_size, vocab_filename=vocabulary_name(feature.name))
+        ids = tft.apply_vocabulary(
             value, deferred_vocab_filename_tensor=vocab_files[feature.name],
             num_oov_buckets=feature.oov_buckets,
         )
+        if feature.optional:
+            ids = tf.where(present, ids, missing_id(feature.name, feature.oov_buckets))
+        outputs[transformed_name(feature.name)] = ids
     for feature in spec.features:
-        if feature.kind == "numeric":
+        if feature.kind == "numeric" and feature.optional:
+            outputs[transformed_name(feature.name)], outputs[missing_name(feature.name)] = (
+                _optional_numeric(inputs[feature.name], feature))
+        elif feature.kind == "numeric":
             value = _to_dense(inputs[feature.name], tf.constant(0, inputs[feature.name].dtype))
             outputs[transformed_name(feature.name)] = _numeric(value, feature)
     for feature in spec.sequences:
@@ -141,7 +237,9 @@ def preprocessing_fn(inputs: dict, custom_config: dict | None = None) -> dict:
             vocab = tft.vocabulary(values, top_k=feature.vocabulary_size,
                                    vocab_filename=vocabulary_name(feature.name))
             oov = feature.oov_buckets
-        outputs[transformed_name(feature.name)] = _sequence_to_dense(values, feature, vocab, oov)
+        missing = (missing_id(spec.vocabulary_of(feature), oov) if feature.optional else None)
+        outputs[transformed_name(feature.name)] = _sequence_to_dense(values, feature, vocab, oov,
+                                                                     missing)
     texts = {f.name: _to_dense(inputs[f.name], b"") for f in spec.text_features}
     if texts:
         outputs.update(text_preprocessing.text_outputs(texts, spec))

@@ -93,6 +93,8 @@ LABELS_FIELDS: tuple[str, ...] = ("start", "end")
 PROBLEMS_DIR = Path(__file__).resolve().parent / "problems"
 DEFAULT_SPEC_PATH = PROBLEMS_DIR / "recommendation" / "spec.yaml"
 DEFAULT_MISSING_LABEL = -1
+# An optional int feature's absent value in the `serving_raw` signature (`Feature.absent_value`).
+INT64_MIN = -(2 ** 63)
 
 TaskKind = Literal["binary", "regression", "multiclass"]
 
@@ -126,6 +128,9 @@ class Feature:
     lowercase: bool = True
     default: Any = None
     schema: dict = dataclasses.field(default_factory=dict, hash=False)
+    # May be absent from an example (and from a serving request): set when the curated schema
+    # is frozen from data where some examples lack it (`pipeline.data.schema`), or by the spec.
+    optional: bool = False
 
     @property
     def is_id(self) -> bool:
@@ -136,6 +141,23 @@ class Feature:
     @property
     def is_dense_numeric(self) -> bool:
         return self.kind == "numeric" and self.transform != "bucketize"
+
+    @property
+    def has_indicator(self) -> bool:
+        """An optional numeric feature: Transform imputes its training mean where it is absent
+        and adds `missing_name(name)` (1.0 where absent), a model input of its own."""
+        return self.optional and self.kind == "numeric"
+
+    @property
+    def absent_value(self):
+        """How the `serving_raw` signature (one plain value per feature, no optional inputs)
+        is told that this optional feature is absent: "" for a string (a sequence: no id),
+        NaN for a float, the smallest int64 for an int."""
+        if self.kind == "sequence" or self.dtype == "string":
+            return ""
+        if self.dtype == "float":
+            return math.nan
+        return INT64_MIN
 
     @property
     def serving_default(self):
@@ -175,6 +197,8 @@ class Feature:
             out["default"] = self.default
         if self.schema:
             out["schema"] = dict(self.schema)
+        if self.optional:
+            out["optional"] = True
         return out
 
 
@@ -299,6 +323,12 @@ def transformed_name(key: str) -> str:
     return f"{key}_xf"
 
 
+def missing_name(key: str) -> str:
+    """Name of optional numeric feature `key`'s indicator: 1.0 where the value is absent (and
+    imputed), 0.0 where present; a model input."""
+    return f"{key}_missing"
+
+
 def length_name(key: str) -> str:
     """Name of text feature `key`'s token count before truncation (not a model input)."""
     return f"{key}_length"
@@ -379,8 +409,34 @@ class ProblemSpec:
         return {f.name: f.serving_default for f in self.features}
 
     def model_input_keys(self) -> tuple[str, ...]:
-        """The transformed features the model reads (labels and weights excluded)."""
-        return tuple(transformed_name(f.name) for f in self.features)
+        """The transformed features the model reads (labels and weights excluded): one per
+        feature, and the missing-value indicator of each optional numeric feature."""
+        return tuple(transformed_name(f.name) for f in self.features) + tuple(
+            missing_name(f.name) for f in self.features if f.has_indicator)
+
+    @property
+    def optional_features(self) -> tuple[Feature, ...]:
+        """The features an example (or a serving request) may lack."""
+        return tuple(f for f in self.features if f.optional)
+
+    def with_optional(self, names) -> ProblemSpec:
+        """This spec with features `names` optional as well (the curated schema's presence)."""
+        names = set(names)
+        unknown = sorted(names - {f.name for f in self.features})
+        if unknown:
+            raise KeyError(f"unknown features {unknown}; features of {self.name}: "
+                           f"{[f.name for f in self.features]}")
+        return dataclasses.replace(self, features=tuple(
+            dataclasses.replace(f, optional=True) if f.name in names else f
+            for f in self.features))
+
+    def has_missing_id(self, table: str) -> bool:
+        """Whether the vocabulary of `table` (a categorical feature, or a sequence with a
+        vocabulary of its own) reserves a missing id after its OOV buckets: an optional
+        categorical feature, or an optional sequence looking ids up in it, has one."""
+        return any(f.optional and ((f.kind == "categorical" and f.name == table)
+                                   or (f.kind == "sequence" and self.vocabulary_of(f) == table))
+                   for f in self.features)
 
     def vocabulary_of(self, feature: Feature) -> str:
         """The vocabulary (and embedding table) a sequence's ids are looked up in."""
@@ -639,13 +695,13 @@ def _check_name(reader: _Reader, key: str = "name") -> str:
 
 FEATURE_FIELDS = {
     "categorical": ("name", "kind", "dtype", "vocabulary_size", "embedding_dim", "oov_buckets",
-                    "default", "schema"),
+                    "default", "optional", "schema"),
     "numeric": ("name", "kind", "dtype", "transform", "buckets", "embedding_dim", "default",
-                "schema"),
+                "optional", "schema"),
     "sequence": ("name", "kind", "dtype", "max_length", "vocabulary", "vocabulary_size",
-                 "embedding_dim", "oov_buckets", "default", "schema"),
+                 "embedding_dim", "oov_buckets", "default", "optional", "schema"),
     "text": ("name", "kind", "dtype", "max_length", "tokenizer", "lowercase", "vocabulary",
-             "vocabulary_size", "oov_buckets", "default", "schema"),
+             "vocabulary_size", "oov_buckets", "default", "optional", "schema"),
 }
 
 
@@ -705,6 +761,7 @@ def _parse_feature(values, where: str, source: str | None) -> Feature:
         _check_default(r, kind, kwargs["dtype"], default)
     kwargs["default"] = default
     kwargs["schema"] = _parse_schema(r.get("schema", default={}), r.field("schema"), source, kind)
+    kwargs["optional"] = r.get("optional", default=False, types=(bool,))
     r.finish(FEATURE_FIELDS[kind])
     return Feature(name=name, kind=kind, **kwargs)
 
@@ -823,8 +880,13 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
         "tokenizer": "How a text is split into tokens: `word` (whitespace, then NFKC and case "
                      "folding). Default: word.",
         "lowercase": "Case-fold a text's tokens. Default: true.",
-        "default": "The value a serving request that omits the feature gets. Default: \"\" "
-                   "(string), 0, or an empty list (sequence).",
+        "default": "The value a serving request that omits a required feature gets. Default: "
+                   "\"\" (string), 0, or an empty list (sequence). An optional feature is "
+                   "imputed instead.",
+        "optional": "The feature may be absent from an example and from a serving request; "
+                    "Transform imputes it (guides/missing-values.md). Set from the data when "
+                    "the schema is frozen (a feature absent from some examples); true makes an "
+                    "always-present feature optional too. Default: false.",
         "schema": "How `mtl schema freeze` curates the feature in the schema; a mapping (see "
                   "`schema`).",
     },

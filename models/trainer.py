@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from models import cluster, distribute, preprocessing
+from models import cluster, distribute, preprocessing, search_space
 from models import progress as progress_lib
 from models.distribute import make_strategy
 from models.export import export_serving_model
@@ -30,8 +30,9 @@ from models.spec import ProblemSpec, Task, default_spec, label_name, weight_name
 
 def vocab_sizes(tft_output: tft.TFTransformOutput, spec: ProblemSpec | None = None
                 ) -> dict[str, int]:
-    """Size of each embedding table's id space: a vocabulary plus its OOV buckets, or a
-    bucketized feature's buckets."""
+    """Size of each embedding table's id space: a vocabulary plus its OOV buckets (plus its
+    missing id, when an optional feature looks ids up in it), or a bucketized feature's
+    buckets."""
     spec = spec or default_spec()
     sizes = {}
     for name in table_keys(spec):
@@ -40,7 +41,7 @@ def vocab_sizes(tft_output: tft.TFTransformOutput, spec: ProblemSpec | None = No
             sizes[name] = feature.buckets
         else:
             sizes[name] = (tft_output.vocabulary_size_by_name(preprocessing.vocabulary_name(name))
-                           + feature.oov_buckets)
+                           + feature.oov_buckets + int(spec.has_missing_id(name)))
     return sizes
 
 
@@ -259,6 +260,21 @@ def maybe_warm_start(network: keras.Model, spec: dict, base_model: str | None) -
     return f"warm start from {base_model}"
 
 
+# Beside history.json in the model run folder: the hyperparameters the model was trained with.
+TRAINED_HPARAMS_FILE = "hyperparameters.json"
+
+
+def write_trained_hparams(run_dir: str, hp: ModelHParams, tasks, tuned: dict) -> None:
+    """`hyperparameters.json`: the hyperparameters and task loss weights training used, and
+    the tuned values among them (temp file, then rename)."""
+    path = os.path.join(run_dir, TRAINED_HPARAMS_FILE)
+    with tf.io.gfile.GFile(path + ".tmp", "w") as f:
+        json.dump({"hparams": hp.to_dict(),
+                   "loss_weights": {t.name: t.loss_weight for t in tasks},
+                   "tuned": tuned}, f, sort_keys=True)
+    tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
+
+
 def run_fn(fn_args) -> None:
     """TFX Trainer entry point (GenericExecutor).
 
@@ -283,6 +299,12 @@ def train_and_export(fn_args, strategy: tf.distribute.Strategy) -> None:
     hp = hparams_from_custom_config(fn_args.custom_config)
     problem = spec_from_custom_config(fn_args.custom_config)
     tasks = tasks_from_custom_config(fn_args.custom_config)
+    # The Tuner's best_hyperparameters (a search of this run, or a stored one it reuses),
+    # laid over the run's own: tuned values win.
+    tuned = search_space.values_of(getattr(fn_args, "hyperparameters", None))
+    if tuned:
+        hp, tasks = search_space.apply_tuned(hp, tasks, tuned)
+        logging.info("tuned hyperparameters: %s", search_space.describe(tuned))
     keras.utils.set_random_seed(hp.seed)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     train = input_fn(fn_args.train_files, fn_args.data_accessor, tft_output, hp.batch_size,
@@ -326,6 +348,7 @@ def train_and_export(fn_args, strategy: tf.distribute.Strategy) -> None:
             # Under several workers Keras logs shape-[1] values (distribute.reducible_logs).
             json.dump({k: [float(np.mean(v)) for v in values]
                        for k, values in history.history.items()}, f)
+        write_trained_hparams(run_dir, hp, tasks, tuned)
         export_serving_model(model.network, tft_output, serving_dir,
                              fusion_weights=(fn_args.custom_config or {}).get("fusion_weights"),
                              tasks=tasks, spec=problem)

@@ -35,7 +35,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
-from components.anomalies_gate import spec
+from components.anomalies_gate import presence, spec
 
 ANOMALIES_FILE = "SchemaDiff.pb"
 SCHEMA_FILE = "schema.pbtxt"
@@ -58,7 +58,8 @@ def expected_of(schema, name: str) -> str:
         return "no such feature in the schema"
     parts = [schema_pb2.FeatureType.Name(feature.type)]
     if feature.HasField("presence") and feature.presence.min_fraction:
-        parts.append(f"present in {feature.presence.min_fraction:.0%} of examples")
+        least = "" if feature.presence.min_fraction >= 1 else "at least "
+        parts.append(f"present in {least}{feature.presence.min_fraction:.0%} of examples")
     kind = feature.WhichOneof("domain_info")
     if kind == "int_domain":
         d = feature.int_domain
@@ -130,6 +131,32 @@ def single_observed_value(features: list) -> tuple[float, float] | None:
     return high, n * (mean - low) / (high - low)
 
 
+def presence_problems(schema, stats, reported=frozenset()) -> list[tuple[str, str]]:
+    """(feature, what was found) for each feature of the schema held by fewer examples than its
+    `presence.min_fraction`, counting an empty value list (an empty CSV cell) as absent
+    (`presence`), which ExampleValidator does not; features it already reported, or absent
+    from the statistics altogether (a dropped column, which it reports), are left to its
+    message."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    dataset = stats.datasets[0]
+    total = int(dataset.num_examples)
+    by_name = {_feature_name(f): f for f in dataset.features}
+    out = []
+    for feature in schema.feature:
+        minimum = feature.presence.min_fraction if feature.HasField("presence") else 0.0
+        if (feature.lifecycle_stage == schema_pb2.DEPRECATED or minimum <= 0 or total <= 0
+                or feature.name in reported or feature.name not in by_name):
+            continue
+        count = presence.present_count(by_name[feature.name])
+        if count / total < minimum:
+            out.append((feature.name, f"holds a value in {count / total:.1%} of the examples "
+                                      f"({count} of {total}), fewer than the {minimum:.0%} the "
+                                      f"curated schema requires (an absent feature or an empty "
+                                      f"cell has no value)"))
+    return out
+
+
 def find_problems(schema, statistics_by_split: dict, anomalies_by_split: dict,
                   reference=None, label_keys: tuple[str, ...] = (),
                   min_examples: int = 0) -> list[str]:
@@ -165,6 +192,8 @@ def find_problems(schema, statistics_by_split: dict, anomalies_by_split: dict,
                         + "; ".join(r.description for r in reasons))
         by_name = {_feature_name(f): f for f in stats.datasets[0].features}
         reported = set(anomalies.anomaly_info) if anomalies is not None else set()
+        for name, found in presence_problems(schema, stats, reported):
+            add(split, name, found)
         for key in label_keys:
             feature = by_name.get(key)
             if feature is None and key not in reported:

@@ -79,4 +79,7 @@ def schema_freeze_command(args: argparse.Namespace) -> int:
         return 4
     for path in written:
         print(f"wrote {path}")
+    ignored = schema_lib.ignored_message(written[0])
+    if ignored:
+        print(ignored)
     return 0

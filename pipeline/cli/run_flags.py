@@ -17,6 +17,8 @@ from pipeline.core.config import (
     AUTO_BEAM_PROCESSES_MIN_EXAMPLES,
     DEFAULT_BEAM_ARGS,
     DEFAULT_MIN_SPAN_EXAMPLES,
+    DEFAULT_TUNE_MINUTES,
+    DEFAULT_TUNE_TRIALS,
     PipelineConfig,
 )
 
@@ -56,6 +58,16 @@ def add_run_flags(run: argparse.ArgumentParser) -> None:
                      help=f"default: the spec's, else {ModelHParams.batch_size}")
     run.add_argument("--learning-rate", type=float, default=None,
                      help=f"default: the spec's, else {ModelHParams.learning_rate}")
+    run.add_argument("--tune", type=int, nargs="?", const=DEFAULT_TUNE_TRIALS, default=None,
+                     metavar="TRIALS",
+                     help="search the learning rates, widths, embedding sizes, dropout / L2 "
+                          "and task loss weights with TFX's Tuner before training (default "
+                          f"{DEFAULT_TUNE_TRIALS} trials), scored on a validation slice of "
+                          "the train split; later runs of the same spec and flags reuse the "
+                          "result (docs/guides/tuning.md)")
+    run.add_argument("--tune-minutes", type=float, default=DEFAULT_TUNE_MINUTES, metavar="M",
+                     help="with --tune: start no trial after M minutes of search (default "
+                          f"{DEFAULT_TUNE_MINUTES:g})")
     run.add_argument("--no-cache", action="store_true", help="disable ML Metadata caching")
     run.add_argument("--force", action="store_true",
                      help="run even when the spans, configuration and code are those of the "
@@ -185,6 +197,8 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
         allow_anomalies=args.allow_anomalies,
         min_span_examples=args.min_span_examples,
         extra_tasks=tuple(dict.fromkeys(args.with_task)),
+        tune_trials=args.tune,
+        tune_minutes=args.tune_minutes,
     )
 
 

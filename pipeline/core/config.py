@@ -7,10 +7,13 @@ does), creates folders or imports TensorFlow.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 from pathlib import Path
 
 from components.gated_pusher.latency import DEFAULT_LATENCY_BUDGET_MS, DEFAULT_LATENCY_SAMPLES
+from models import search_space
 from models.hparams import ModelHParams
 from models.spec import ProblemSpec, Task, default_spec
 
@@ -40,6 +43,22 @@ AUTO_BEAM_PROCESSES_MIN_EXAMPLES = 500_000
 # refuses a smaller one with the count, before its drift checks (which, on a few dozen examples,
 # would only report noise) and before Transform. 1,000 examples leave about 200 for evaluation.
 DEFAULT_MIN_SPAN_EXAMPLES = 1000
+
+# `mtl run --tune [TRIALS]` (docs/guides/tuning.md): trials when no number is given, the
+# wall-clock cap of a search, and the per-trial budget that fits 100,000 examples in the
+# 15 minutes of a whole `--tune` run on 2 cores (measured: benchmarks/tuning.py).
+DEFAULT_TUNE_TRIALS = 10
+DEFAULT_TUNE_MINUTES = 8.0
+TUNE_TRIAL_EPOCHS = 8
+TUNE_PATIENCE = 2
+TUNE_MAX_EXAMPLES = 40_000
+TUNE_VALIDATION_FRACTION = 0.1
+# Hyperparameters that do not change what a search finds, left out of the tuning key: the seed,
+# the training length (epochs, steps per epoch, early stopping's patience and budgets; a name
+# this version lacks is simply absent), warm start and XLA.
+_UNTUNED_HPARAMS = ("seed", "epochs", "steps_per_epoch", "patience", "max_epochs",
+                    "max_train_seconds", "warm_start", "jit_compile")
+
 
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig:
@@ -123,6 +142,13 @@ class PipelineConfig:
     # Optional tasks of the spec (`optional: true`) trained on top of the default ones; the
     # embedded data then carries their labels.
     extra_tasks: tuple[str, ...] = ()
+    # Hyperparameter search (docs/guides/tuning.md): the Tuner runs up to `tune_trials` trials
+    # (None: no search in this run) for at most `tune_minutes`. `tuned_hyperparameters` is the
+    # folder of a stored search's best_hyperparameters artifact that this run reuses instead
+    # (the local runner finds it in ML Metadata by `tuning_key`: pipeline.runs.tuning).
+    tune_trials: int | None = None
+    tune_minutes: float = DEFAULT_TUNE_MINUTES
+    tuned_hyperparameters: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "extra_tasks", tuple(self.extra_tasks))
@@ -146,6 +172,13 @@ class PipelineConfig:
             raise ValueError(f"min_span_examples must be >= 0, got {self.min_span_examples}")
         if self.train_spans < 1:
             raise ValueError(f"train_spans must be at least 1, got {self.train_spans}")
+        if self.tune_trials is not None and self.tune_trials < 1:
+            raise ValueError(f"tune_trials must be at least 1, got {self.tune_trials}")
+        if not self.tune_minutes > 0:
+            raise ValueError(f"tune_minutes must be > 0, got {self.tune_minutes}")
+        if self.tune_trials is not None and self.tuned_hyperparameters:
+            raise ValueError("a run either searches (tune_trials) or reuses stored "
+                             "hyperparameters (tuned_hyperparameters), not both")
         if self.beam_processes != "auto" and (
                 not isinstance(self.beam_processes, int) or self.beam_processes < 1):
             raise ValueError(f"beam_processes must be 'auto' or at least 1, got "
@@ -213,6 +246,25 @@ class PipelineConfig:
                 changes["max_change"] = float(self.max_changes[task.name])
             out.append(dataclasses.replace(task, **changes))
         return tuple(out)
+
+    def tuning_settings(self) -> dict:
+        """The Tuner's budget (`custom_config["tuning"]`, read by models.tuning)."""
+        return {"trials": self.tune_trials or DEFAULT_TUNE_TRIALS,
+                "max_minutes": float(self.tune_minutes), "trial_epochs": TUNE_TRIAL_EPOCHS,
+                "patience": TUNE_PATIENCE, "max_examples": TUNE_MAX_EXAMPLES,
+                "validation_fraction": TUNE_VALIDATION_FRACTION}
+
+    def tuning_key(self) -> str:
+        """What a stored search must match to be reused: sha256 over the search space's
+        version, the problem spec's content, the optional tasks trained, and the run's
+        hyperparameters other than the seed, the training length, warm start and XLA (so
+        `--model`, `--weighting`, `--batch-size`, `--learning-rate`, `--task-sampling`, ...
+        or any change to the spec ask for a new search; `--seed` and `--epochs` do not)."""
+        hparams = {k: v for k, v in self.hparams.to_dict().items() if k not in _UNTUNED_HPARAMS}
+        payload = {"space_version": search_space.SPACE_VERSION, "spec": self.spec.to_dict(),
+                   "extra_tasks": sorted(self.extra_tasks), "hparams": hparams}
+        text = json.dumps(payload, sort_keys=True, default=list)
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def replace(self, **changes) -> PipelineConfig:
         return dataclasses.replace(self, **changes)

@@ -44,6 +44,7 @@ from components.gated_pusher.component import GatedPusher
 from components.record_import import RecordImportExampleGen
 from pipeline.core.config import PipelineConfig
 from pipeline.dag import fingerprint
+from pipeline.dag.tuning import tuning_nodes
 from pipeline.data import layout, spans
 from pipeline.data import schema as schema_lib
 from pipeline.evaluation import eval_config as eval_config_lib
@@ -120,6 +121,9 @@ def create_pipeline(
         min_examples=config.min_span_examples,
     )
     validated_schema = anomalies_gate.outputs["validated_schema"]
+    # The features the curated schema lets an example lack: Transform imputes them and the
+    # model reads their missing-value indicators (models.preprocessing).
+    model_spec = spec.with_optional(schema_lib.optional_features(curated, spec))
     transform = Transform(
         examples=train_examples,
         schema=validated_schema,
@@ -128,7 +132,7 @@ def create_pipeline(
         # feature's `<feature>_truncated`, printed by the run summary): on for it.
         disable_statistics=not (config.transform_statistics or bool(spec.text_features)),
         custom_config={"code_fingerprint": fingerprint.transform_fingerprint(),
-                       "spec": spec.to_dict(),
+                       "spec": model_spec.to_dict(),
                        "extra_tasks": list(config.extra_tasks)},
     )
     hparams = config.hparams.to_dict()
@@ -139,6 +143,18 @@ def create_pipeline(
     ).with_id("latest_blessed_model_resolver")
     # Warm start (opt-in: a new blessed model is a new Trainer input, so it defeats the cache).
     warm_start = {"base_model": model_resolver.outputs["model"]} if config.hparams.warm_start else {}
+    trainer_config = {
+        "hparams": json.loads(json.dumps(hparams)),
+        "code_fingerprint": fingerprint.trainer_fingerprint(),
+        "fusion_weights": config.active_fusion_weights(),
+        "spec": model_spec.to_dict(),
+        "extra_tasks": list(config.extra_tasks),
+        "distribution_strategy": config.distribution_strategy,
+        "local_workers": config.local_workers,
+    }
+    # `--tune`: the Tuner's best hyperparameters, or a stored search's, go to the Trainer
+    # (pipeline/dag/tuning.py).
+    tuning = tuning_nodes(config, transform, validated_schema, trainer_config)
     trainer = Trainer(
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],
@@ -146,16 +162,9 @@ def create_pipeline(
         schema=validated_schema,
         train_args=trainer_pb2.TrainArgs(splits=["train"]),
         eval_args=trainer_pb2.EvalArgs(splits=["eval"], num_steps=config.eval_steps or None),
-        custom_config={
-            "hparams": json.loads(json.dumps(hparams)),
-            "code_fingerprint": fingerprint.trainer_fingerprint(),
-            "fusion_weights": config.active_fusion_weights(),
-            "spec": spec.to_dict(),
-            "extra_tasks": list(config.extra_tasks),
-            "distribution_strategy": config.distribution_strategy,
-            "local_workers": config.local_workers,
-        },
+        custom_config=trainer_config,
         **warm_start,
+        **tuning.trainer_inputs,
     )
     evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
@@ -199,6 +208,7 @@ def create_pipeline(
             evaluator,
             pusher,
             *([span_window] if span_window else []),
+            *tuning.nodes,
         ],
         enable_cache=config.enable_cache,
         metadata_connection_config=metadata_connection_config,

@@ -8,15 +8,24 @@ pipeline (`ImportSchemaGen`). A problem spec's curated schema may sit beside the
 
 `curate(schema, statistics, spec)` turns the schema TFDV infers from statistics into the
 curated one, following the problem spec (`models.spec`):
-  - presence: every feature and label the reference data holds in every example must be in
-    every example (`min_fraction` 1); labels of optional tasks may be absent;
+  - presence, from the data: a spec feature the reference data holds in every example is
+    required (`min_fraction` 1); one absent from some reference examples (an absent tf.Example
+    feature, an empty CSV cell: `components.anomalies_gate.presence`) is optional, with
+    `min_fraction` its reference presence less `PRESENCE_MARGIN`, so a span in which it goes
+    missing from most examples is still refused; so is a feature the spec marks `optional`.
+    An optional feature has no fixed shape (Transform parses it as a sparse feature and imputes
+    it: `models.preprocessing`). Labels the reference data holds in every example must be in
+    every example; labels of optional tasks may be absent;
+  - columns of the data the spec does not name (neither a feature nor a label) are ignored:
+    marked deprecated, so the gate requires nothing of them and Transform does not parse them
+    (`ignored_columns` lists them; the freeze says so once);
   - categorical features with `schema.domain`: `closed`, their value set, no other value
     allowed; `open`, the values seen, with `min_domain_mass` so that a few never-seen values
     are tolerated (they map to the OOV bucket); other ids: no domain;
   - numeric features: `schema.min` / `schema.max`, NaN and infinity disallowed for floats;
   - labels: the missing sentinel up to 1 (binary) or K-1 (multiclass class ids), or at least
     min(sentinel, 0) for a regression label;
-  - CSV spans: sequences and labels may be empty cells (an empty sequence, a missing label);
+  - CSV spans: labels may be empty cells (a missing label);
   - drift comparators (`schema.drift`) on features whose distribution must not move far: the
     gate compares each span with the reference statistics frozen alongside the schema.
 
@@ -30,11 +39,13 @@ temporary file and renamed into place.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import tempfile
 from pathlib import Path
 
-from models.spec import ProblemSpec, Task, default_spec
+from components.anomalies_gate import presence as presence_lib
+from models.spec import ProblemSpec, SpecError, Task, default_spec
 from pipeline.core import metadata
 from pipeline.data import layout
 from pipeline.data import statistics as statistics_lib
@@ -43,6 +54,13 @@ from pipeline.data import statistics as statistics_lib
 HOME_SCHEMA_DIR = "schema"
 SCHEMA_FILE = "schema.pbtxt"
 REFERENCE_STATS_FILE = "reference_statistics.pbtxt"
+# An optional feature's minimum presence is its presence in the reference data less this
+# (absolute) margin, rounded down to a percent: present in 75% of the reference examples, a
+# span must hold it in at least 55% of its own. Spans of a few thousand examples vary by a
+# percent or two by chance; the margin leaves room for ordinary change between spans and still
+# refuses a feature that went missing from most examples. Edit `presence.min_fraction` in the
+# frozen schema to choose another bound for one feature.
+PRESENCE_MARGIN = 0.2
 
 
 def spec_schema_path(spec: ProblemSpec) -> Path | None:
@@ -133,11 +151,23 @@ def curate(schema, statistics, spec: ProblemSpec | None = None):
 
     spec = spec or default_spec()
     stats = {f.path.step[0] if f.path.step else f.name: f for f in statistics.datasets[0].features}
+    num_examples = statistics.datasets[0].num_examples
+    features = {f.name: f for f in spec.features}
+    labels = {key for t in spec.tasks for key in (t.label_key, t.label_end_key) if key}
     schema.ClearField("string_domain")
     for feature in schema.feature:
         feature.ClearField("domain")
         feature.ClearField("distribution_constraints")
-        if _always_present(stats.get(feature.name), statistics.datasets[0].num_examples):
+        if feature.name not in features and feature.name not in labels:
+            _ignore(feature)
+        elif feature.name in features:
+            fraction = presence_lib.present_fraction(stats.get(feature.name), num_examples)
+            if fraction >= 1.0 and not features[feature.name].optional:
+                feature.presence.min_fraction = 1.0
+                feature.presence.min_count = 1
+            else:
+                _optional(feature, features[feature.name], fraction)
+        elif _always_present(stats.get(feature.name), num_examples):
             feature.presence.min_fraction = 1.0
             feature.presence.min_count = 1
         else:
@@ -176,9 +206,9 @@ def curate(schema, statistics, spec: ProblemSpec | None = None):
         if high is not None:
             domain.max = high if feature.type == schema_pb2.FLOAT else int(high)
     if spec.input_format == "csv":
-        # An empty CSV cell is an absent value for CsvExampleGen (a missing label, an empty
-        # sequence) while TFDV's CSV statistics count it as present: no shape, no presence.
-        empty_ok = {f.name for f in spec.sequences} | {t.label_key for t in spec.tasks}
+        # An empty CSV cell is a feature with no value for CsvExampleGen: a label may be one
+        # (a missing label), so labels have no shape and no presence.
+        empty_ok = {t.label_key for t in spec.tasks}
         for feature in schema.feature:
             if feature.name in empty_ok:
                 feature.ClearField("shape")
@@ -207,6 +237,80 @@ def curate(schema, statistics, spec: ProblemSpec | None = None):
             comparator.Clear()
             getattr(comparator, kind).threshold = threshold
     return schema
+
+
+def min_presence(fraction: float) -> float:
+    """An optional feature's `presence.min_fraction`: its reference presence less
+    `PRESENCE_MARGIN`, rounded down to a percent, at least 0."""
+    return max(0.0, math.floor(round((fraction - PRESENCE_MARGIN) * 100, 6)) / 100)
+
+
+def _optional(feature, spec_feature, fraction: float) -> None:
+    """An optional feature: present in at least `min_presence(fraction)` of the examples, no
+    fixed shape (parsed as a sparse feature), at most one value when it holds one (a sequence:
+    any number)."""
+    feature.presence.min_fraction = min_presence(fraction)
+    feature.presence.min_count = 1 if fraction > 0 else 0
+    feature.ClearField("shape")
+    feature.ClearField("value_count")
+    if spec_feature.kind != "sequence":
+        feature.value_count.max = 1
+
+
+def _ignore(feature) -> None:
+    """A column the spec does not name: deprecated (validation and Transform skip it)."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    feature.lifecycle_stage = schema_pb2.DEPRECATED
+    for field in ("presence", "shape", "value_count", "int_domain", "float_domain",
+                  "string_domain", "bool_domain", "drift_comparator", "skew_comparator"):
+        feature.ClearField(field)
+
+
+def ignored_columns(schema) -> list[str]:
+    """The columns a curated schema ignores (deprecated: the spec does not name them)."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    return sorted(f.name for f in schema.feature if f.lifecycle_stage == schema_pb2.DEPRECATED)
+
+
+def ignored_message(path: str | os.PathLike) -> str | None:
+    """One line naming the columns a curated schema file ignores (None: it ignores none)."""
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    ignored = ignored_columns(text_format.Parse(Path(path).read_text(), schema_pb2.Schema()))
+    if not ignored:
+        return None
+    return (f"columns of the data that the spec does not name are ignored (not validated, not "
+            f"transformed): {', '.join(ignored)}")
+
+
+def optional_features(path: str | os.PathLike | None, spec: ProblemSpec) -> tuple[str, ...]:
+    """The spec's features that a curated schema file lets an example lack (presence below 1
+    or no fixed shape), in the spec's order; none without a curated schema."""
+    if path is None:
+        return ()
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    schema = text_format.Parse(Path(path).read_text(), schema_pb2.Schema())
+    by_name = {f.name: f for f in schema.feature}
+    out = []
+    for feature in spec.features:
+        entry = by_name.get(feature.name)
+        if entry is None:
+            continue
+        if feature.optional and entry.HasField("shape"):
+            index = spec.features.index(feature)
+            raise SpecError(spec.source, f"features[{index}].optional",
+                            f"feature {feature.name!r} is optional in problem {spec.name!r}, "
+                            f"but the curated schema {path} requires it in every example (a "
+                            f"fixed shape); re-freeze the schema (`mtl schema freeze --spec "
+                            f"FILE --data DIR`)")
+        if feature.optional or entry.presence.min_fraction < 1.0:
+            out.append(feature.name)
+    return tuple(out)
 
 
 def _always_present(feature_stats, num_examples: int) -> bool:
@@ -332,6 +436,10 @@ def write_curated(statistics, spec: ProblemSpec | None, schema_path: Path,
     ref_path = reference_stats_path(schema_path)
     header = (f"# Curated by `mtl schema freeze` for problem {spec.name!r} from {described}.\n"
               "# Review before committing; the pipeline validates every span against it.\n")
+    ignored = ignored_columns(schema)
+    if ignored:
+        header += (f"# Columns of the data the spec does not name, ignored (deprecated): "
+                   f"{', '.join(ignored)}.\n")
     write_text_atomically(schema_path, header + text_format.MessageToString(schema))
     write_text_atomically(ref_path, "# Reference distributions for the drift comparators.\n"
                            + text_format.MessageToString(reference_statistics(statistics, spec)))

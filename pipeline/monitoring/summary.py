@@ -19,6 +19,7 @@ from pipeline.core import metadata
 from pipeline.core.config import PipelineConfig
 from pipeline.evaluation import gates as gates_lib
 from pipeline.evaluation.gates import TaskGate
+from pipeline.monitoring import tuning as tuning_lib
 
 _STATES = {0: "UNKNOWN", 1: "NEW", 2: "RUNNING", 3: "COMPLETE", 4: "FAILED", 5: "CACHED",
            6: "CANCELED"}
@@ -79,6 +80,9 @@ class RunSummary:
     # One per text feature of a text problem (none for another problem, or when the run's
     # Transform wrote no statistics).
     truncation: list[Truncation] = dataclasses.field(default_factory=list)
+    # What the run did about tuning (pipeline.monitoring.tuning.run_tuning), None when neither
+    # a search nor a stored one.
+    tuning: str | None = None
 
     def gate_lines(self) -> list[str]:
         """Per task: candidate vs baseline, bound, allowed change, the naive predictor's figure
@@ -131,6 +135,8 @@ class RunSummary:
         for comp in self.components:
             lines.append(f"  {comp.node_id:<32} {comp.state:<9} {comp.seconds:8.1f}")
         lines.append(f"  {'total':<32} {'':<9} {sum(c.seconds for c in self.components):8.1f}")
+        if self.tuning:
+            lines += ["", self.tuning]
         lines += ["", "Evaluation (overall slice, eval split):"]
         header = f"  {'task':<16} {'metric':<24} {'candidate':>10} {'baseline':>10} {'bound':>10}"
         lines.append(header + f" {'examples':>9} {'observed':>9}")
@@ -373,6 +379,7 @@ def summarize_run(config: PipelineConfig, store, run_context) -> RunSummary:
         latency_budget_ms=_float_prop(push_props, "latency_budget_ms"),
         served_version=_string_prop(push_props, "served_version"),
         truncation=truncation,
+        tuning=tuning_lib.run_tuning(store, config.pipeline_name, run_context),
     )
 
 

@@ -5,8 +5,8 @@ nodes in their (topological) order and launches each with TFX's public portable 
 (`tfx.orchestration.portable.launcher.Launcher(...).launch()`), exactly as LocalDagRunner's
 own loop does, so ML Metadata records the same executions. Around each launch it reports the
 start, the end, the wall seconds and whether TFX reused a cached execution (read back from
-ML Metadata), the rows StatisticsGen counted, and the Trainer's epochs, steps and loss (its
-Keras callback, models.progress).
+ML Metadata), the rows StatisticsGen counted, the Tuner's trials, and the Trainer's (and each
+tuning trial's) epochs, steps and loss (its Keras callback, models.progress).
 
 A TFX release that changes what the loop builds on costs the lines, never the run: when the
 loop cannot be set up (an import, a deployment config or a launcher it cannot build), TFX's
@@ -155,7 +155,7 @@ class ReportingDagRunner(LocalDagRunner):
             logging.exception("could not read the outcome of %s from ML Metadata", step.node_id)
             status, outputs = progress.DONE, {}
         detail = progress.rows_detail(step.node_type, outputs)
-        if training is not None and status == progress.DONE:
+        if training is not None and status == progress.DONE and not detail:
             detail = training.detail()
         reporter.end(status, detail)
 
@@ -166,8 +166,9 @@ class ReportingDagRunner(LocalDagRunner):
         if reporter is None:
             yield None
             return
-        if node_type.endswith("Trainer"):
-            # Lazy: the callback's module imports Keras, which only the Trainer needs.
+        if node_type.endswith(("Trainer", "Tuner")):
+            # Lazy: the callback's module imports Keras, which only the Trainer (and the
+            # Tuner's trials) need.
             from models.progress import listening
 
             training = progress.TrainingStatus(reporter)

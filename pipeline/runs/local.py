@@ -25,7 +25,7 @@ from pipeline.data import schema as schema_lib
 from pipeline.data.preflight import BadSpanError, check_latest_span, newest_span_examples
 from pipeline.datasets import embedded
 from pipeline.monitoring import summary as summary_lib
-from pipeline.runs import progress, unchanged
+from pipeline.runs import progress, tuning, unchanged
 from pipeline.runs.lock import home_lock
 
 
@@ -73,6 +73,11 @@ def ensure_schema(config: PipelineConfig, reporter: progress.RunReporter | None 
     if reporter:
         reporter.say(message)
     schema_lib.freeze_from_data(config.data_dir, config.spec, out)
+    ignored = schema_lib.ignored_message(out)
+    if ignored:
+        logging.info("%s", ignored)
+        if reporter:
+            reporter.say(ignored)
 
 
 @contextlib.contextmanager
@@ -114,6 +119,8 @@ def run_pipeline(config: PipelineConfig, reporter: progress.RunReporter | None =
             reporter.say(f"Beam: {config.beam_processes} worker processes for ImportExampleGen, "
                          f"StatisticsGen, Transform and Evaluator (newest span: {examples:,} "
                          f"examples)")
+    # A stored search of the same spec and flags (pipeline.runs.tuning).
+    config = tuning.resolve_stored(config, reporter.say if reporter else None)
     config.pipeline_root.mkdir(parents=True, exist_ok=True)
     pipeline = create_pipeline(config)
     key = unchanged.run_key(config, pipeline)

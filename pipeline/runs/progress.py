@@ -28,6 +28,8 @@ import time
 import warnings
 from pathlib import Path
 
+from pipeline.monitoring import tuning as tuning_lib
+
 # Statuses of a component line, padded to one width.
 STARTED, DONE, CACHED, SKIPPED, FAILED = "start", "done", "cached", "skipped", "FAILED"
 TAIL_LINES = 25
@@ -216,6 +218,8 @@ def rows_detail(node_type: str, outputs: dict[str, list[str]]) -> str:
     try:
         if node_type.endswith("StatisticsGen"):
             return format_rows(statistics_rows(outputs.get("statistics", [])))
+        if node_type.endswith(".Tuner") and outputs.get("tuner_results"):
+            return tuning_lib.results_detail(outputs["tuner_results"][0])
     except Exception:  # noqa: BLE001 - a detail of a line must never fail the run
         logging.exception("could not read the row counts of %s", node_type)
     return ""

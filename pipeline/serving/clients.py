@@ -9,8 +9,11 @@ Three clients with one interface, `predict(rows) -> list[dict]` (one dict of out
   `POST /v1/models/<model>:predict` with `{"signature_name": "serving_raw", "instances": rows}`,
   plain JSON rows of raw features.
 
-A row is a dict of the raw features of the model's problem spec (`models.spec`); absent
-features take the spec's serving defaults (a sequence: empty), labels are ignored. The
+A row is a dict of the raw features of the model's problem spec (`models.spec`); an optional
+feature (`Feature.optional`) may be absent (left out, or null; a float may be NaN): it stays
+absent in the request (left out of the tf.Example; its absent value in a `serving_raw` row) and
+the model imputes it as in training. Other absent features take the spec's serving defaults (a
+sequence: empty); labels are ignored. The
 in-process client reads the spec the model was trained on from the model itself
 (`assets.extra/problem_spec.json`); the remote clients take one (`mtl predict --spec FILE`),
 the default problem's otherwise.
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -38,7 +42,8 @@ def model_spec(model_dir: str) -> ProblemSpec:
 
 
 def complete_row(row: dict, where: str = "row", spec: ProblemSpec | None = None) -> dict:
-    """The row with every raw feature, defaults filled; a sequence as a list of ids."""
+    """The row with every raw feature, defaults filled; a sequence as a list of ids; an
+    optional feature that is absent (left out, null, a NaN float) as None."""
     spec = spec or default_spec()
     known = set(spec.raw_feature_keys)
     unknown = sorted(set(row) - known - set(spec.label_keys))
@@ -48,7 +53,10 @@ def complete_row(row: dict, where: str = "row", spec: ProblemSpec | None = None)
     out = {}
     for feature in spec.features:
         key = feature.name
-        value = row.get(key, feature.serving_default)
+        value = row.get(key, None if feature.optional else feature.serving_default)
+        if feature.optional and (value is None or isinstance(value, float) and math.isnan(value)):
+            out[key] = None
+            continue
         if feature.kind == "sequence":
             if isinstance(value, str):
                 value = value.split()
@@ -86,8 +94,13 @@ def row_to_example(row: dict, spec: ProblemSpec | None = None) -> bytes:
     feature = example.features.feature
     for spec_feature in spec.features:
         key = spec_feature.name
+        if row[key] is None:
+            continue  # an optional feature left absent
         values = row[key] if spec_feature.kind == "sequence" else [row[key]]
-        if spec_feature.dtype == "string":
+        if spec_feature.kind == "sequence" and spec.input_format == "csv":
+            # As CsvExampleGen wrote the training examples: one whitespace-separated string.
+            feature[key].bytes_list.value.append(" ".join(str(v) for v in values).encode())
+        elif spec_feature.dtype == "string":
             feature[key].bytes_list.value.extend(str(v).encode() for v in values)
         elif spec_feature.dtype == "float":
             feature[key].float_list.value.extend(values)
@@ -111,7 +124,8 @@ def example_to_row(serialized: bytes, spec: ProblemSpec | None = None) -> dict:
         values = list(getattr(value, kind).value) if kind else []
         values = [v.decode() if isinstance(v, bytes) else v for v in values]
         if key in sequences:
-            row[key] = values
+            row[key] = (values[0].split() if spec.input_format == "csv" and len(values) == 1
+                        and isinstance(values[0], str) else values)
         elif values:
             row[key] = values[0]
     return complete_row(row, where="tf.Example", spec=spec)
@@ -288,8 +302,11 @@ def rest_body(rows: list[dict], spec: ProblemSpec | None = None) -> dict:
     instances = []
     for row in rows:
         instance = dict(row)
-        for feature in spec.sequences:
-            instance[feature.name] = " ".join(str(v) for v in row[feature.name])
+        for feature in spec.features:
+            if row[feature.name] is None:
+                instance[feature.name] = feature.absent_value
+            elif feature.kind == "sequence":
+                instance[feature.name] = " ".join(str(v) for v in row[feature.name])
         instances.append(instance)
     return {"signature_name": RAW_SIGNATURE, "instances": instances}
 
@@ -313,7 +330,10 @@ class RestClient:
 
     def predict(self, rows: list[dict]) -> list[dict]:
         try:
-            response = requests.post(self.url, json=rest_body(rows, self.spec),
+            # NaN (an absent float) is a JSON number literal for TF Serving's REST API, not
+            # for `requests`' strict JSON encoder.
+            response = requests.post(self.url, data=json.dumps(rest_body(rows, self.spec)),
+                                     headers={"Content-Type": "application/json"},
                                      timeout=self.timeout)
         except requests.RequestException as e:
             raise ConnectionError(f"REST predict to {self.url} failed: {e}") from None

@@ -68,6 +68,14 @@ def describe_model(path: str | os.PathLike) -> str:
             lines.append(f"    {key:<20} {json.dumps(value)}")
         if "oov" in contract:
             lines.append(f"    ({contract['oov']})")
+        optional = contract.get("optional", {})
+        if optional:
+            lines += ["", "optional features: a request may omit them (serving_default: leave "
+                          "them out of the tf.Example; serving_raw: send the absent value), and "
+                          "the model's transform imputes them as in training:"]
+            for key, info in sorted(optional.items()):
+                lines.append(f"    {key:<20} absent in serving_raw: "
+                             f"{json.dumps(info['serving_raw'])}; imputed: {info['imputed']}")
         weights = contract.get("fusion_weights", {})
         lines += ["", "score = " + " + ".join(f"{w:g} * {t}" for t, w in sorted(weights.items()))]
         outputs = contract.get("signatures", {}).get(SERVING_DEFAULT, {}).get("outputs", {})

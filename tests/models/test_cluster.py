@@ -67,6 +67,13 @@ def test_arguments_round_trip_through_json(tmp_path):
         cluster.fn_args_from_dict(data)
 
 
+def test_tuned_hyperparameters_reach_every_worker(tmp_path):
+    fn_args = _fn_args(tmp_path)
+    fn_args.hyperparameters = {"space": [], "values": {"learning_rate": 0.003}}
+    back = cluster.fn_args_from_dict(json.loads(json.dumps(cluster.fn_args_dict(fn_args))))
+    assert back.hyperparameters == {"space": [], "values": {"learning_rate": 0.003}}
+
+
 @pytest.fixture
 def fake_workers(monkeypatch):
     monkeypatch.setattr(cluster, "WORKER_MODULE", "tests.support.fake_worker")

@@ -165,16 +165,19 @@ def write_tfrecord_span(data_dir: Path, span: int, rows: list[dict]) -> Path:
 
 
 def write_csv_span(data_dir: Path, span: int, rows: list[dict]) -> Path:
-    """CSV: a sequence is one whitespace-separated column; a missing rating is an empty cell."""
+    """CSV: a sequence is one whitespace-separated column; a missing rating, and a value a row
+    does not hold (a key absent from its dict), is an empty cell."""
     folder = data_dir / f"span-{span}"
     folder.mkdir(parents=True)
+    columns = list(dict.fromkeys(key for row in rows for key in row))
     with open(folder / "part-0.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(f, fieldnames=columns, restval="")
         writer.writeheader()
         for row in rows:
             out = dict(row)
             for key in ("viewed", "search_terms"):
-                out[key] = " ".join(str(v) for v in row[key])
+                if key in row:
+                    out[key] = " ".join(str(v) for v in row[key])
             if row["rating"] < 0:
                 out["rating"] = ""
             writer.writerow(out)

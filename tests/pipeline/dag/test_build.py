@@ -93,3 +93,29 @@ def test_transform_statistics_are_on_for_a_text_problem_only(tmp_path):
     text = transform(spec=resolve_spec("text"), infer_schema=True)
     assert text.exec_properties["disable_statistics"] == 0
     assert "post_transform_stats" in text.outputs
+
+
+def test_transform_and_trainer_get_the_features_the_curated_schema_lets_examples_lack(tmp_path):
+    import json
+
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    from models.spec import default_spec
+
+    def specs(**changes):
+        nodes = _nodes(PipelineConfig(root=str(tmp_path), **changes))
+        return [json.loads(nodes[n].exec_properties["custom_config"])["spec"]
+                for n in ("Transform", "Trainer")]
+
+    # The default problem's features are all required: its spec travels unchanged.
+    assert specs() == [default_spec().to_dict()] * 2
+    # A schema where `price` may be absent (presence below 1, no shape) makes it optional.
+    schema = text_format.Parse(schema_lib.default_schema_path().read_text(), schema_pb2.Schema())
+    price = next(f for f in schema.feature if f.name == "price")
+    price.presence.min_fraction = 0.55
+    price.ClearField("shape")
+    edited = tmp_path / "schema.pbtxt"
+    edited.write_text(text_format.MessageToString(schema))
+    for values in specs(schema_path=str(edited)):
+        assert [f["name"] for f in values["features"] if f.get("optional")] == ["price"]
