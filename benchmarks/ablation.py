@@ -47,7 +47,8 @@ from models.spec import default_spec as _spec
 # The previous defaults, spelled out so the `before_*` rows do not move when the defaults do.
 BEFORE: dict = dict(tower_batch_norm=True, head_bias_init=False, own_history_embedding=False,
                     dot_interactions=False, embedding_scale=1.0, dropout=0.1, l2=1e-5,
-                    learning_rate=2e-3, embedding_learning_rate=None)
+                    learning_rate=2e-3, embedding_learning_rate=None, id_biases=False,
+                    embedding_l2=0.0)
 # The previous static loss weights (click, conversion, watch_time, like).
 BEFORE_WEIGHTS: dict[str, float] = {"click": 1.0, "conversion": 1.0, "watch_time": 0.5,
                                     "like": 0.5}

@@ -18,6 +18,23 @@ TABULAR_MODEL_NAMES: tuple[str, ...] = tuple(m for m in MODEL_NAMES if m not in 
 WEIGHTING_NAMES: tuple[str, ...] = ("static", "uncertainty", "gradnorm", "dwa", "pcgrad")
 # How training batches mix the tasks (models.trainer.input_fn).
 TASK_SAMPLING: tuple[str, ...] = ("natural", "proportional", "uniform")
+# `epochs`' value for training until the validation loss stops improving.
+AUTO = "auto"
+
+
+def parse_epochs(value: int | str) -> int | str:
+    """`epochs` as given (a flag's text, a spec's value): "auto" or a whole number >= 1."""
+    if isinstance(value, str) and value.strip().lower() == AUTO:
+        return AUTO
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value)
+    else:
+        number = 0
+    if number < 1:
+        raise ValueError(f"epochs must be 'auto' or a whole number >= 1, got {value!r}")
+    return number
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,10 +55,30 @@ class ModelHParams:
         feature's table.
       dot_interactions: append the pairwise dot products of the equally wide embeddings
         (e.g. user, item, mean-pooled history) to the input vector (FM / DLRM interactions).
+      id_biases: every id feature (categorical, bucketized numeric) gets a learned bias per
+        id and task output, added to the task's logits (the user and item biases of the
+        classic ratings models, and of wide & deep's wide part).
+      embedding_l2: L2 penalty on the embedding rows (and id biases) a batch looks up, averaged
+        over the batch: a frequent id is pulled toward 0 as often as it is seen, as in the
+        regularized matrix factorization of the ratings literature, so longer training does
+        not memorise the rare ids.
       dropout: dropout rate in the towers.
       l2: L2 penalty on the dense kernels.
       batch_size: training batch size.
-      epochs: full passes over the training split.
+      epochs: "auto" (default): train on the train split less a validation slice
+        (`models.validation`) until the validation loss over the observed labels is no better
+        for `patience` epochs, within an epoch budget (`max_epochs`, else one that follows the
+        data size: `models.early_stopping.epoch_budget`) and `max_train_seconds`, and keep
+        the best epoch's weights. A number: exactly that many full passes over the whole train
+        split, the last epoch's weights kept.
+      patience: `epochs: auto` stops after this many epochs without a better validation loss.
+      step_size_cuts: `epochs: auto`, when patience runs out the first time(s): back to the
+        best epoch's weights, every learning rate divided by 10, and on until one epoch brings
+        no improvement.
+      max_epochs: `epochs: auto`'s epoch budget (None: it follows the data size).
+      max_train_seconds: `epochs: auto` starts no epoch that would end after this many
+        seconds of training (estimated from the epochs so far).
+      validation_fraction: the share of the train split `epochs: auto` holds out.
       steps_per_epoch: when set, caps each epoch at this many batches (smoke runs).
       learning_rate: Adam learning rate.
       embedding_learning_rate: when set, the embedding tables have an Adam optimizer of their
@@ -79,16 +116,23 @@ class ModelHParams:
     bottom_units: tuple[int, ...] = (128, 64)
     tower_units: tuple[int, ...] = (32,)
     tower_batch_norm: bool = False
-    head_bias_init: bool = False
+    head_bias_init: bool = True
     own_history_embedding: bool = False
     dot_interactions: bool = True
+    id_biases: bool = True
+    embedding_l2: float = 1e-2
     dropout: float = 0.1
     l2: float = 1e-5
     batch_size: int = 512
-    epochs: int = 1
+    epochs: int | str = AUTO
+    patience: int = 2
+    step_size_cuts: int = 1
+    max_epochs: int | None = None
+    max_train_seconds: float = 1800.0
+    validation_fraction: float = 0.1
     steps_per_epoch: int | None = None
     learning_rate: float = 2e-3
-    embedding_learning_rate: float | None = 2e-2
+    embedding_learning_rate: float | None = 5e-3
     seed: int = 42
     jit_compile: bool = False
     num_experts: int = 4
@@ -116,6 +160,20 @@ class ModelHParams:
     warm_start: bool = False
 
     def __post_init__(self):
+        object.__setattr__(self, "epochs", parse_epochs(self.epochs))
+        if self.step_size_cuts < 0:
+            raise ValueError(f"step_size_cuts must be >= 0, got {self.step_size_cuts}")
+        if self.patience < 1:
+            raise ValueError(f"patience must be >= 1, got {self.patience}")
+        if self.max_epochs is not None and self.max_epochs < 1:
+            raise ValueError(f"max_epochs must be >= 1 (or None), got {self.max_epochs}")
+        if not self.max_train_seconds > 0:
+            raise ValueError(f"max_train_seconds must be > 0, got {self.max_train_seconds}")
+        if not 0.0 < self.validation_fraction < 0.5:
+            raise ValueError(f"validation_fraction must be in (0, 0.5), got "
+                             f"{self.validation_fraction}")
+        if self.embedding_l2 < 0:
+            raise ValueError(f"embedding_l2 must be >= 0, got {self.embedding_l2}")
         if self.model not in MODEL_NAMES:
             raise ValueError(f"unknown model {self.model!r}; choose one of {list(MODEL_NAMES)}")
         if self.task_sampling not in TASK_SAMPLING:
@@ -126,6 +184,11 @@ class ModelHParams:
         if self.weighting not in WEIGHTING_NAMES:
             raise ValueError(f"unknown loss weighting {self.weighting!r}; "
                              f"choose one of {list(WEIGHTING_NAMES)}")
+
+    @property
+    def auto_epochs(self) -> bool:
+        """Whether training stops on the validation slice (`epochs: auto`)."""
+        return self.epochs == AUTO
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

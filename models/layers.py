@@ -25,6 +25,12 @@ class FeatureEmbedding(keras.layers.Layer):
     sequences; without a sequence, those as wide as the widest id embedding) are appended: the
     explicit second-order interactions of factorization machines (Rendle, ICDM 2010) and DLRM
     (Naumov et al., 2019), which a ReLU stack fed the concatenation learns only slowly.
+
+    `embedding_l2` > 0 adds embedding_l2 * the batch mean of the squared norms of the rows
+    looked up (each id's, and each sequence's non-padding entries'): an id is regularized as
+    often as it is seen, as the regularized matrix factorization of the ratings literature does
+    (Koren, Bell & Volinsky, "Matrix Factorization Techniques for Recommender Systems", IEEE
+    Computer 2009), rather than every row of a table at every step.
     """
 
     def __init__(
@@ -36,9 +42,11 @@ class FeatureEmbedding(keras.layers.Layer):
         sequences: dict[str, str] | None = None,
         own_history_table: bool = False,
         dot_interactions: bool = False,
+        embedding_l2: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.embedding_l2 = float(embedding_l2)
         self.vocab_sizes = dict(vocab_sizes)
         self.embedding_dims = dict(embedding_dims)
         self.numeric_keys = list(numeric_keys)
@@ -80,10 +88,18 @@ class FeatureEmbedding(keras.layers.Layer):
             ids = tf.cast(tf.reshape(inputs[key], [-1]), tf.int32) + 1
             parts.append(self.embeddings[key](ids))
         by_key = dict(zip(self.id_keys, parts))
+        penalties = [tf.reduce_mean(tf.reduce_sum(tf.square(part), axis=-1))
+                     for part in parts] if self.embedding_l2 else []
         pooled, means = [], []
         for key, table in self.sequences.items():
             ids = tf.cast(inputs[key], tf.int32)
             vectors = self.table(key)(ids)
+            if self.embedding_l2:
+                valid = tf.cast(ids > 0, vectors.dtype)
+                # The mean over the non-padding entries: a sequence weighs as one id.
+                penalties.append(tf.math.divide_no_nan(
+                    tf.reduce_sum(tf.reduce_sum(tf.square(vectors), axis=-1) * valid),
+                    tf.reduce_sum(valid)))
             pooled.append(self.pool_history(vectors, ids > 0, by_key, training, key=key))
             if self.embedding_dims[table] == self.interaction_width:
                 means.append(FeatureEmbedding.pool_history(self, vectors, ids > 0, by_key))
@@ -97,6 +113,8 @@ class FeatureEmbedding(keras.layers.Layer):
             parts.append(tf.reshape(tf.cast(inputs[key], tf.float32), [-1, 1]))
         if self.dot_interactions:
             parts.extend(dots)
+        if self.embedding_l2 and penalties:
+            self.add_loss(self.embedding_l2 * tf.add_n(penalties))
         return tf.concat(parts, axis=-1)
 
     def pool_history(self, item_vectors, valid, id_parts, training=None, key=None) -> tf.Tensor:
@@ -115,7 +133,41 @@ class FeatureEmbedding(keras.layers.Layer):
             sequences=self.sequences,
             own_history_table=self.own_history_table,
             dot_interactions=self.dot_interactions,
+            embedding_l2=self.embedding_l2,
         )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="mtl")
+class IdBiases(keras.layers.Layer):
+    """A learned bias per id of every id feature and per output: [batch, outputs], the sum
+    over the features of each example's ids' biases (the user and item biases b_u + b_i of
+    the classic ratings models, Koren 2008; the wide part of wide & deep, Cheng et al. 2016,
+    over the ids). The biases start at 0; `l2` > 0 adds l2 * the batch mean of the squared
+    biases looked up, as for the embedding rows."""
+
+    def __init__(self, vocab_sizes: dict[str, int], outputs: int, l2: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_sizes = dict(vocab_sizes)
+        self.outputs = int(outputs)
+        self.l2 = float(l2)
+        self.tables = {
+            key: keras.layers.Embedding(size + 1, self.outputs, name=f"{key}_bias",
+                                        embeddings_initializer="zeros")
+            for key, size in self.vocab_sizes.items()
+        }
+
+    def call(self, inputs: dict) -> tf.Tensor:
+        biases = [self.tables[key](tf.cast(tf.reshape(inputs[key], [-1]), tf.int32) + 1)
+                  for key in self.vocab_sizes]
+        if self.l2:
+            self.add_loss(self.l2 * tf.add_n(
+                [tf.reduce_mean(tf.reduce_sum(tf.square(b), axis=-1)) for b in biases]))
+        return tf.add_n(biases)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(vocab_sizes=self.vocab_sizes, outputs=self.outputs, l2=self.l2)
         return config
 
 

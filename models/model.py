@@ -85,6 +85,7 @@ def embed(inputs: dict, vocab_sizes: dict[str, int], hp: ModelHParams, spec: Pro
         sequences={xf(f.name): xf(spec.vocabulary_of(f)) for f in spec.sequences},
         own_history_table=hp.own_history_embedding,
         dot_interactions=hp.dot_interactions,
+        embedding_l2=hp.embedding_l2,
         name="feature_embedding",
     )
     if sequence_encoder:
@@ -104,9 +105,31 @@ def embed(inputs: dict, vocab_sizes: dict[str, int], hp: ModelHParams, spec: Pro
     return layer(inputs)
 
 
+def id_biases(inputs: dict, vocab_sizes: dict[str, int], hp: ModelHParams,
+              tasks: tuple[Task, ...], spec: ProblemSpec) -> dict[str, keras.KerasTensor]:
+    """{task: its logits' per-id biases} (`hp.id_biases`), one bias per id, task and logit,
+    summed over the id features; {} when off or when the problem has no id feature."""
+    keys = [f.name for f in spec.id_features]
+    if not hp.id_biases or not keys:
+        return {}
+    widths = [max(1, t.num_classes) for t in tasks]
+    biases = layers.IdBiases(
+        {transformed_name(k): vocab_sizes[k] for k in keys}, sum(widths), l2=hp.embedding_l2,
+        name="id_biases")(inputs)
+    out, start = {}, 0
+    for task, width in zip(tasks, widths):
+        part = biases[:, start:start + width]
+        out[task.name] = part[:, 0] if task.num_classes <= 1 else part
+        start += width
+    return out
+
+
 def task_outputs(tower_inputs: dict[str, keras.KerasTensor], hp: ModelHParams,
-                 tasks: tuple[Task, ...]) -> dict[str, keras.KerasTensor]:
-    """One tower and head per task, each fed from its own input vector."""
+                 tasks: tuple[Task, ...], biases: dict[str, keras.KerasTensor] | None = None
+                 ) -> dict[str, keras.KerasTensor]:
+    """One tower and head per task, each fed from its own input vector; a task's `biases`
+    (`id_biases`), when given, are added to its logits."""
+    biases = biases or {}
     outputs = {}
     for task in tasks:
         logits = layers.TaskTower(
@@ -115,6 +138,8 @@ def task_outputs(tower_inputs: dict[str, keras.KerasTensor], hp: ModelHParams,
             logit_bias=task_lib.initial_logit(task) if hp.head_bias_init else 0.0,
             name=f"{task.name}_tower",
         )(tower_inputs[task.name])
+        if task.name in biases:
+            logits = logits + biases[task.name]
         outputs[task.name] = task_lib.head_activation(task, logits)
     return outputs
 
@@ -123,7 +148,8 @@ def build_shared_bottom(inputs, vocab_sizes, hp: ModelHParams, tasks, spec: Prob
     shared = layers.MLP(hp.bottom_units, dropout=0.0, l2=hp.l2, name="shared_bottom")(
         embed(inputs, vocab_sizes, hp, spec)
     )
-    return task_outputs({t.name: shared for t in tasks}, hp, tasks)
+    return task_outputs({t.name: shared for t in tasks}, hp, tasks,
+                        id_biases(inputs, vocab_sizes, hp, tasks, spec))
 
 
 def build_mmoe(inputs, vocab_sizes, hp: ModelHParams, tasks, spec: ProblemSpec):
@@ -131,7 +157,8 @@ def build_mmoe(inputs, vocab_sizes, hp: ModelHParams, tasks, spec: ProblemSpec):
     Mixture-of-Experts", KDD 2018. Shared experts, one softmax gate per task, then towers."""
     mixed = layers.MixtureOfExperts(len(tasks), hp.num_experts, hp.expert_units, l2=hp.l2,
                                     name="mmoe")(embed(inputs, vocab_sizes, hp, spec))
-    return task_outputs({t.name: mixed[i] for i, t in enumerate(tasks)}, hp, tasks)
+    return task_outputs({t.name: mixed[i] for i, t in enumerate(tasks)}, hp, tasks,
+                        id_biases(inputs, vocab_sizes, hp, tasks, spec))
 
 
 def build_ple(inputs, vocab_sizes, hp: ModelHParams, tasks, spec: ProblemSpec):
@@ -147,7 +174,8 @@ def build_ple(inputs, vocab_sizes, hp: ModelHParams, tasks, spec: ProblemSpec):
             len(tasks), hp.ple_task_experts, hp.ple_shared_experts, hp.expert_units, l2=hp.l2,
             last=level == hp.ple_levels - 1, name=f"ple_level_{level}",
         )(hidden)
-    return task_outputs({t.name: hidden[i] for i, t in enumerate(tasks)}, hp, tasks)
+    return task_outputs({t.name: hidden[i] for i, t in enumerate(tasks)}, hp, tasks,
+                        id_biases(inputs, vocab_sizes, hp, tasks, spec))
 
 
 def build_cross_stitch(inputs, vocab_sizes, hp: ModelHParams, tasks, spec: ProblemSpec):
@@ -157,7 +185,8 @@ def build_cross_stitch(inputs, vocab_sizes, hp: ModelHParams, tasks, spec: Probl
     columns = layers.CrossStitchNetwork(
         len(tasks), hp.cross_stitch_units, l2=hp.l2, column_l2=hp.cross_stitch_l2,
         name="cross_stitch")(embed(inputs, vocab_sizes, hp, spec))
-    return task_outputs({t.name: columns[i] for i, t in enumerate(tasks)}, hp, tasks)
+    return task_outputs({t.name: columns[i] for i, t in enumerate(tasks)}, hp, tasks,
+                        id_biases(inputs, vocab_sizes, hp, tasks, spec))
 
 
 def build_esmm(inputs, vocab_sizes, hp: ModelHParams, tasks, spec: ProblemSpec):
@@ -178,7 +207,8 @@ def build_esmm(inputs, vocab_sizes, hp: ModelHParams, tasks, spec: ProblemSpec):
         t.name: layers.MLP(hp.bottom_units, dropout=0.0, l2=hp.l2, name=f"{t.name}_bottom")(x)
         for t in tasks
     }
-    return task_outputs(tower_inputs, hp, tasks)
+    return task_outputs(tower_inputs, hp, tasks,
+                        id_biases(inputs, vocab_sizes, hp, tasks, spec))
 
 
 def build_transformer(inputs, vocab_sizes, hp: ModelHParams, tasks, spec: ProblemSpec):
@@ -189,7 +219,8 @@ def build_transformer(inputs, vocab_sizes, hp: ModelHParams, tasks, spec: Proble
     shared = layers.MLP(hp.bottom_units, dropout=0.0, l2=hp.l2, name="shared_bottom")(
         embed(inputs, vocab_sizes, hp, spec, sequence_encoder=True)
     )
-    return task_outputs({t.name: shared for t in tasks}, hp, tasks)
+    return task_outputs({t.name: shared for t in tasks}, hp, tasks,
+                        id_biases(inputs, vocab_sizes, hp, tasks, spec))
 
 
 def build_text_transformer(inputs, vocab_sizes, hp: ModelHParams, tasks, spec: ProblemSpec):
@@ -310,15 +341,24 @@ class MultiTaskModel(keras.Model):
         return {name: task_lib.masked_loss(*target)
                 for name, target in self.loss_targets(labels, masks, predictions).items()}
 
+    def label_counts(self, labels, masks, predictions) -> dict[str, tf.Tensor]:
+        """{task: float scalar} the weight of the labels in the batch the task's loss is over."""
+        return {name: tf.reduce_sum(tf.cast(target[3], tf.float32))
+                for name, target in self.loss_targets(labels, masks, predictions).items()}
+
     def observed(self, labels, masks, predictions) -> dict[str, tf.Tensor]:
         """{task: bool scalar} whether the batch has at least one label for the task's loss."""
-        return {name: tf.reduce_sum(tf.cast(target[3], tf.float32)) > 0
-                for name, target in self.loss_targets(labels, masks, predictions).items()}
+        return {name: count > 0
+                for name, count in self.label_counts(labels, masks, predictions).items()}
 
     def _update_metrics(self, total, task_losses, labels, masks, predictions):
         self.loss_tracker.update_state(total)
+        counts = self.label_counts(labels, masks, predictions)
         for t in self.tasks:
-            self.task_loss_trackers[t.name].update_state(task_losses[t.name])
+            # Weighted by the batch's labels: over an epoch, the mean loss over every observed
+            # label (batches without one count for nothing).
+            self.task_loss_trackers[t.name].update_state(task_losses[t.name],
+                                                         sample_weight=counts[t.name])
             y_true, y_pred, weight = task_lib.metric_inputs(
                 t, labels[t.name], predictions[t.name], masks[t.name])
             for metric in self.task_metrics[t.name]:

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from models import cluster, distribute, preprocessing, search_space
+from models import cluster, distribute, early_stopping, preprocessing, search_space, validation
 from models import progress as progress_lib
 from models.distribute import make_strategy
 from models.export import export_serving_model
@@ -73,11 +73,21 @@ def _list_files(file_pattern) -> list[str]:
     return files
 
 
+# Which records of the files `input_fn` reads: all, all but the validation slice, or the slice.
+ALL, FIT, VALIDATION = "all", "fit", "validation"
+
+
 def input_fn(file_pattern, data_accessor, tft_output: tft.TFTransformOutput,
              batch_size: int, seed: int | None = None, shuffle: bool = True,
              tasks: tuple[Task, ...] | None = None,
-             spec: ProblemSpec | None = None) -> tf.data.Dataset:
+             spec: ProblemSpec | None = None, part: str = ALL,
+             validation_fraction: float = validation.VALIDATION_FRACTION,
+             cache: bool = False) -> tf.data.Dataset:
     """One epoch of batches of (inputs, labels, masks) from transformed TFRecords.
+
+    `part`: ALL the records, FIT (all but the validation slice, `models.validation`) or
+    VALIDATION (the slice alone). `cache` keeps the selected records in memory after the
+    first pass (for a validation slice read every epoch).
 
     Reads Transform's materialized tf.Examples (gzipped TFRecords) with parallel interleave
     across files, shuffles records, batches, then parses each *batch* with one
@@ -99,6 +109,9 @@ def input_fn(file_pattern, data_accessor, tft_output: tft.TFTransformOutput,
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )
+    dataset = _select(dataset, part, validation_fraction)
+    if cache:
+        dataset = dataset.cache()
     if shuffle:
         dataset = dataset.shuffle(SHUFFLE_BUFFER, seed=seed)
     feature_spec = tft_output.transformed_feature_spec()
@@ -111,10 +124,22 @@ def input_fn(file_pattern, data_accessor, tft_output: tft.TFTransformOutput,
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def _records(file_pattern) -> tf.data.TFRecordDataset:
-    """Every record of the files, in file order (gzipped when their names end in .gz)."""
+def _select(records: tf.data.Dataset, part: str, fraction: float) -> tf.data.Dataset:
+    if part == ALL:
+        return records
+    if part not in (FIT, VALIDATION):
+        raise ValueError(f"unknown part {part!r}; expected one of {[ALL, FIT, VALIDATION]}")
+    fit, held_out = validation.validation_split(records, fraction)
+    return fit if part == FIT else held_out
+
+
+def read_records(file_pattern, part: str = ALL,
+                 fraction: float = validation.VALIDATION_FRACTION) -> tf.data.Dataset:
+    """The records of the files (all, or a part: see `input_fn`), in file order (gzipped when
+    their names end in .gz)."""
     files = _list_files(file_pattern)
-    return tf.data.TFRecordDataset(files, compression_type=_compression(files))
+    return _select(tf.data.TFRecordDataset(files, compression_type=_compression(files)),
+                   part, fraction)
 
 
 def _compression(files: list[str]) -> str:
@@ -122,14 +147,26 @@ def _compression(files: list[str]) -> str:
 
 
 def count_records(file_pattern) -> int:
-    return int(_records(file_pattern).reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
+    return int(read_records(file_pattern).reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
 
 
-def task_counts(file_pattern, tft_output: tft.TFTransformOutput, tasks: tuple[Task, ...]
+def split_counts(file_pattern, fraction: float = validation.VALIDATION_FRACTION
+                 ) -> tuple[int, int]:
+    """(records to fit, records of the validation slice) of the files, in one pass."""
+    def add(counts, records):
+        held = tf.reduce_sum(tf.cast(validation.in_validation(records, fraction), tf.int64))
+        return counts + tf.stack([tf.size(records, tf.int64) - held, held])
+
+    counts = read_records(file_pattern).batch(4096).reduce(tf.zeros([2], tf.int64), add)
+    return int(counts[0]), int(counts[1])
+
+
+def task_counts(file_pattern, tft_output: tft.TFTransformOutput, tasks: tuple[Task, ...],
+                part: str = ALL, fraction: float = validation.VALIDATION_FRACTION
                 ) -> dict[str, float]:
     """The number of labelled examples of each task in the files (one pass)."""
     spec = {weight_name(t): tft_output.transformed_feature_spec()[weight_name(t)] for t in tasks}
-    data = _records(file_pattern).batch(4096).map(
+    data = read_records(file_pattern, part, fraction).batch(4096).map(
         lambda records: tf.io.parse_example(records, spec))
     totals = {t.name: 0.0 for t in tasks}
     for batch in data:
@@ -154,14 +191,15 @@ def sampling_weights(counts: dict[str, float], mode: str, temperature: float = 1
 
 def sampled_input_fn(file_pattern, tft_output: tft.TFTransformOutput, batch_size: int,
                      steps: int, hp: ModelHParams, tasks: tuple[Task, ...],
-                     spec: ProblemSpec) -> tf.data.Dataset:
+                     spec: ProblemSpec, part: str = ALL) -> tf.data.Dataset:
     """`steps` batches whose examples are drawn task by task (`hp.task_sampling`): task t's
     stream holds its labelled examples, shuffled and repeated; an example labelled for several
     tasks sits in each of their streams and keeps all its labels."""
     feature_spec = tft_output.transformed_feature_spec()
-    weights = sampling_weights(task_counts(file_pattern, tft_output, tasks), hp.task_sampling,
-                               hp.task_temperature)
-    examples = _records(file_pattern).batch(1024).map(
+    fraction = hp.validation_fraction
+    weights = sampling_weights(task_counts(file_pattern, tft_output, tasks, part, fraction),
+                               hp.task_sampling, hp.task_temperature)
+    examples = read_records(file_pattern, part, fraction).batch(1024).map(
         lambda records: tf.io.parse_example(records, feature_spec),
         num_parallel_calls=tf.data.AUTOTUNE).unbatch()
     streams = [examples.filter(lambda x, name=name: x[weight_name(name)] > 0)
@@ -196,7 +234,8 @@ WARM_START_DIR = "mtl-warm-start"
 WARM_START_WEIGHTS = "network_weights.npz"
 WARM_START_SPEC = "spec.json"
 # Hyperparameters that do not change the network's variables.
-_TRAINING_ONLY = {"weighting", "epochs", "steps_per_epoch", "batch_size", "learning_rate",
+_TRAINING_ONLY = {"weighting", "epochs", "patience", "step_size_cuts", "max_epochs", "max_train_seconds",
+                  "validation_fraction", "embedding_l2", "steps_per_epoch", "batch_size", "learning_rate",
                   "text_dropout", "task_sampling", "task_temperature",
                   "embedding_learning_rate", "seed",
                   "jit_compile", "warm_start", "uncertainty_init", "gradnorm_alpha",
@@ -292,10 +331,24 @@ def run_fn(fn_args) -> None:
     train_and_export(fn_args, make_strategy(name))
 
 
+# history.json's entry (beside the per-epoch metric lists) that says how training went.
+TRAINING_KEY = "training"
+# Validation slices up to this many records are kept in memory between epochs.
+CACHE_VALIDATION_RECORDS = 250_000
+
+
 def train_and_export(fn_args, strategy: tf.distribute.Strategy) -> None:
     """Trains under `strategy` and exports. Every worker of a cluster runs this; only the chief
     writes the serving model, the warm-start files, history.json and TensorBoard logs (the
-    others write theirs to scratch folders, then delete them)."""
+    others write theirs to scratch folders, then delete them).
+
+    `epochs: auto` fits the train split less its validation slice (`models.validation`), stops
+    on the slice's loss (`models.early_stopping.BestEpoch`) and keeps the best epoch's weights;
+    `epochs: N` fits the whole train split N times and keeps the last weights (its per-epoch
+    `val_` figures are the eval split's, for the curves only). history.json holds the
+    per-epoch figures and, under "training", the epochs run, the best epoch and why training
+    stopped.
+    """
     hp = hparams_from_custom_config(fn_args.custom_config)
     problem = spec_from_custom_config(fn_args.custom_config)
     tasks = tasks_from_custom_config(fn_args.custom_config)
@@ -307,22 +360,49 @@ def train_and_export(fn_args, strategy: tf.distribute.Strategy) -> None:
         logging.info("tuned hyperparameters: %s", search_space.describe(tuned))
     keras.utils.set_random_seed(hp.seed)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    n_workers = distribute.num_workers(strategy)
+    summary: dict = {"epochs": hp.epochs}
+    part = FIT
+    if hp.auto_epochs:
+        n_fit, n_validation = split_counts(fn_args.train_files, hp.validation_fraction)
+        summary.update(train_examples=n_fit, validation_examples=n_validation)
+        if n_validation == 0:
+            # Too few records to hold any out: the whole split, the budget's epochs.
+            part, n_fit = ALL, n_fit + n_validation
+        max_epochs = hp.max_epochs or early_stopping.epoch_budget(n_fit)
+        summary["max_epochs"] = max_epochs
+    else:
+        part, max_epochs, n_fit = ALL, hp.epochs, None
+    held_out = hp.auto_epochs and part == FIT
     train = input_fn(fn_args.train_files, fn_args.data_accessor, tft_output, hp.batch_size,
-                     seed=hp.seed, tasks=tasks, spec=problem)
-    evaluation = input_fn(fn_args.eval_files, fn_args.data_accessor, tft_output, hp.batch_size,
-                          shuffle=False, tasks=tasks, spec=problem)
+                     seed=hp.seed, tasks=tasks, spec=problem, part=part,
+                     validation_fraction=hp.validation_fraction)
+    if held_out:
+        monitored = input_fn(fn_args.train_files, fn_args.data_accessor, tft_output,
+                             hp.batch_size, shuffle=False, tasks=tasks, spec=problem,
+                             part=VALIDATION, validation_fraction=hp.validation_fraction,
+                             cache=summary["validation_examples"] <= CACHE_VALIDATION_RECORDS)
+        monitored_steps, monitored_files = None, fn_args.train_files
+    elif hp.auto_epochs:
+        monitored = monitored_steps = monitored_files = None
+    else:
+        monitored = input_fn(fn_args.eval_files, fn_args.data_accessor, tft_output,
+                             hp.batch_size, shuffle=False, tasks=tasks, spec=problem)
+        monitored_steps, monitored_files = fn_args.eval_steps, fn_args.eval_files
     if hp.task_sampling != "natural":
-        steps = hp.steps_per_epoch or -(-count_records(fn_args.train_files) // hp.batch_size)
+        if n_fit is None:
+            n_fit = count_records(fn_args.train_files)
+        steps = hp.steps_per_epoch or -(-n_fit // hp.batch_size)
         train = sampled_input_fn(fn_args.train_files, tft_output, hp.batch_size, steps, hp,
-                                 tasks, problem)
+                                 tasks, problem, part=part)
     elif hp.steps_per_epoch:
         train = train.repeat().take(hp.steps_per_epoch)
-    n_workers = distribute.num_workers(strategy)
     if n_workers > 1:
         train = train.with_options(distribute.shard_options(
             len(_list_files(fn_args.train_files)), n_workers))
-        evaluation = evaluation.with_options(distribute.shard_options(
-            len(_list_files(fn_args.eval_files)), n_workers))
+        if monitored is not None:
+            monitored = monitored.with_options(distribute.shard_options(
+                len(_list_files(monitored_files)), n_workers))
     sizes = vocab_sizes(tft_output, problem)
     with strategy.scope():
         model = build_model(hp, sizes, tasks, problem)
@@ -333,21 +413,38 @@ def train_and_export(fn_args, strategy: tf.distribute.Strategy) -> None:
         logging.info("%s", maybe_warm_start(model.network, spec, fn_args.base_model))
     run_dir = distribute.output_dir(fn_args.model_run_dir, strategy)
     serving_dir = distribute.output_dir(fn_args.serving_model_dir, strategy)
+    callbacks = [keras.callbacks.TensorBoard(log_dir=run_dir, update_freq=50),
+                 progress_lib.TrainingProgress()]
+    best = None
+    if held_out:
+        # Several workers' clocks could disagree on when to stop: no time cap there.
+        best = early_stopping.BestEpoch(
+            {t.name: t.loss_weight for t in tasks}, patience=hp.patience,
+            max_seconds=hp.max_train_seconds if n_workers == 1 else None,
+            cuts=hp.step_size_cuts)
+        callbacks.append(best)
     try:
         with strategy.scope():
             history = model.fit(
                 train,
-                epochs=hp.epochs,
-                validation_data=evaluation,
-                validation_steps=fn_args.eval_steps,
-                callbacks=[keras.callbacks.TensorBoard(log_dir=run_dir, update_freq=50),
-                           progress_lib.TrainingProgress()],
+                epochs=max_epochs,
+                validation_data=monitored,
+                validation_steps=monitored_steps,
+                callbacks=callbacks,
                 verbose=2,
             )
-        with tf.io.gfile.GFile(os.path.join(run_dir, "history.json"), "w") as f:
-            # Under several workers Keras logs shape-[1] values (distribute.reducible_logs).
-            json.dump({k: [float(np.mean(v)) for v in values]
-                       for k, values in history.history.items()}, f)
+        figures = {k: [float(np.mean(v)) for v in values]
+                   for k, values in history.history.items()}
+        epochs_run = len(figures.get("loss", [])) or max_epochs
+        if best is not None:
+            summary.update(best.summary())
+        else:
+            summary.update(epochs_run=epochs_run, best_epoch=epochs_run,
+                           stop_reason=early_stopping.STOP_ASKED if not hp.auto_epochs
+                           else early_stopping.STOP_NO_VALIDATION)
+        # Under several workers Keras logs shape-[1] values (distribute.reducible_logs).
+        write_json(os.path.join(run_dir, "history.json"), {**figures, TRAINING_KEY: summary})
+        logging.info("training: %s", summary)
         write_trained_hparams(run_dir, hp, tasks, tuned)
         export_serving_model(model.network, tft_output, serving_dir,
                              fusion_weights=(fn_args.custom_config or {}).get("fusion_weights"),
@@ -357,3 +454,11 @@ def train_and_export(fn_args, strategy: tf.distribute.Strategy) -> None:
         if not distribute.is_chief(strategy):
             for scratch in (run_dir, serving_dir):
                 shutil.rmtree(os.path.dirname(scratch), ignore_errors=True)
+
+
+def write_json(path: str, value) -> None:
+    """Writes `value` as JSON to `path` (a temp file, then a rename)."""
+    tmp = path + ".tmp"
+    with tf.io.gfile.GFile(tmp, "w") as f:
+        json.dump(value, f)
+    tf.io.gfile.rename(tmp, path, overwrite=True)

@@ -37,6 +37,7 @@ from keras_tuner.engine import base_tuner
 from models import search_space, trainer
 from models.model import build_model
 from models.progress import TrainingProgress
+from models.validation import validation_split
 
 OBJECTIVE = "val_score"
 DEFAULTS: dict[str, Any] = {
@@ -67,32 +68,11 @@ def tuning_settings(custom_config: dict | None) -> dict[str, Any]:
     return DEFAULTS | given
 
 
-def carve_validation(records: tf.data.Dataset, fraction: float
-                     ) -> tuple[tf.data.Dataset, tf.data.Dataset]:
-    """(training part, validation part) of serialized examples: an example is in the
-    validation part when a hash of its bytes falls in the first `fraction` of 1000 buckets, so
-    the same example always lands on the same side, run after run, in any file order."""
-    if not 0.0 < fraction < 1.0:
-        raise ValueError(f"the validation fraction must be in (0, 1), got {fraction}")
-    threshold = max(1, round(fraction * 1000))
-
-    def held_out(record):
-        return tf.strings.to_hash_bucket_fast(record, 1000) < threshold
-
-    return records.filter(lambda r: tf.logical_not(held_out(r))), records.filter(held_out)
-
-
-# The one call that carves the validation slice (the Trainer's own slice helper, with the same
-# signature, can take its place without touching the rest).
-validation_split = carve_validation
-
-
 def trial_datasets(file_pattern, tft_output, batch_size: int, settings: dict, seed: int,
                    tasks, spec) -> tuple[tf.data.Dataset, tf.data.Dataset]:
     """The batches every trial trains on and is scored on: both parts of the train split are
     read once, then held in memory (`cache`) for every epoch of every trial."""
-    # pylint: disable=protected-access
-    train, validation = validation_split(trainer._records(file_pattern),
+    train, validation = validation_split(trainer.read_records(file_pattern),
                                          float(settings["validation_fraction"]))
     if settings["max_examples"]:
         train = train.take(int(settings["max_examples"]))

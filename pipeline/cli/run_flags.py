@@ -10,7 +10,13 @@ import argparse
 import os
 import shlex
 
-from models.hparams import MODEL_NAMES, TASK_SAMPLING, WEIGHTING_NAMES, ModelHParams
+from models.hparams import (
+    MODEL_NAMES,
+    TASK_SAMPLING,
+    WEIGHTING_NAMES,
+    ModelHParams,
+    parse_epochs,
+)
 from models.spec import ProblemSpec, default_spec, resolve_spec, task_by_name
 from pipeline.cli.common import add_home, parse_overrides
 from pipeline.core.config import (
@@ -50,8 +56,11 @@ def add_run_flags(run: argparse.ArgumentParser) -> None:
                           "n_t ** (1 / T) (default 1)")
     run.add_argument("--jit-compile", action="store_true", default=None,
                      help="compile the train step with XLA")
-    run.add_argument("--epochs", type=int, default=None,
-                     help=f"training epochs (default: the spec's, else {ModelHParams.epochs})")
+    run.add_argument("--epochs", type=epochs_flag, default=None, metavar="N|auto",
+                     help="auto: train until the loss on a validation slice of the train split "
+                          "stops improving and keep the best epoch; N: exactly N passes over "
+                          f"the whole train split (default: the spec's, else "
+                          f"{ModelHParams.epochs})")
     run.add_argument("--steps-per-epoch", type=int, default=None,
                      help="cap each epoch at this many batches (smoke runs)")
     run.add_argument("--batch-size", type=int, default=None,
@@ -129,6 +138,14 @@ def add_run_flags(run: argparse.ArgumentParser) -> None:
                      help="with --strategy multi_worker_mirrored: train in N local worker "
                           "processes (chief + N-1 workers on 127.0.0.1); in a cluster that "
                           "sets TF_CONFIG the cluster's workers are used instead")
+
+
+def epochs_flag(value: str) -> int | str:
+    """`--epochs`: "auto" or a whole number >= 1."""
+    try:
+        return parse_epochs(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def beam_processes(value: str) -> int | str:

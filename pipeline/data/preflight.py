@@ -236,12 +236,13 @@ def newest_span_examples(data_dir: str | os.PathLike, input_format: str = "tfrec
 
 def schema_feature_types(path: str | os.PathLike) -> dict[str, str]:
     """{feature: "string" | "int" | "float"} of a curated schema file (its top-level
-    features of those types)."""
+    features of those types; the columns it ignores, deprecated, are not checked)."""
     from google.protobuf import text_format
     from tensorflow_metadata.proto.v0 import schema_pb2
 
     schema = text_format.Parse(Path(path).read_text(), schema_pb2.Schema())
-    return {f.name: _SCHEMA_TYPES[f.type] for f in schema.feature if f.type in _SCHEMA_TYPES}
+    return {f.name: _SCHEMA_TYPES[f.type] for f in schema.feature
+            if f.type in _SCHEMA_TYPES and f.lifecycle_stage != schema_pb2.DEPRECATED}
 
 
 def check_latest_span(data_dir: str | os.PathLike, spec: ProblemSpec | None = None,

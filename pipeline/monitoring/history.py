@@ -293,6 +293,8 @@ def read_history(model_run_uri: str | None) -> dict[str, list[float]]:
         history = json.load(f)
     if not isinstance(history, dict):
         raise ValueError(f"{path}: expected a JSON object of metric name -> list of values")
-    return history
+    # Beside the per-epoch lists, "training" says how training went (epochs run, best, why
+    # it stopped).
+    return {k: v for k, v in history.items() if isinstance(v, list)}
 
 

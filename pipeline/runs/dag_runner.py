@@ -156,7 +156,7 @@ class ReportingDagRunner(LocalDagRunner):
             status, outputs = progress.DONE, {}
         detail = progress.rows_detail(step.node_type, outputs)
         if training is not None and status == progress.DONE and not detail:
-            detail = training.detail()
+            detail = progress.trainer_detail(outputs) or training.detail()
         reporter.end(status, detail)
 
     @contextlib.contextmanager

@@ -20,6 +20,7 @@ import contextlib
 import cProfile
 import dataclasses
 import functools
+import json
 import logging
 import os
 import sys
@@ -251,6 +252,32 @@ class TrainingStatus:
             return ""
         text = f"{p.epochs} epoch{'s' if p.epochs > 1 else ''}, {p.step} steps/epoch"
         return text + (f", loss {p.loss:.4f}" if p.loss is not None else "")
+
+
+def format_training_summary(training: dict) -> str:
+    """The Trainer line's detail from history.json's "training" entry:
+    `7 epochs (best 5), stopped: validation loss no better for 2 epochs`, or for a run of a
+    fixed number of epochs `3 epochs (as asked), last epoch kept`."""
+    run = int(training.get("epochs_run") or 0)
+    if not run:
+        return ""
+    text = f"{run} epoch{'s' if run > 1 else ''}"
+    if training.get("epochs") != "auto":
+        return text + " (as asked), last epoch kept"
+    reason = training.get("stop_reason") or ""
+    return f"{text} (best {training.get('best_epoch')}), stopped: {reason}".rstrip(", :")
+
+
+def trainer_detail(outputs: dict[str, list[str]]) -> str:
+    """The Trainer line's detail, read from its model-run output's history.json once the
+    Trainer has completed ("" when there is none)."""
+    for uri in outputs.get("model_run", [])[:1]:
+        try:
+            training = json.loads((Path(uri) / "history.json").read_text()).get("training")
+        except (OSError, ValueError, AttributeError):
+            return ""
+        return format_training_summary(training) if isinstance(training, dict) else ""
+    return ""
 
 
 # Node types whose work is a Beam pipeline (ImportExampleGen or CsvExampleGen, StatisticsGen,

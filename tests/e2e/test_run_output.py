@@ -38,7 +38,7 @@ EXPECTED_COLD = [
     "[ 7/10] start   Transform",
     "[ 7/10] done    Transform                           S s",
     "[ 8/10] start   Trainer",
-    "[ 8/10] done    Trainer                             S s  1 epoch, 13 steps/epoch, loss L",
+    "[ 8/10] done    Trainer                             S s  1 epoch (as asked), last epoch kept",
     "[ 9/10] start   Evaluator",
     "[ 9/10] done    Evaluator                           S s",
     "[10/10] start   Pusher",

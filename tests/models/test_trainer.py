@@ -131,3 +131,96 @@ def test_sampled_batches_draw_each_task_from_its_labelled_examples(tmp_path):
     assert 0.45 < masks.mean() < 0.55
     assert (masks + first_masks == 1).all()
     assert trainer.count_records(path) == 100
+
+
+class SizedTransformOutput(FakeTransformOutput):
+    """Also answers the vocabulary sizes the model's tables need."""
+
+    def vocabulary_size_by_name(self, name: str) -> int:
+        return 5
+
+
+def _varied_example(i: int, spec: dict) -> bytes:
+    """Ids in 0..4, small floats, binary labels i % 2, watch time i % 13, every label seen."""
+    labels = {features.label_name(t): t for t in features.TASKS}
+    feats = {}
+    for key, value in spec.items():
+        n = value.shape[0] if value.shape else 1
+        if value.dtype == tf.int64:
+            feats[key] = tf.train.Feature(int64_list=tf.train.Int64List(value=[i % 5] * n))
+            continue
+        if key in labels:
+            x = float(i % 13) if labels[key].kind == "regression" else float(i % 2)
+        elif key.endswith("_weight") or key.startswith("weight"):
+            x = 1.0
+        else:
+            x = (i % 11) / 10.0
+        feats[key] = tf.train.Feature(float_list=tf.train.FloatList(value=[x] * n))
+    return tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString()
+
+
+@pytest.fixture()
+def training_files(tmp_path):
+    spec = FakeTransformOutput().transformed_feature_spec()
+    weight_keys = {features.weight_name(t) for t in features.TASKS}
+    assert all(k.endswith("_weight") or k.startswith("weight") for k in weight_keys)
+    path = str(tmp_path / "train-00000-of-00001.gz")
+    with tf.io.TFRecordWriter(path, tf.io.TFRecordOptions(compression_type="GZIP")) as writer:
+        for i in range(400):
+            writer.write(_varied_example(i, spec))
+    return [path]
+
+
+def _train(tmp_path, files, monkeypatch, **hparams):
+    import json
+    import types
+
+    monkeypatch.setattr(trainer, "export_serving_model", lambda *a, **k: None)
+    monkeypatch.setattr(trainer, "save_warm_start", lambda *a, **k: None)
+    monkeypatch.setattr(trainer.tft, "TFTransformOutput", lambda _: SizedTransformOutput())
+    hp = {"batch_size": 64, "bottom_units": [8], "tower_units": [4], "embedding_scale": 0.25,
+          **hparams}
+    fn_args = types.SimpleNamespace(
+        custom_config={"hparams": hp}, transform_output="unused", train_files=files,
+        eval_files=files, data_accessor=None, eval_steps=None, base_model=None,
+        model_run_dir=str(tmp_path / "run"), serving_model_dir=str(tmp_path / "model" / "s"))
+    trainer.train_and_export(fn_args, tf.distribute.get_strategy())
+    return json.loads((tmp_path / "run" / "history.json").read_text())
+
+
+def test_epochs_n_runs_exactly_n_epochs_and_says_so(tmp_path, training_files, monkeypatch):
+    from models.early_stopping import STOP_ASKED
+
+    history = _train(tmp_path, training_files, monkeypatch, epochs=3)
+    assert len(history["loss"]) == len(history["val_loss"]) == 3
+    assert history["training"] == {"epochs": 3, "epochs_run": 3, "best_epoch": 3,
+                                   "stop_reason": STOP_ASKED}
+
+
+def test_auto_fits_all_but_the_validation_slice_and_records_how_it_stopped(
+        tmp_path, training_files, monkeypatch):
+    from models import early_stopping
+
+    history = _train(tmp_path, training_files, monkeypatch, max_epochs=4, patience=1,
+                     step_size_cuts=0)
+    training = history["training"]
+    n_fit, n_validation = trainer.split_counts(training_files)
+    assert n_fit + n_validation == 400 and 10 <= n_validation <= 80
+    assert (training["train_examples"], training["validation_examples"]) == (n_fit,
+                                                                             n_validation)
+    assert training["epochs"] == "auto" and training["max_epochs"] == 4
+    run, best = training["epochs_run"], training["best_epoch"]
+    assert 1 <= best <= run <= 4
+    assert len(history["loss"]) == len(history[early_stopping.OBJECTIVE]) == run
+    assert best == int(np.argmin(history[early_stopping.OBJECTIVE])) + 1
+    # Patience 1: it stopped the epoch after its best, unless the budget came first.
+    assert training["stop_reason"] == (early_stopping.stop_reason_patience(1) if run > best
+                                       else early_stopping.stop_reason_budget(4))
+    assert run == 4 or run == best + 1
+    # The slice is the one `models.validation` carves: training batches never include it.
+    fit = trainer.input_fn(training_files, None, SizedTransformOutput(), 400, shuffle=False,
+                           part=trainer.FIT)
+    held = trainer.input_fn(training_files, None, SizedTransformOutput(), 400, shuffle=False,
+                            part=trainer.VALIDATION)
+    assert sum(int(b[2]["click"].shape[0]) for b in fit) == n_fit
+    assert sum(int(b[2]["click"].shape[0]) for b in held) == n_validation

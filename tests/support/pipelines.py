@@ -58,7 +58,7 @@ def naive_flags(gates: dict[str, dict]) -> list[str]:
 def small_hparams(**changes):
     """Hyperparameters for several epochs over a few thousand examples.
 
-    The default embedding step (`embedding_learning_rate` 2e-2) is tuned for one epoch over
+    The embedding step of 2e-2 (`embedding_learning_rate`) was tuned for one epoch over
     100,000 examples (docs/results/model-quality.md); three epochs over 4,000 training rows let it
     memorise the ids (like AUC 0.49 on 204 labels, seed 7), so these runs train every variable
     with the dense step instead (like 0.53). One-epoch small runs keep the defaults.

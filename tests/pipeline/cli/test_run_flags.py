@@ -36,3 +36,14 @@ def test_workers_go_with_the_multi_worker_strategy_only():
         run_config(["--workers", "2"])
     with pytest.raises(ValueError, match="local_workers must be at least 1, got 0"):
         run_config(["--strategy", "multi_worker_mirrored", "--workers", "0"])
+
+
+def test_epochs_default_to_auto_and_take_a_number_or_auto(capsys):
+    assert run_config([]).hparams.epochs == "auto"
+    assert run_config([]).hparams.auto_epochs
+    assert run_config(["--epochs", "4"]).hparams.epochs == 4
+    assert run_config(["--epochs", "AUTO"]).hparams.epochs == "auto"
+    for bad in ("0", "-1", "2.5", "many"):
+        with pytest.raises(SystemExit):
+            run_config(["--epochs", bad])
+        assert "epochs must be 'auto' or a whole number >= 1" in capsys.readouterr().err

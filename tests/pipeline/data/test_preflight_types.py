@@ -214,3 +214,15 @@ def test_a_csv_column_of_text_where_the_spec_says_numbers_is_the_specs_error(tmp
             "'price' is a numeric feature of dtype float, but "
             f"{data / 'span-1'} holds string values")):
         check_latest_span(data, CSV_SPEC)
+
+
+def test_a_column_the_schema_ignores_may_change_type(tmp_path):
+    """A column the spec does not name is deprecated in the curated schema: the gate requires
+    nothing of it, so the span check holds it to one type across the span only."""
+    schema = tmp_path / "schema.pbtxt"
+    schema.write_text(SCHEMA + 'feature { name: "note" type: FLOAT lifecycle_stage: DEPRECATED }\n')
+    assert "note" not in preflight.schema_feature_types(schema)
+    good = [_example(city=b"rome", price=1.5, click=1, note=b"text") for _ in range(3)]
+    other = [_example(city=b"paris", price=2.5, click=0, note=b"more") for _ in range(3)]
+    data, _ = _span(tmp_path, good, other)
+    assert check_latest_span(data, SPEC, schema=schema) == (1, 6)

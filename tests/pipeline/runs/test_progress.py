@@ -235,3 +235,26 @@ def test_training_status_lines_and_detail():
     assert status.detail() == "3 epochs, 313 steps/epoch, loss 0.8000"
     status(Progress(epoch=1, epochs=1, step=13, steps=None, loss=None, epoch_done=True))
     assert status.detail() == "1 epoch, 13 steps/epoch"
+
+
+def test_trainer_line_says_epochs_best_and_why_from_history_json(tmp_path):
+    import json
+
+    run_dir = tmp_path / "model_run"
+    run_dir.mkdir()
+    (run_dir / "history.json").write_text(json.dumps({
+        "loss": [0.9] * 7, "training": {"epochs": "auto", "epochs_run": 7, "best_epoch": 5,
+                                        "stop_reason": "validation loss no better for 2 epochs"}}))
+    outputs = {"model_run": [str(run_dir)]}
+    assert progress.trainer_detail(outputs) == (
+        "7 epochs (best 5), stopped: validation loss no better for 2 epochs")
+    assert progress.format_training_summary(
+        {"epochs": 3, "epochs_run": 3, "best_epoch": 3, "stop_reason": "asked"}) == (
+        "3 epochs (as asked), last epoch kept")
+    assert progress.format_training_summary(
+        {"epochs": "auto", "epochs_run": 1, "best_epoch": 1,
+         "stop_reason": "time cap of 60 s"}) == "1 epoch (best 1), stopped: time cap of 60 s"
+    # A history.json without the entry (an older model run) gives no detail.
+    (run_dir / "history.json").write_text(json.dumps({"loss": [0.9]}))
+    assert progress.trainer_detail(outputs) == ""
+    assert progress.trainer_detail({}) == ""
