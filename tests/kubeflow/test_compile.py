@@ -10,14 +10,8 @@ import pytest
 
 from kubeflow import compile as compile_lib
 from tests.support.fake_kfp import fake_kfp_server
+from tests.support.kfp_package import IMAGE, TASKS, param
 
-IMAGE = "registry.example.com/mtl-pipeline:test"
-TASKS = {
-    "ImportExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate",
-    "Transform", "Trainer",
-    "latest_blessed_model_resolver-model-resolver",
-    "latest_blessed_model_resolver-model-blessing-resolver", "Evaluator", "Pusher",
-}
 RUN_FLAGS = ["--", "--root", "/mnt/test_home", "--epochs", "2", "--batch-size", "64",
              "--threshold", "click=0.61", "--with-task", "engagement_level"]
 
@@ -33,10 +27,6 @@ def compiled(tmp_path_factory):
                      *RUN_FLAGS]) == 0
     spec, platform = yaml.safe_load_all(out.read_text())
     return out, spec, platform
-
-
-def _param(task: dict, name: str) -> str:
-    return task["inputs"]["parameters"][name]["runtimeValue"]["constantValue"]["stringValue"]
 
 
 def test_spec_parses_strictly_with_the_kfp_sdk(compiled):
@@ -74,25 +64,25 @@ def test_spec_has_every_component_with_the_image_and_parameters(compiled):
                for m in mounts.values())
 
     trainer = tasks["Trainer"]
-    assert _param(trainer, "run_fn") == "models.trainer.run_fn"
-    hparams = json.loads(_param(trainer, "custom_config"))["hparams"]
+    assert param(trainer, "run_fn") == "models.trainer.run_fn"
+    hparams = json.loads(param(trainer, "custom_config"))["hparams"]
     assert (hparams["epochs"], hparams["batch_size"]) == (2, 64)
     # The Trainer reads the schema the AnomaliesGate validated (issue 7), never an unchecked one.
     assert set(trainer["dependentTasks"]) == {"AnomaliesGate", "Transform"}
-    assert _param(tasks["Transform"], "preprocessing_fn") == "models.preprocessing.preprocessing_fn"
+    assert param(tasks["Transform"], "preprocessing_fn") == "models.preprocessing.preprocessing_fn"
     # The curated schema is read inside the image, where kubeflow/Dockerfile copies config/.
-    assert _param(tasks["ImportSchemaGen"], "schema_file") == compile_lib.IMAGE_SCHEMA_PATH
-    assert _param(tasks["ImportExampleGen"], "input_base") == "/mnt/test_home/data"
-    assert "span-{SPAN}/*.tfrecord.gz" in _param(tasks["ImportExampleGen"], "input_config")
+    assert param(tasks["ImportSchemaGen"], "schema_file") == compile_lib.IMAGE_SCHEMA_PATH
+    assert param(tasks["ImportExampleGen"], "input_base") == "/mnt/test_home/data"
+    assert "span-{SPAN}/*.tfrecord.gz" in param(tasks["ImportExampleGen"], "input_config")
     # The Pusher is components/gated_pusher (issue 4): its destination parameter is serving_dir.
-    assert _param(tasks["Pusher"], "serving_dir") == "/mnt/test_home/serving/mtl_model"
+    assert param(tasks["Pusher"], "serving_dir") == "/mnt/test_home/serving/mtl_model"
     assert tasks["Evaluator"]["inputs"]["artifacts"]["baseline_model"]["taskOutputArtifact"][
         "producerTask"] == "latest_blessed_model_resolver-model-resolver"
-    eval_config = json.loads(_param(tasks["Evaluator"], "eval_config"))
+    eval_config = json.loads(param(tasks["Evaluator"], "eval_config"))
     assert '"click"' in json.dumps(eval_config) and "0.61" in json.dumps(eval_config)
     # The optional task reaches Transform, Trainer and TFMA (its metric module is in the image).
     for name in ("Transform", "Trainer"):
-        assert json.loads(_param(tasks[name], "custom_config"))["extra_tasks"] == [
+        assert json.loads(param(tasks[name], "custom_config"))["extra_tasks"] == [
             "engagement_level"]
     assert eval_config["model_specs"][0]["label_keys"]["engagement_level"] == (
         "engagement_level_label")

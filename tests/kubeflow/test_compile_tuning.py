@@ -8,7 +8,7 @@ import json
 import yaml
 
 from pipeline.cli import main as cli
-from tests.kubeflow.test_compile import IMAGE, TASKS, _param
+from tests.support.kfp_package import IMAGE, TASKS, param
 
 
 def test_the_tuner_is_compiled_and_feeds_the_trainer(tmp_path):
@@ -22,12 +22,12 @@ def test_the_tuner_is_compiled_and_feeds_the_trainer(tmp_path):
     spec = next(yaml.safe_load_all(out.read_text()))
     tasks = spec["root"]["dag"]["tasks"]
     tuner = tasks["Tuner"]
-    assert _param(tuner, "tuner_fn") == "models.tuning.tuner_fn"
-    config = json.loads(_param(tuner, "custom_config"))
+    assert param(tuner, "tuner_fn") == "models.tuning.tuner_fn"
+    config = json.loads(param(tuner, "custom_config"))
     assert (config["tuning"]["trials"], config["tuning"]["max_minutes"]) == (3, 4.0)
     # Trials never read the eval split: both splits the Tuner is given are the train split.
-    assert json.loads(_param(tuner, "eval_args"))["splits"] == ["train"]
-    assert json.loads(_param(tuner, "train_args"))["splits"] == ["train"]
+    assert json.loads(param(tuner, "eval_args"))["splits"] == ["train"]
+    assert json.loads(param(tuner, "train_args"))["splits"] == ["train"]
     hyperparameters = tasks["Trainer"]["inputs"]["artifacts"]["hyperparameters"]
     assert hyperparameters["taskOutputArtifact"] == {
         "producerTask": "Tuner", "outputArtifactKey": "best_hyperparameters"}

@@ -131,8 +131,13 @@ def test_embedding_tables_have_their_own_optimizer():
                           bottom_units=(8,), tower_units=(4,))
         m = model.build_model(hp, VOCAB, features.TASKS, features.SPEC)
         m(fake_batch()[0])
-        tables = {id(v) for v in model.embedding_variables(m.network)}
-        assert len(tables) == len(features.CATEGORICAL_FEATURES)
+        variables = model.embedding_variables(m.network)
+        tables = {id(v) for v in variables}
+        # Each id feature's embedding table and its per-id bias table (hp.id_biases).
+        names = sorted(v.path.split("/")[-2] for v in variables)
+        assert names == sorted(f"{features.transformed_name(k)}_{kind}"
+                               for k in features.CATEGORICAL_FEATURES
+                               for kind in ("bias", "embedding"))
         before = {id(v): v.numpy().copy() for v in m.network.trainable_variables}
         m.train_on_batch(*[tf.nest.map_structure(tf.constant, part) for part in fake_batch()])
         changed = {id(v) for v in m.network.trainable_variables

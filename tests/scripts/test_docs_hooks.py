@@ -69,7 +69,7 @@ def test_the_spec_reference_rows(hooks):
     assert "| `binary` | `auc` | `auc` |" in text
     assert "| `regression` | `rmse` | `root_mean_squared_error` |" in text
     # model.hparams: the defaults of ModelHParams, in YAML/JSON spelling.
-    assert "| `embedding_learning_rate` | `0.02` |" in text
+    assert "| `embedding_learning_rate` | `0.005` |" in text
     assert "| `steps_per_epoch` | `null` |" in text
     assert "| `bottom_units` | `[128, 64]` |" in text
     assert "| `tower_batch_norm` | `false` |" in text

@@ -33,7 +33,9 @@ def test_run_flags_and_the_tfx_cli_environment_read_the_spec_and_the_data(tmp_pa
 
 def test_the_kubeflow_package_carries_the_spec(tmp_path):
     spec = shop_problem.write_spec(tmp_path / "problem" / "shop.yaml")
-    (spec.parent / "schema.pbtxt").write_text('feature { name: "shopper" type: BYTES }\n')
+    (spec.parent / "schema.pbtxt").write_text(
+        'feature { name: "shopper" type: BYTES presence { min_fraction: 1.0 } '
+        'shape { dim { size: 1 } } }\n')
     out = tmp_path / "shop.yaml.kfp.yaml"
     assert cli.main(["kfp", "compile", "--output", str(out), "--", "--spec", str(spec),
                      "--root", str(tmp_path / "home")]) == 0
