@@ -50,7 +50,7 @@ def test_remap_rows_moves_each_token_to_its_new_index():
 
 def test_warm_start_follows_tokens_when_the_vocabulary_is_reordered(tmp_path):
     hp = ModelHParams(**SMALL)
-    base = build_network(hp, VOCAB)
+    base = build_network(hp, VOCAB, features.TASKS, features.SPEC)
     serving = tmp_path / "model" / "Format-Serving"
     serving.mkdir(parents=True)
     key = "user_id_xf"
@@ -61,7 +61,7 @@ def test_warm_start_follows_tokens_when_the_vocabulary_is_reordered(tmp_path):
     table = next(w for w in base.weights if w.path.endswith(f"/{key}_embedding/embeddings"))
     before = np.asarray(table.numpy())
 
-    fresh = build_network(hp, VOCAB)
+    fresh = build_network(hp, VOCAB, features.TASKS, features.SPEC)
     reordered = tokens[::-1]
     message = trainer.maybe_warm_start(
         fresh, trainer.network_spec(hp, VOCAB, None, features.SPEC), str(serving),
@@ -80,7 +80,7 @@ def test_warm_start_follows_tokens_when_the_vocabulary_is_reordered(tmp_path):
             np.testing.assert_array_equal(np.asarray(old.numpy()), np.asarray(new.numpy()))
     # A larger vocabulary is no longer a cold start: its new tokens keep their fresh rows.
     bigger = {**VOCAB, "user_id": size + 1}
-    grown = build_network(hp, bigger)
+    grown = build_network(hp, bigger, features.TASKS, features.SPEC)
     message = trainer.maybe_warm_start(
         grown, trainer.network_spec(hp, bigger, None, features.SPEC), str(serving),
         {key: [*tokens, "new"]})
@@ -88,5 +88,5 @@ def test_warm_start_follows_tokens_when_the_vocabulary_is_reordered(tmp_path):
     # Another architecture still is.
     other = dataclasses.replace(hp, bottom_units=(4,))
     assert "another architecture" in trainer.maybe_warm_start(
-        build_network(other, VOCAB), trainer.network_spec(other, VOCAB, None, features.SPEC), str(serving),
-        {key: tokens})
+        build_network(other, VOCAB, features.TASKS, features.SPEC),
+        trainer.network_spec(other, VOCAB, None, features.SPEC), str(serving), {key: tokens})
