@@ -13,7 +13,7 @@ examples (`--large-examples`), for the memory at that size.
     python -m benchmarks.window --max-spans 4 --examples 50000 --large-examples 0
 
 Prints one JSON line: {"modes": {mode: {"runs": [...], "ratios": {...}}}, "quality": {...}}.
-Ratios compare each run with the same mode's K = 1 run, measured side by side in this session.
+Ratios compare each run with the same mode's K = 1 run, measured side by side in the same benchmark run.
 """
 
 from __future__ import annotations
