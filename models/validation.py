@@ -38,10 +38,10 @@ def validation_split(records: tf.data.Dataset, fraction: float = VALIDATION_FRAC
     """(the records to train on, the validation slice) of a dataset of serialized records
     (e.g. a `tf.data.TFRecordDataset` of the train split's transformed examples), before any
     parsing or batching."""
-    threshold = _threshold(fraction)
+    _threshold(fraction)  # a bad fraction fails here, not when the dataset is read
 
     def held_out(record):
-        return tf.strings.to_hash_bucket_fast(record, BUCKETS) < threshold
+        return in_validation(record, fraction)
 
     return (records.filter(lambda r: tf.logical_not(held_out(r))),
             records.filter(held_out))
